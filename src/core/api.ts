@@ -1,0 +1,241 @@
+/**
+ * The core's public surface: what front doors (HTTP API, CLI, later RADIUS, LDAP, gateway, portal)
+ * call. Inputs are validated here too; a front door's own schema checks are a first line only.
+ */
+import type {
+  Application,
+  ApplicationPatch,
+  AuditEvent,
+  AuditQuery,
+  AuthReason,
+  AuthState,
+  EffectiveStatus,
+  MethodType,
+  NewApplication,
+  OathConfig,
+  Page,
+  Role,
+  Settings,
+  SettingsPatch,
+  User,
+  UserSource,
+  UserStatus,
+} from './types.ts';
+
+/** Who asks. Recorded as the audit event's actor. */
+export interface Actor {
+  readonly kind: 'apikey' | 'cli' | 'system';
+  /** API key name, OS user for the CLI, 'system'. */
+  readonly name: string;
+  readonly role: Role;
+}
+
+export interface PhoneInput {
+  /** Any common notation; with `country` when not in international format. */
+  readonly number: string;
+  readonly country?: string | null;
+  readonly extension?: string | null;
+}
+
+export interface CreateUserInput {
+  readonly username: string;
+  readonly displayName?: string | null;
+  readonly email?: string | null;
+  readonly phone?: PhoneInput | null;
+  readonly backupPhone?: PhoneInput | null;
+  readonly language?: string;
+  readonly status?: UserStatus;
+  readonly defaultMethod?: MethodType | null;
+  /** Plain PIN; stored as an argon2id hash. */
+  readonly pin?: string | null;
+  readonly source?: UserSource;
+}
+
+export type UpdateUserInput = Partial<Omit<CreateUserInput, 'source'>>;
+
+export interface UserView extends Omit<User, 'pinHash'> {
+  /** disabled > blocked > locked > enabled */
+  readonly state: EffectiveStatus;
+  readonly hasPin: boolean;
+}
+
+export interface MethodView {
+  readonly id: string;
+  readonly type: MethodType;
+  readonly label: string;
+  readonly config: OathConfig;
+  readonly drift: number;
+  readonly createdAt: number;
+  readonly lastUsedAt: number | null;
+}
+
+export interface EnrollTotpInput {
+  readonly label?: string;
+  readonly algorithm?: OathConfig['algorithm'];
+  readonly digits?: OathConfig['digits'];
+  readonly period?: number;
+}
+
+/** Returned once at enrollment: the secret is never shown again. */
+export interface EnrollmentResult {
+  readonly method: MethodView;
+  /** Base32 (RFC 4648, no padding). */
+  readonly secret: string;
+  readonly otpauthUri: string;
+  /** QR code of the otpauth URI, as an SVG document. */
+  readonly qrSvg: string;
+}
+
+export interface ImportRowError {
+  /** 1-based line (CSV) or key package index (PSKC). */
+  readonly row: number;
+  readonly field: string | null;
+  readonly message: string;
+}
+
+export interface ImportReport {
+  readonly total: number;
+  readonly created: number;
+  readonly updated: number;
+  readonly skipped: number;
+  readonly errors: readonly ImportRowError[];
+}
+
+export type ProgressFn = (done: number, total: number) => void;
+
+export interface CreateAuthenticationInput {
+  readonly username: string;
+  /** Application name; the 'default' application when omitted. */
+  readonly application?: string;
+  readonly clientIp?: string | null;
+  /** Answer in the same call (synchronous verification). */
+  readonly passcode?: string;
+  /** Method type to use instead of the user's default. */
+  readonly method?: MethodType;
+}
+
+export interface AuthenticationView {
+  readonly id: string;
+  readonly state: AuthState;
+  readonly username: string;
+  readonly application: string;
+  readonly method: MethodType | null;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  /** Always the same text for every failure. */
+  readonly message: string;
+}
+
+/** The internal outcome, for the audit trail, logs, metrics and tests; never shown to callers. */
+export interface AuthenticationOutcome {
+  readonly view: AuthenticationView;
+  readonly reason: AuthReason;
+}
+
+export interface IssueBypassInput {
+  readonly seconds?: number;
+  readonly reason: string;
+}
+
+export interface BypassView {
+  readonly username: string;
+  readonly reason: string;
+  readonly createdBy: string;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly usedAt: number | null;
+}
+
+export interface ApiKeyView {
+  readonly id: string;
+  readonly name: string;
+  readonly role: Role;
+  /** The public prefix of the key (`cs_<lookupId>_...`). */
+  readonly prefix: string;
+  readonly createdAt: number;
+  readonly lastUsedAt: number | null;
+  readonly revokedAt: number | null;
+}
+
+export interface CreatedApiKey {
+  readonly key: ApiKeyView;
+  /** The full bearer token, shown once. */
+  readonly token: string;
+}
+
+export interface Principal {
+  readonly apiKeyId: string;
+  readonly name: string;
+  readonly role: Role;
+}
+
+export interface Core {
+  readonly users: {
+    create(input: CreateUserInput, actor: Actor): Promise<UserView>;
+    get(username: string): Promise<UserView>;
+    list(query: { search?: string; state?: EffectiveStatus; after?: string; limit?: number }): Promise<Page<UserView>>;
+    count(): Promise<number>;
+    update(username: string, patch: UpdateUserInput, actor: Actor): Promise<UserView>;
+    delete(username: string, actor: Actor): Promise<void>;
+    setEnabled(username: string, enabled: boolean, actor: Actor): Promise<UserView>;
+    block(username: string, reason: string, actor: Actor): Promise<UserView>;
+    unblock(username: string, reason: string, actor: Actor): Promise<UserView>;
+    unlock(username: string, actor: Actor): Promise<UserView>;
+    /** Block, unblock, lock and unlock events of the user, newest first. */
+    history(username: string, limit?: number): Promise<AuditEvent[]>;
+    /**
+     * CSV with a header row. Columns: username (required), display_name, email, phone, phone_country,
+     * phone_extension, backup_phone, backup_phone_country, backup_phone_extension, language, status,
+     * default_method. Existing users are updated. Bad rows are reported and never stop good ones.
+     */
+    importCsv(csv: string, actor: Actor, progress?: ProgressFn): Promise<ImportReport>;
+  };
+  readonly methods: {
+    list(username: string): Promise<MethodView[]>;
+    enrollTotp(username: string, input: EnrollTotpInput, actor: Actor): Promise<EnrollmentResult>;
+    /**
+     * Import third-party/hardware OATH tokens with their secrets.
+     * CSV columns: username, type (totp|hotp), secret (base32 or hex with 0x prefix), digits,
+     * period, algorithm, counter, serial, label. PSKC: RFC 6030 KeyContainer with plaintext
+     * secrets (PlainValue); each KeyPackage's DeviceInfo/UserId or Key/UserId names the user.
+     */
+    importTokens(format: 'csv' | 'pskc', text: string, actor: Actor, progress?: ProgressFn): Promise<ImportReport>;
+    remove(username: string, methodId: string, actor: Actor): Promise<void>;
+    /** HOTP resynchronization from two consecutive codes. */
+    resync(username: string, methodId: string, code1: string, code2: string, actor: Actor): Promise<MethodView>;
+  };
+  readonly authentications: {
+    create(input: CreateAuthenticationInput, actor: Actor): Promise<AuthenticationOutcome>;
+    get(id: string): Promise<AuthenticationView>;
+    answer(id: string, passcode: string, actor: Actor): Promise<AuthenticationOutcome>;
+  };
+  readonly bypass: {
+    issue(username: string, input: IssueBypassInput, actor: Actor): Promise<BypassView>;
+    get(username: string): Promise<BypassView | null>;
+    cancel(username: string, actor: Actor): Promise<void>;
+  };
+  readonly audit: {
+    query(query: AuditQuery): Promise<AuditEvent[]>;
+  };
+  readonly settings: {
+    get(): Promise<Settings>;
+    update(patch: SettingsPatch, actor: Actor): Promise<Settings>;
+  };
+  readonly applications: {
+    list(): Promise<Application[]>;
+    get(name: string): Promise<Application>;
+    create(input: Partial<NewApplication> & { name: string }, actor: Actor): Promise<Application>;
+    update(name: string, patch: ApplicationPatch, actor: Actor): Promise<Application>;
+    delete(name: string, actor: Actor): Promise<void>;
+  };
+  readonly apiKeys: {
+    create(input: { name: string; role: Role }, actor: Actor): Promise<CreatedApiKey>;
+    list(): Promise<ApiKeyView[]>;
+    revoke(id: string, actor: Actor): Promise<void>;
+    /** Resolves a bearer token; undefined for unknown, malformed or revoked keys (constant-time check). */
+    authenticate(token: string): Promise<Principal | undefined>;
+  };
+}
+
+/** Observes every finished decision (metrics, logs). */
+export type AuthenticationListener = (outcome: AuthenticationOutcome, durationMs: number) => void;

@@ -1,0 +1,163 @@
+/**
+ * Ports: what the core needs from the outside world. The composition root (src/server.ts) supplies
+ * implementations; tests supply fakes for the clock and randomness, and the real store.
+ */
+import type {
+  ApiKey,
+  Application,
+  ApplicationPatch,
+  AuditEvent,
+  AuditQuery,
+  Authentication,
+  AuthReason,
+  AuthState,
+  Bypass,
+  MethodRecord,
+  NewApplication,
+  NewAuditEvent,
+  NewMethod,
+  NewUser,
+  Page,
+  Settings,
+  User,
+  UserPatch,
+  UserQuery,
+} from './types.ts';
+
+/** The only reader of the wall clock. */
+export interface Clock {
+  now(): number;
+}
+
+/** The only reader of the CSPRNG. */
+export interface Random {
+  bytes(n: number): Uint8Array;
+  /** A new unique identifier (URL-safe, sortable by creation time). */
+  id(): string;
+  /** Uniform integer in [0, max). */
+  int(max: number): number;
+}
+
+/** One-way hashing of low-entropy secrets (PINs, passwords): argon2id. */
+export interface PasswordHasher {
+  hash(plain: string): Promise<string>;
+  verify(hash: string, plain: string): Promise<boolean>;
+}
+
+/** Keyed hash for high-entropy secrets (API keys): HMAC-SHA-256 under a server pepper. */
+export interface KeyedHasher {
+  /** Hex digest. */
+  digest(value: string): string;
+  /** Constant-time comparison of digest(value) with an expected hex digest. */
+  matches(value: string, expectedHex: string): boolean;
+}
+
+export interface UserStore {
+  /** Throws CoreError('user_exists') when the username (case-insensitive) is taken. */
+  create(user: NewUser, id: string, now: number): Promise<User>;
+  /** Case-insensitive lookup. */
+  getByUsername(username: string): Promise<User | undefined>;
+  getById(id: string): Promise<User | undefined>;
+  list(query: UserQuery): Promise<Page<User>>;
+  count(): Promise<number>;
+  /** Throws CoreError('user_not_found'); 'user_exists' on a rename onto a taken name. */
+  update(id: string, patch: UserPatch, now: number): Promise<User>;
+  /** Deletes the user with its methods, bypasses and cached approvals. Returns false if absent. */
+  delete(id: string): Promise<boolean>;
+  setBlocked(id: string, blocked: { at: number; reason: string } | null, now: number): Promise<User>;
+  /**
+   * Atomically counts one failed authentication. When the new count reaches `threshold`
+   * (threshold > 0) and the user is not locked yet, sets lockedAt = now. Concurrent calls from any
+   * number of processes each add exactly one. Returns the user after the update.
+   */
+  recordFailure(id: string, threshold: number, now: number): Promise<{ failedCount: number; lockedAt: number | null }>;
+  /** Clears failedCount and lockedAt (success, admin unlock or auto-unlock). */
+  resetFailures(id: string, now: number): Promise<void>;
+}
+
+export interface MethodStore {
+  add(method: NewMethod, id: string, now: number): Promise<MethodRecord>;
+  get(id: string): Promise<MethodRecord | undefined>;
+  listForUser(userId: string): Promise<MethodRecord[]>;
+  delete(id: string): Promise<boolean>;
+  deleteAllForUser(userId: string): Promise<number>;
+  /**
+   * The replay guard. Atomically sets lastStep = step, drift and lastUsedAt = now only if the
+   * stored lastStep is null or < step. Returns true for exactly one of any number of concurrent
+   * callers presenting the same step, in any number of processes; false when the step (or a later
+   * one) was already consumed.
+   */
+  consumeStep(id: string, step: number, drift: number, now: number): Promise<boolean>;
+  /** Unconditionally sets lastStep (HOTP resync, administrator reset). */
+  setStep(id: string, step: number | null, drift: number, now: number): Promise<void>;
+  /** Re-seal every stored secret under the current active key (key rotation). Returns the count. */
+  resealAll(): Promise<number>;
+}
+
+export interface ApplicationStore {
+  create(app: NewApplication, id: string, now: number): Promise<Application>;
+  get(id: string): Promise<Application | undefined>;
+  getByName(name: string): Promise<Application | undefined>;
+  list(): Promise<Application[]>;
+  update(id: string, patch: ApplicationPatch, now: number): Promise<Application>;
+  delete(id: string): Promise<boolean>;
+}
+
+export interface BypassStore {
+  /** Replaces any unused bypass of the user by this one. */
+  issue(bypass: Omit<Bypass, 'usedAt'>): Promise<Bypass>;
+  /** The user's unused, unexpired bypass, if any. */
+  active(userId: string, now: number): Promise<Bypass | undefined>;
+  /** Atomically marks the active bypass used. True for exactly one concurrent caller. */
+  consume(userId: string, now: number): Promise<boolean>;
+  cancel(userId: string): Promise<boolean>;
+  history(userId: string, limit: number): Promise<Bypass[]>;
+}
+
+export interface AuthenticationStore {
+  create(auth: Authentication): Promise<void>;
+  get(id: string): Promise<Authentication | undefined>;
+  /**
+   * Compare-and-set of the state: moves an authentication from `from` to `to` only if it is still
+   * in `from`. True for exactly one concurrent caller.
+   */
+  transition(id: string, from: AuthState, to: AuthState, reason: AuthReason, fields: { methodId?: string | null; methodType?: string | null }, now: number): Promise<boolean>;
+  /** Most recent approval for the user, application and client address created at or after `since`. */
+  lastApproval(userId: string, applicationId: string, clientIp: string, since: number): Promise<Authentication | undefined>;
+  /** Deletes finished authentications older than `before`. */
+  prune(before: number): Promise<number>;
+}
+
+export interface ApiKeyStore {
+  create(key: ApiKey): Promise<ApiKey>;
+  getByLookupId(lookupId: string): Promise<ApiKey | undefined>;
+  list(): Promise<ApiKey[]>;
+  revoke(id: string, now: number): Promise<boolean>;
+  touch(id: string, now: number): Promise<void>;
+}
+
+export interface AuditStore {
+  append(event: NewAuditEvent): Promise<number>;
+  query(query: AuditQuery): Promise<AuditEvent[]>;
+}
+
+export interface SettingsStore {
+  /** Stored overrides (deep-merged over defaults by the core). */
+  get(): Promise<Partial<Record<keyof Settings, unknown>>>;
+  put(key: keyof Settings, value: unknown, now: number): Promise<void>;
+}
+
+export interface Store {
+  readonly dialect: 'sqlite' | 'postgres';
+  readonly users: UserStore;
+  readonly methods: MethodStore;
+  readonly applications: ApplicationStore;
+  readonly bypasses: BypassStore;
+  readonly authentications: AuthenticationStore;
+  readonly apiKeys: ApiKeyStore;
+  readonly audit: AuditStore;
+  readonly settings: SettingsStore;
+  /** Cheap round trip for readiness checks. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,279 @@
+/**
+ * Domain types shared by the core, the store and the front doors.
+ * Times are epoch milliseconds (numbers); identifiers are opaque strings.
+ */
+
+export type Role = 'admin' | 'sdk' | 'helpdesk';
+export const ROLES = ['admin', 'sdk', 'helpdesk'] as const satisfies readonly Role[];
+
+/** Method types known to the registry (src/core/methods/index.ts). */
+export type MethodType = 'totp' | 'hotp';
+export const METHOD_TYPES = ['totp', 'hotp'] as const satisfies readonly MethodType[];
+
+export interface Phone {
+  /** E.164, e.g. +14155550100 */
+  readonly number: string;
+  readonly extension: string | null;
+  /** ISO 3166-1 alpha-2 country of the number, when known. */
+  readonly country: string | null;
+}
+
+export type UserSource = { readonly kind: 'local' } | { readonly kind: 'directory'; readonly directory: string; readonly externalId: string };
+
+/** Administrative state: disabled users cannot authenticate. Blocked and locked are separate flags. */
+export type UserStatus = 'enabled' | 'disabled';
+
+export interface User {
+  readonly id: string;
+  readonly username: string;
+  readonly displayName: string | null;
+  readonly email: string | null;
+  readonly phone: Phone | null;
+  readonly backupPhone: Phone | null;
+  readonly language: string;
+  readonly status: UserStatus;
+  /** Set while blocked by an administrator (or a fraud report). */
+  readonly blockedAt: number | null;
+  readonly blockedReason: string | null;
+  /** Set when the lockout threshold was reached; cleared by unlock or auto-unlock. */
+  readonly lockedAt: number | null;
+  /** Consecutive failed authentications since the last success or unlock. */
+  readonly failedCount: number;
+  readonly defaultMethod: MethodType | null;
+  readonly pinHash: string | null;
+  readonly source: UserSource;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export interface NewUser {
+  readonly username: string;
+  readonly displayName?: string | null;
+  readonly email?: string | null;
+  readonly phone?: Phone | null;
+  readonly backupPhone?: Phone | null;
+  readonly language?: string;
+  readonly status?: UserStatus;
+  readonly defaultMethod?: MethodType | null;
+  readonly pinHash?: string | null;
+  readonly source?: UserSource;
+}
+
+export interface UserPatch {
+  readonly username?: string;
+  readonly displayName?: string | null;
+  readonly email?: string | null;
+  readonly phone?: Phone | null;
+  readonly backupPhone?: Phone | null;
+  readonly language?: string;
+  readonly status?: UserStatus;
+  readonly defaultMethod?: MethodType | null;
+  readonly pinHash?: string | null;
+}
+
+/** The effective state shown to administrators, in order of precedence. */
+export type EffectiveStatus = 'disabled' | 'blocked' | 'locked' | 'enabled';
+
+export interface OathConfig {
+  readonly algorithm: 'SHA1' | 'SHA256' | 'SHA512';
+  readonly digits: 6 | 7 | 8;
+  /** TOTP period in seconds (ignored for HOTP). */
+  readonly period: number;
+  /** Token serial for hardware tokens. */
+  readonly serial: string | null;
+  /** 'software' when the server generated the seed, 'imported' for third-party/hardware tokens. */
+  readonly origin: 'software' | 'imported';
+}
+
+export interface MethodRecord {
+  readonly id: string;
+  readonly userId: string;
+  readonly type: MethodType;
+  readonly label: string;
+  /** Plaintext secret. The store seals it at rest and opens it on read. */
+  readonly secret: Uint8Array;
+  readonly config: OathConfig;
+  /**
+   * Replay guard: the last accepted TOTP time step, or for HOTP the last accepted counter.
+   * A code whose step is <= lastStep is refused. Null when never used.
+   */
+  readonly lastStep: number | null;
+  /** Last observed clock drift in steps (TOTP). */
+  readonly drift: number;
+  readonly createdAt: number;
+  readonly lastUsedAt: number | null;
+}
+
+export interface NewMethod {
+  readonly userId: string;
+  readonly type: MethodType;
+  readonly label: string;
+  readonly secret: Uint8Array;
+  readonly config: OathConfig;
+  /** For HOTP tokens imported mid-life: counter of the last code already used (-1 when fresh). */
+  readonly lastStep?: number | null;
+}
+
+export interface Application {
+  readonly id: string;
+  readonly name: string;
+  /** Unknown users are denied (true) or passed through without a second factor (false). */
+  readonly requireUserMatch: boolean;
+  /** Extra trusted networks for this application (single address, range a-b, or CIDR). */
+  readonly trustedIps: readonly string[];
+  /** Seconds an approval is remembered for the same user, application and client address; 0 = off; null = company setting. */
+  readonly cacheSeconds: number | null;
+  /** Allowed method types; null = all. */
+  readonly allowedMethods: readonly MethodType[] | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export type NewApplication = Omit<Application, 'id' | 'createdAt' | 'updatedAt'>;
+export type ApplicationPatch = Partial<NewApplication>;
+
+/** Company settings: policy defaults stored in the database and editable at run time. */
+export interface Settings {
+  readonly lockout: {
+    /** Consecutive failures before the account locks. 0 disables lockout. */
+    readonly threshold: number;
+    /** Seconds after which a locked account unlocks itself; 0 = only an administrator unlocks. */
+    readonly autoUnlockSeconds: number;
+  };
+  readonly bypass: { readonly defaultSeconds: number; readonly maxSeconds: number };
+  /** Seconds an approval is remembered (per user, application and client address); 0 = off. */
+  readonly cacheSeconds: number;
+  /** Trusted networks for every application. */
+  readonly trustedIps: readonly string[];
+  readonly totp: { readonly window: number };
+  readonly hotp: { readonly lookAhead: number };
+  /** How long an authentication waits for its passcode before it expires. */
+  readonly challengeSeconds: number;
+  readonly defaultLanguage: string;
+}
+
+export type SettingsPatch = { readonly [K in keyof Settings]?: Settings[K] extends object ? Partial<Settings[K]> : Settings[K] };
+
+export type AuthState = 'challenge' | 'pending' | 'approved' | 'denied' | 'expired';
+
+/** Why an authentication ended as it did. Goes to the audit trail and logs, never to the caller. */
+export type AuthReason =
+  | 'passcode_ok'
+  | 'trusted_ip'
+  | 'cached'
+  | 'bypass'
+  | 'pass_through_unknown_user'
+  | 'user_not_found'
+  | 'user_disabled'
+  | 'user_blocked'
+  | 'user_locked'
+  | 'no_method'
+  | 'method_not_allowed'
+  | 'invalid_passcode'
+  | 'replayed_passcode'
+  | 'malformed_passcode'
+  | 'locked_now'
+  | 'challenge_issued'
+  | 'expired';
+
+export interface Authentication {
+  readonly id: string;
+  readonly userId: string | null;
+  readonly username: string;
+  readonly applicationId: string;
+  readonly applicationName: string;
+  readonly clientIp: string | null;
+  readonly state: AuthState;
+  readonly reason: AuthReason;
+  readonly methodId: string | null;
+  readonly methodType: MethodType | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  /** When a challenge/pending authentication expires. */
+  readonly expiresAt: number;
+}
+
+export interface Bypass {
+  readonly id: string;
+  readonly userId: string;
+  readonly reason: string;
+  readonly createdBy: string;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly usedAt: number | null;
+}
+
+export interface ApiKey {
+  readonly id: string;
+  /** Public part of the key, used to find it: the key is `cs_<lookupId>_<secret>`. */
+  readonly lookupId: string;
+  /** HMAC-SHA-256 of the secret part under the server's pepper, hex. */
+  readonly hash: string;
+  readonly name: string;
+  readonly role: Role;
+  readonly createdAt: number;
+  readonly lastUsedAt: number | null;
+  readonly revokedAt: number | null;
+}
+
+export type AuditKind = 'authentication' | 'admin';
+
+export interface AuditEvent {
+  readonly id: number;
+  readonly at: number;
+  readonly kind: AuditKind;
+  /** e.g. 'authenticate', 'user.create', 'user.block', 'method.enroll'. */
+  readonly action: string;
+  /** 'approved' | 'denied' | 'challenge' | 'expired' for authentications; 'success' | 'failure' for admin actions. */
+  readonly result: string;
+  readonly reason: string | null;
+  readonly username: string | null;
+  readonly userId: string | null;
+  readonly displayName: string | null;
+  readonly email: string | null;
+  readonly phone: string | null;
+  readonly device: string | null;
+  readonly method: string | null;
+  readonly mode: string | null;
+  readonly application: string | null;
+  readonly serverName: string | null;
+  readonly clientIp: string | null;
+  /** Who did it: 'apikey:<name>', 'cli', 'system'. */
+  readonly actor: string | null;
+  readonly authenticationId: string | null;
+  readonly details: Readonly<Record<string, unknown>> | null;
+}
+
+export type NewAuditEvent = Omit<AuditEvent, 'id'>;
+
+export interface AuditQuery {
+  readonly username?: string;
+  readonly application?: string;
+  readonly result?: string;
+  readonly kind?: AuditKind;
+  readonly action?: string;
+  /** Inclusive lower bound, epoch ms. */
+  readonly from?: number;
+  /** Exclusive upper bound, epoch ms. */
+  readonly to?: number;
+  /** Return events with id < before (newest first paging). */
+  readonly before?: number;
+  /** Return events with id > after (oldest first, for tailing). */
+  readonly after?: number;
+  readonly limit: number;
+}
+
+export interface UserQuery {
+  /** Case-insensitive substring of username, display name or email. */
+  readonly search?: string;
+  readonly status?: EffectiveStatus;
+  /** Users whose lower-cased username sorts after this (keyset paging). */
+  readonly after?: string;
+  readonly limit: number;
+}
+
+export interface Page<T> {
+  readonly items: readonly T[];
+  /** Cursor for the next page, or null at the end. */
+  readonly next: string | number | null;
+}
