@@ -1,0 +1,353 @@
+/**
+ * Loads the configuration: schema defaults, then the YAML file, then `COUNTERSIGN_*` environment
+ * variables. Every problem throws a ConfigError whose message names the key, the value given and
+ * what is allowed. Nothing is guessed: unknown keys are errors, with a suggestion.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import ipaddr from 'ipaddr.js';
+import Value from 'typebox/value';
+import { parseDocument } from 'yaml';
+import { ConfigError } from './errors.ts';
+import {
+  CONFIG_OPTIONS,
+  ConfigSchema,
+  ENV_PREFIX,
+  describeAllowed,
+  envSegment,
+  type Config,
+  type ConfigOption,
+  type SchemaNode,
+} from './schema.ts';
+
+export { ConfigError } from './errors.ts';
+
+export interface LoadConfigOptions {
+  /** Config file. Default: env `COUNTERSIGN_CONFIG`, else `./countersign.yaml`. */
+  readonly file?: string;
+  /** Environment to read `COUNTERSIGN_*` overrides from. Default: process.env. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Folder that relative file names resolve against. Default: process.cwd(). */
+  readonly cwd?: string;
+}
+
+export const DEFAULT_CONFIG_FILE = 'countersign.yaml';
+
+/** Environment variables with the prefix that are not config options. */
+const RESERVED_ENV = new Set(['COUNTERSIGN_CONFIG', 'COUNTERSIGN_DEBUG']);
+
+const ROOT = ConfigSchema as unknown as SchemaNode;
+
+/**
+ * Reads, validates and resolves the configuration.
+ *
+ * When no file is named (neither `file` nor `COUNTERSIGN_CONFIG`) and `./countersign.yaml` does not
+ * exist, the defaults and environment alone are used (container deployments). A file that is named
+ * explicitly must exist.
+ */
+export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  const named = opts.file ?? nonEmpty(env['COUNTERSIGN_CONFIG']);
+  const file = path.resolve(cwd, named ?? DEFAULT_CONFIG_FILE);
+
+  let text: string | undefined;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && named === undefined) {
+      text = undefined;
+    } else if (code === 'ENOENT') {
+      throw new ConfigError(`config file ${file} not found (create one with "countersign init")`);
+    } else {
+      throw new ConfigError(`config file ${file} cannot be read: ${(e as Error).message}`);
+    }
+  }
+
+  const baseDir = text === undefined ? cwd : path.dirname(file);
+  const fromFile = text === undefined ? {} : parseYaml(text, file);
+  checkTree(ROOT, fromFile, []);
+
+  const fromEnv = await readEnv(env, cwd);
+
+  const merged = Value.Default(ConfigSchema, deepMerge(deepMerge({}, fromFile), fromEnv)) as Record<string, unknown>;
+  resolvePaths(merged, baseDir);
+  const config = merged as unknown as Config;
+  checkCrossField(config);
+
+  if (!Value.Check(ConfigSchema, config)) {
+    const first = [...Value.Errors(ConfigSchema, config)][0];
+    throw new ConfigError(`configuration is invalid at ${first?.instancePath ?? '/'}: ${first?.message ?? 'unknown problem'}`);
+  }
+  return config;
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v === '' ? undefined : v;
+}
+
+function parseYaml(text: string, file: string): Record<string, unknown> {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  const err = doc.errors[0];
+  if (err) {
+    const pos = err.linePos?.[0];
+    const where = pos ? ` at line ${pos.line}, column ${pos.col}` : '';
+    const what = err.message.split('\n')[0] ?? err.message;
+    throw new ConfigError(`config file ${file}: malformed YAML${where}: ${what}`);
+  }
+  const value: unknown = doc.toJS();
+  if (value === null || value === undefined) return {};
+  if (!isPlainObject(value)) {
+    throw new ConfigError(`config file ${file}: the top level must be a mapping of sections (server, database, keys, log, rateLimit, metrics)`);
+  }
+  return value;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function show(value: unknown): string {
+  const s = JSON.stringify(value) ?? String(value);
+  return s.length > 80 ? s.slice(0, 77) + '...' : s;
+}
+
+function notAllowed(label: string, shown: string, node: SchemaNode, key: string): ConfigError {
+  return new ConfigError(`${label}: ${shown} is not allowed: ${describeAllowed(node)}`, key);
+}
+
+/** Validates a (partial) tree from the file: unknown keys, wrong types, out-of-range values. */
+function checkTree(node: SchemaNode, value: Record<string, unknown>, segments: string[]): void {
+  const props = node.properties ?? {};
+  for (const [key, child] of Object.entries(value)) {
+    const childSegments = [...segments, key];
+    const childPath = childSegments.join('.');
+    const childNode = props[key];
+    if (!childNode) {
+      const hint = suggest(key, Object.keys(props), segments);
+      throw new ConfigError(`unknown key ${childPath}${hint ? `; did you mean ${hint}?` : ''}`, childPath);
+    }
+    if (childNode.type === 'object') {
+      if (child === null) {
+        // A section whose options are all commented out.
+        delete value[key];
+        continue;
+      }
+      if (!isPlainObject(child)) {
+        throw new ConfigError(`${childPath}: ${show(child)} is not allowed: a mapping of ${childPath} options`, childPath);
+      }
+      checkTree(childNode, child, childSegments);
+    } else {
+      checkLeaf(childNode, child, childPath, childPath, show(child));
+    }
+  }
+}
+
+function checkLeaf(node: SchemaNode, value: unknown, label: string, key: string, shown: string): void {
+  if (node.anyOf) {
+    if (!node.anyOf.some((n) => n.const === value)) throw notAllowed(label, shown, node, key);
+    return;
+  }
+  switch (node.type) {
+    case 'integer':
+    case 'number': {
+      const ok =
+        typeof value === 'number' &&
+        Number.isFinite(value) &&
+        (node.type === 'number' || Number.isInteger(value)) &&
+        (node.minimum === undefined || value >= node.minimum) &&
+        (node.maximum === undefined || value <= node.maximum);
+      if (!ok) throw notAllowed(label, shown, node, key);
+      return;
+    }
+    case 'boolean':
+      if (typeof value !== 'boolean') throw notAllowed(label, shown, node, key);
+      return;
+    case 'string':
+      if (typeof value !== 'string' || value.length < (node.minLength ?? 0)) throw notAllowed(label, shown, node, key);
+      if (key === 'database.url') checkDatabaseUrl(value, label, shown);
+      return;
+    case 'array': {
+      if (!Array.isArray(value)) throw notAllowed(label, shown, node, key);
+      const items = node.items;
+      if (items) value.forEach((item, i) => checkLeaf(items, item, `${label}[${i}]`, key, show(item)));
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+function checkDatabaseUrl(url: string, label: string, shown: string): void {
+  if (url.startsWith('sqlite:') && url.length > 'sqlite:'.length) return;
+  if (/^postgres(ql)?:\/\/[^/]+/.test(url)) return;
+  throw new ConfigError(`${label}: ${maskUrl(shown)} is not allowed: sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE`, 'database.url');
+}
+
+/** Hides a password in a URL shown in a message. */
+export function maskUrl(s: string): string {
+  return s.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1***@');
+}
+
+/** Closest sibling key, or the full path of an option with that name elsewhere. */
+function suggest(key: string, siblings: string[], segments: string[]): string | undefined {
+  const lower = key.toLowerCase();
+  let best: { name: string; d: number } | undefined;
+  for (const s of siblings) {
+    const d = levenshtein(lower, s.toLowerCase());
+    if (!best || d < best.d) best = { name: s, d };
+  }
+  if (best && best.d <= Math.max(2, Math.floor(key.length / 3))) return [...segments, best.name].join('.');
+  const elsewhere = CONFIG_OPTIONS.find((o) => o.segments.at(-1)?.toLowerCase() === lower);
+  return elsewhere?.path;
+}
+
+function levenshtein(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** Reads `COUNTERSIGN_<PATH>` and `COUNTERSIGN_<PATH>_FILE` into a partial config tree. */
+async function readEnv(env: NodeJS.ProcessEnv, cwd: string): Promise<Record<string, unknown>> {
+  const byName = new Map(CONFIG_OPTIONS.map((o) => [o.envName, o]));
+  const sectionPrefixes = [...new Set(CONFIG_OPTIONS.map((o) => ENV_PREFIX + envSegment(o.segments[0]!) + '_'))];
+  const out: Record<string, unknown> = {};
+
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || raw === undefined || RESERVED_ENV.has(name)) continue;
+    let option = byName.get(name);
+    let fromFile = false;
+    if (!option && name.endsWith('_FILE')) {
+      option = byName.get(name.slice(0, -'_FILE'.length));
+      fromFile = option !== undefined;
+    }
+    if (!option) {
+      // Only names inside a known section are treated as typos; others may belong to other tools.
+      if (sectionPrefixes.some((p) => name.startsWith(p))) {
+        const bare = name.replace(/_FILE$/, '');
+        const ranked = CONFIG_OPTIONS.map((o) => ({ n: o.envName, d: levenshtein(o.envName, bare) })).sort((a, b) => a.d - b.d);
+        const close = ranked[0] && ranked[0].d <= 3 ? ranked[0].n : undefined;
+        throw new ConfigError(`unknown environment variable ${name}${close ? `; did you mean ${close}?` : ''}`);
+      }
+      continue;
+    }
+    if (fromFile && env[option.envName] !== undefined) {
+      throw new ConfigError(`${option.path}: both ${option.envName} and ${option.envName}_FILE are set; set only one`, option.path);
+    }
+
+    let text = raw;
+    let label = `${option.path} (from ${name})`;
+    if (fromFile) {
+      const secretFile = path.resolve(cwd, raw);
+      try {
+        text = (await readFile(secretFile, 'utf8')).replace(/(\r?\n)+$/, '');
+      } catch (e) {
+        throw new ConfigError(`${option.path}: cannot read ${name}=${secretFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, option.path);
+      }
+      label = `${option.path} (from the file in ${name})`;
+    }
+    const value = fromEnvText(option, text, label, fromFile);
+    setPath(out, option.segments, value);
+  }
+  return out;
+}
+
+function fromEnvText(option: ConfigOption, text: string, label: string, secret: boolean): unknown {
+  const node = option.schema;
+  const shown = secret ? '(the value in the file)' : show(text);
+  let value: unknown = text;
+  if (node.type === 'integer' || node.type === 'number') {
+    value = /^[+-]?\d+(\.\d+)?$/.test(text.trim()) ? Number(text.trim()) : text;
+  } else if (node.type === 'boolean') {
+    const t = text.trim().toLowerCase();
+    value = ['true', '1', 'yes', 'on'].includes(t) ? true : ['false', '0', 'no', 'off'].includes(t) ? false : text;
+  } else if (node.type === 'array') {
+    const t = text.trim();
+    if (t.startsWith('[')) {
+      try {
+        value = JSON.parse(t) as unknown;
+      } catch {
+        throw new ConfigError(`${label}: ${shown} is not allowed: a JSON list or comma-separated values`, option.path);
+      }
+    } else {
+      value = t === '' ? [] : t.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    }
+  }
+  checkLeaf(node, value, label, option.path, shown);
+  return value;
+}
+
+function setPath(target: Record<string, unknown>, segments: readonly string[], value: unknown): void {
+  let node = target;
+  for (const seg of segments.slice(0, -1)) {
+    const next = node[seg];
+    if (!isPlainObject(next)) node[seg] = {};
+    node = node[seg] as Record<string, unknown>;
+  }
+  node[segments[segments.length - 1]!] = value;
+}
+
+function getPath(target: Record<string, unknown>, segments: readonly string[]): unknown {
+  let node: unknown = target;
+  for (const seg of segments) {
+    if (!isPlainObject(node)) return undefined;
+    node = node[seg];
+  }
+  return node;
+}
+
+function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  for (const [k, v] of Object.entries(over)) {
+    const cur = base[k];
+    if (isPlainObject(v)) {
+      base[k] = deepMerge(isPlainObject(cur) ? cur : {}, v);
+    } else {
+      base[k] = Array.isArray(v) ? [...(v as unknown[])] : v;
+    }
+  }
+  return base;
+}
+
+/** Relative paths (and `sqlite:` URLs) resolve against the config file's folder. */
+function resolvePaths(config: Record<string, unknown>, baseDir: string): void {
+  for (const option of CONFIG_OPTIONS) {
+    if (!option.isPath) continue;
+    const v = getPath(config, option.segments);
+    if (typeof v !== 'string') continue;
+    if (option.path === 'database.url') {
+      if (v.startsWith('sqlite:')) {
+        const p = v.slice('sqlite:'.length);
+        if (p !== ':memory:' && !p.startsWith('file:')) setPath(config, option.segments, 'sqlite:' + path.resolve(baseDir, p));
+      }
+      continue;
+    }
+    setPath(config, option.segments, path.resolve(baseDir, v));
+  }
+}
+
+/** True for `localhost`, 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
+export function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  const bare = host.replace(/^\[|\]$/g, '');
+  if (!ipaddr.isValid(bare)) return false;
+  return ipaddr.process(bare).range() === 'loopback';
+}
+
+function checkCrossField(config: Config): void {
+  if (config.server.plainHttp && !config.server.allowInsecurePublicHttp && !isLoopbackHost(config.server.host)) {
+    throw new ConfigError(
+      `server.plainHttp: true is not allowed with server.host ${JSON.stringify(config.server.host)}: plain HTTP is allowed on a loopback host (127.0.0.1, ::1, localhost) only, unless server.allowInsecurePublicHttp is true`,
+      'server.plainHttp',
+    );
+  }
+}

@@ -1,0 +1,257 @@
+/**
+ * The one configuration schema of Countersign.
+ *
+ * Every option is declared here once, with its type, default and description. The loader
+ * (load.ts) validates against it, `countersign init` writes a commented file from it, and
+ * `npm run docs:config` turns it into docs/configuration.md.
+ *
+ * Sources, lowest precedence first: these defaults, the YAML file (`countersign.yaml`), then
+ * environment variables `COUNTERSIGN_<PATH>` (e.g. `COUNTERSIGN_SERVER_PORT`) and
+ * `COUNTERSIGN_<PATH>_FILE` (the value is read from that file; for secrets).
+ *
+ * Two annotations beyond JSON Schema are used by the loader and the generators:
+ * - `x-path: true`: a file path; a relative value resolves against the config file's folder.
+ * - `x-default-text`: how to describe a default that depends on the machine (for docs and init).
+ */
+import os from 'node:os';
+import Type, { type Static } from 'typebox';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const pathOption = (defaultValue: string, description: string) =>
+  Type.String({ minLength: 1, default: defaultValue, description, 'x-path': true });
+
+const TlsSchema = Type.Object(
+  {
+    cert: pathOption('tls/cert.pem', 'PEM certificate (with any intermediate certificates) served over HTTPS.'),
+    key: pathOption('tls/key.pem', 'PEM private key of the certificate. Keep it readable by the service account only.'),
+  },
+  { additionalProperties: false, default: {}, description: 'TLS certificate and key for HTTPS.' },
+);
+
+const ServerSchema = Type.Object(
+  {
+    host: Type.String({
+      minLength: 1,
+      default: '0.0.0.0',
+      description: 'Address the HTTPS listener binds to. `0.0.0.0` listens on every IPv4 interface, `::` on every interface.',
+    }),
+    port: Type.Integer({ minimum: 1, maximum: 65535, default: 8443, description: 'TCP port of the HTTPS listener.' }),
+    tls: TlsSchema,
+    plainHttp: Type.Boolean({
+      default: false,
+      description:
+        'Serve plain HTTP instead of HTTPS, e.g. behind a TLS-terminating reverse proxy on the same machine. Refused on a non-loopback host unless `server.allowInsecurePublicHttp` is set.',
+    }),
+    allowInsecurePublicHttp: Type.Boolean({
+      default: false,
+      description:
+        'Allow `server.plainHttp` on a non-loopback address. API keys and passcodes then cross the network unencrypted; the server warns loudly at start.',
+    }),
+    trustProxy: Type.Array(Type.String({ minLength: 1 }), {
+      default: [],
+      description:
+        'Addresses or CIDR ranges of reverse proxies whose `X-Forwarded-For` header is believed. Empty: the header is ignored and the peer address is the client address.',
+    }),
+    serverName: Type.String({
+      minLength: 1,
+      default: os.hostname(),
+      'x-default-text': 'the machine host name',
+      description: 'Name of this server, recorded in every audit event (useful with several nodes).',
+    }),
+  },
+  { additionalProperties: false, default: {}, description: 'The HTTPS listener.' },
+);
+
+const DatabaseSchema = Type.Object(
+  {
+    url: Type.String({
+      minLength: 1,
+      default: 'sqlite:./countersign.db',
+      'x-path': true,
+      description:
+        'Where data lives: `sqlite:PATH` for an embedded SQLite file (a relative PATH resolves against the config file folder), or `postgres://user:password@host:5432/database` for PostgreSQL (use `COUNTERSIGN_DATABASE_URL_FILE` to keep the password out of the file).',
+    }),
+  },
+  { additionalProperties: false, default: {}, description: 'The database.' },
+);
+
+const KeysSchema = Type.Object(
+  {
+    file: pathOption(
+      './countersign.key',
+      'Key file that seals secrets (OATH seeds) at rest and peppers API key hashes. Not stored in the database: back it up separately and keep it mode 0600.',
+    ),
+  },
+  { additionalProperties: false, default: {}, description: 'Encryption keys.' },
+);
+
+const LogSchema = Type.Object(
+  {
+    level: Type.Union(
+      LOG_LEVELS.map((l) => Type.Literal(l)),
+      { default: 'info', description: 'Least severe level written to the log (JSON lines on standard output).' },
+    ),
+    pretty: Type.Optional(
+      Type.Boolean({ default: false, description: 'Human-readable log lines instead of JSON (for a terminal, not for production).' }),
+    ),
+  },
+  { additionalProperties: false, default: {}, description: 'Logging.' },
+);
+
+const RateLimitSchema = Type.Object(
+  {
+    perKeyPerMinute: Type.Integer({
+      minimum: 1,
+      maximum: 100_000_000,
+      default: 60000,
+      description: 'Requests per minute allowed for one API key before it receives HTTP 429.',
+    }),
+    perAddressPerMinute: Type.Integer({
+      minimum: 1,
+      maximum: 100_000_000,
+      default: 600,
+      description: 'Requests per minute allowed from one client address (unauthenticated and authenticated alike).',
+    }),
+  },
+  { additionalProperties: false, default: {}, description: 'HTTP rate limits.' },
+);
+
+const MetricsSchema = Type.Object(
+  {
+    allowFrom: Type.Array(Type.String({ minLength: 1 }), {
+      default: [],
+      description: 'Addresses or CIDR ranges allowed to read `/metrics` (Prometheus). Empty: only loopback.',
+    }),
+  },
+  { additionalProperties: false, default: {}, description: 'Prometheus metrics.' },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    server: ServerSchema,
+    database: DatabaseSchema,
+    keys: KeysSchema,
+    log: LogSchema,
+    rateLimit: RateLimitSchema,
+    metrics: MetricsSchema,
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+
+/** One leaf option of the schema, flattened (for the loader, env overrides, docs and init). */
+export interface ConfigOption {
+  /** Dotted key path, e.g. `rateLimit.perKeyPerMinute`. */
+  readonly path: string;
+  readonly segments: readonly string[];
+  /** `COUNTERSIGN_RATE_LIMIT_PER_KEY_PER_MINUTE` */
+  readonly envName: string;
+  readonly schema: SchemaNode;
+  readonly description: string;
+  readonly isPath: boolean;
+  readonly optional: boolean;
+}
+
+/** The subset of JSON Schema used above. */
+export interface SchemaNode {
+  readonly type?: string;
+  readonly properties?: Record<string, SchemaNode>;
+  readonly required?: readonly string[];
+  readonly items?: SchemaNode;
+  readonly anyOf?: readonly SchemaNode[];
+  readonly const?: unknown;
+  readonly minimum?: number;
+  readonly maximum?: number;
+  readonly minLength?: number;
+  readonly default?: unknown;
+  readonly description?: string;
+  readonly 'x-path'?: boolean;
+  readonly 'x-default-text'?: string;
+}
+
+export const ENV_PREFIX = 'COUNTERSIGN_';
+
+/** `rateLimit.perKeyPerMinute` -> `RATE_LIMIT_PER_KEY_PER_MINUTE` */
+export function envSegment(segment: string): string {
+  return segment.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+}
+
+export function envNameOf(segments: readonly string[]): string {
+  return ENV_PREFIX + segments.map(envSegment).join('_');
+}
+
+function collect(node: SchemaNode, segments: string[], optional: boolean, out: ConfigOption[]): void {
+  if (node.type === 'object' && node.properties) {
+    for (const [key, child] of Object.entries(node.properties)) {
+      const childOptional = !(node.required ?? []).includes(key);
+      collect(child, [...segments, key], childOptional, out);
+    }
+    return;
+  }
+  out.push({
+    path: segments.join('.'),
+    segments,
+    envName: envNameOf(segments),
+    schema: node,
+    description: node.description ?? '',
+    isPath: node['x-path'] === true,
+    optional,
+  });
+}
+
+/** Every leaf option, in schema order. */
+export const CONFIG_OPTIONS: readonly ConfigOption[] = (() => {
+  const out: ConfigOption[] = [];
+  collect(ConfigSchema as unknown as SchemaNode, [], false, out);
+  return out;
+})();
+
+/** Sections (top-level and nested objects) with their descriptions, in schema order. */
+export function sectionsOf(node: SchemaNode = ConfigSchema as unknown as SchemaNode, prefix: string[] = []): { path: string; description: string }[] {
+  const out: { path: string; description: string }[] = [];
+  for (const [key, child] of Object.entries(node.properties ?? {})) {
+    if (child.type === 'object') {
+      out.push({ path: [...prefix, key].join('.'), description: child.description ?? '' });
+      out.push(...sectionsOf(child, [...prefix, key]));
+    }
+  }
+  return out;
+}
+
+/** Human description of what a schema node allows, used in error messages and docs. */
+export function describeAllowed(node: SchemaNode): string {
+  if (node.anyOf) {
+    return 'one of ' + node.anyOf.map((n) => String(n.const)).join(', ');
+  }
+  switch (node.type) {
+    case 'integer':
+      return `an integer ${node.minimum ?? '-inf'}..${node.maximum ?? 'inf'}`;
+    case 'number':
+      return `a number ${node.minimum ?? '-inf'}..${node.maximum ?? 'inf'}`;
+    case 'boolean':
+      return 'true or false';
+    case 'string':
+      return node.minLength ? 'a non-empty string' : 'a string';
+    case 'array':
+      return `a list of ${node.items ? describeAllowed(node.items).replace(/^an? /, '') + 's' : 'values'}`;
+    default:
+      return 'a valid value';
+  }
+}
+
+/** Short type name for docs. */
+export function typeName(node: SchemaNode): string {
+  if (node.anyOf) return 'enum';
+  if (node.type === 'array') return `${node.items?.type ?? 'any'}[]`;
+  return node.type ?? 'any';
+}
+
+/** The default as shown to people (docs, generated config). */
+export function defaultText(option: ConfigOption): string {
+  const text = option.schema['x-default-text'];
+  if (text) return text;
+  return JSON.stringify(option.schema.default);
+}
