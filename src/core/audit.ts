@@ -1,0 +1,72 @@
+/** Builds audit events with the fields MFA Server reported, and appends them. */
+import type { Actor } from './api.ts';
+import type { Store } from './ports.ts';
+import type { Authentication, MethodRecord, User } from './types.ts';
+
+function actorName(actor: Actor): string {
+  return `${actor.kind}:${actor.name}`;
+}
+
+export function createAudit(store: Store, serverName: string) {
+  return {
+    async authentication(e: { auth: Authentication; user: User | undefined; method: MethodRecord | undefined; actor: Actor; mode: string }): Promise<void> {
+      const { auth, user, method } = e;
+      await store.audit.append({
+        at: auth.updatedAt,
+        kind: 'authentication',
+        action: 'authenticate',
+        result: auth.state,
+        reason: auth.reason,
+        username: user?.username ?? auth.username,
+        userId: user?.id ?? null,
+        displayName: user?.displayName ?? null,
+        email: user?.email ?? null,
+        phone: user?.phone?.number ?? null,
+        device: method?.label ?? null,
+        method: method?.type ?? auth.methodType,
+        mode: e.mode,
+        application: auth.applicationName,
+        serverName,
+        clientIp: auth.clientIp,
+        actor: actorName(e.actor),
+        authenticationId: auth.id,
+        details: null,
+      });
+    },
+
+    async admin(e: {
+      action: string;
+      actor: Actor;
+      now: number;
+      user?: User | undefined;
+      username?: string;
+      result?: 'success' | 'failure';
+      reason?: string | null;
+      details?: Record<string, unknown> | null;
+    }): Promise<void> {
+      await store.audit.append({
+        at: e.now,
+        kind: 'admin',
+        action: e.action,
+        result: e.result ?? 'success',
+        reason: e.reason ?? null,
+        username: e.user?.username ?? e.username ?? null,
+        userId: e.user?.id ?? null,
+        displayName: e.user?.displayName ?? null,
+        email: e.user?.email ?? null,
+        phone: e.user?.phone?.number ?? null,
+        device: null,
+        method: null,
+        mode: null,
+        application: null,
+        serverName,
+        clientIp: null,
+        actor: actorName(e.actor),
+        authenticationId: null,
+        details: e.details ?? null,
+      });
+    },
+  };
+}
+
+export type Audit = ReturnType<typeof createAudit>;

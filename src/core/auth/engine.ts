@@ -1,0 +1,274 @@
+/**
+ * The authentication state machine. Every front door calls `start` (optionally with the passcode)
+ * and, for a challenge, `answer`. Policy runs as an explicit list of steps; the first step that
+ * decides ends the flow. The precise reason goes to the audit trail; callers see only the state.
+ *
+ *   start ─▶ [application] ─▶ [user] ─▶ [status] ─▶ [trusted IP] ─▶ [cache] ─▶ [bypass]
+ *         ─▶ [method] ─▶ [passcode] ─▶ approved | denied | challenge
+ *   challenge ─answer─▶ (claimed: pending) ─▶ approved | denied ;  challenge ─timeout─▶ expired
+ */
+import type { AuthenticationOutcome, AuthenticationView, CreateAuthenticationInput, Actor, AuthenticationListener } from '../api.ts';
+import { CoreError } from '../errors.ts';
+import { generateCode } from '../oath.ts';
+import { methods as registry } from '../methods/index.ts';
+import type { Clock, Random, Store } from '../ports.ts';
+import type { Application, Authentication, AuthReason, AuthState, MethodRecord, MethodType, Settings, User } from '../types.ts';
+import type { Audit } from '../audit.ts';
+import type { PolicyCache } from '../policy-cache.ts';
+
+export const FAILURE_MESSAGE = 'authentication failed';
+const MESSAGES: Record<AuthState, string> = {
+  approved: 'authentication approved',
+  denied: FAILURE_MESSAGE,
+  expired: FAILURE_MESSAGE,
+  challenge: 'enter the code from your authenticator',
+  pending: 'waiting for your approval',
+};
+
+interface Flow {
+  readonly input: CreateAuthenticationInput;
+  readonly actor: Actor;
+  readonly now: number;
+  readonly settings: Settings;
+  readonly app: Application;
+  user?: User;
+  candidates?: MethodRecord[];
+  method?: MethodRecord;
+}
+
+interface Decision {
+  readonly state: AuthState;
+  readonly reason: AuthReason;
+}
+
+type Step = (flow: Flow) => Promise<Decision | undefined>;
+
+export interface EngineDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly audit: Audit;
+  readonly policy: PolicyCache;
+  readonly onAuthentication?: AuthenticationListener | undefined;
+}
+
+// A fixed throw-away secret: unknown users cost the same HMAC work as known ones.
+const DECOY_SECRET = new Uint8Array(20).fill(0x5a);
+
+export function createEngine(deps: EngineDeps) {
+  const { store, clock, random, audit, policy } = deps;
+
+  const resolveUser: Step = async (flow) => {
+    flow.user = await store.users.getByUsername(flow.input.username);
+    if (flow.user) return undefined;
+    decoyWork(flow.now);
+    return flow.app.requireUserMatch ? { state: 'denied', reason: 'user_not_found' } : { state: 'approved', reason: 'pass_through_unknown_user' };
+  };
+
+  const checkStatus: Step = async (flow) => {
+    const user = flow.user as User;
+    if (user.status === 'disabled') return { state: 'denied', reason: 'user_disabled' };
+    if (user.blockedAt !== null) return { state: 'denied', reason: 'user_blocked' };
+    if (user.lockedAt !== null) {
+      const auto = flow.settings.lockout.autoUnlockSeconds;
+      if (auto > 0 && flow.now >= user.lockedAt + auto * 1000) {
+        await store.users.resetFailures(user.id, flow.now);
+        await audit.admin({ action: 'user.unlock', user, actor: SYSTEM, reason: 'automatic unlock after the lockout period', now: flow.now });
+        flow.user = { ...user, lockedAt: null, failedCount: 0 };
+        return undefined;
+      }
+      return { state: 'denied', reason: 'user_locked' };
+    }
+    return undefined;
+  };
+
+  const checkTrustedIp: Step = async (flow) => {
+    const ip = flow.input.clientIp;
+    if (!ip) return undefined;
+    const trusted = policy.trustedNetworks(flow.settings, flow.app);
+    return trusted.contains(ip) ? { state: 'approved', reason: 'trusted_ip' } : undefined;
+  };
+
+  const checkCache: Step = async (flow) => {
+    const seconds = flow.app.cacheSeconds ?? flow.settings.cacheSeconds;
+    const ip = flow.input.clientIp;
+    if (seconds <= 0 || !ip) return undefined;
+    const last = await store.authentications.lastApproval((flow.user as User).id, flow.app.id, ip, flow.now - seconds * 1000);
+    return last ? { state: 'approved', reason: 'cached' } : undefined;
+  };
+
+  const checkBypass: Step = async (flow) => {
+    const consumed = await store.bypasses.consume((flow.user as User).id, flow.now);
+    return consumed ? { state: 'approved', reason: 'bypass' } : undefined;
+  };
+
+  const selectMethod: Step = async (flow) => {
+    const user = flow.user as User;
+    const all = await store.methods.listForUser(user.id);
+    const allowed = flow.app.allowedMethods;
+    const wanted: MethodType | null = flow.input.method ?? null;
+    if (wanted !== null && allowed !== null && !allowed.includes(wanted)) return { state: 'denied', reason: 'method_not_allowed' };
+    let candidates = all.filter((m) => (wanted === null || m.type === wanted) && (allowed === null || allowed.includes(m.type)));
+    if (candidates.length === 0) return { state: 'denied', reason: all.length === 0 ? 'no_method' : 'method_not_allowed' };
+    // The user's default method type first, then oldest first.
+    if (wanted === null && user.defaultMethod !== null) {
+      const preferred = user.defaultMethod;
+      candidates = [...candidates.filter((m) => m.type === preferred), ...candidates.filter((m) => m.type !== preferred)];
+    }
+    flow.candidates = candidates;
+    flow.method = candidates[0];
+    return undefined;
+  };
+
+  const checkPasscode: Step = async (flow) => {
+    const passcode = flow.input.passcode;
+    if (passcode === undefined) return { state: 'challenge', reason: 'challenge_issued' };
+    return verifyPasscode(flow, passcode);
+  };
+
+  /** Tries the passcode against each candidate method; the first match is consumed atomically. */
+  async function verifyPasscode(flow: Flow, passcode: string): Promise<Decision> {
+    const user = flow.user as User;
+    let failure: AuthReason = 'invalid_passcode';
+    for (const method of flow.candidates ?? []) {
+      const def = registry[method.type];
+      if (def.answer !== 'passcode') continue;
+      const result = def.verify({ method, code: passcode, now: flow.now, settings: flow.settings });
+      if (result.ok) {
+        flow.method = method;
+        if (await store.methods.consumeStep(method.id, result.step, result.drift, flow.now)) {
+          if (user.failedCount > 0) await store.users.resetFailures(user.id, flow.now);
+          return { state: 'approved', reason: 'passcode_ok' };
+        }
+        failure = 'replayed_passcode';
+      } else if (result.reason === 'replayed') {
+        flow.method = method;
+        failure = 'replayed_passcode';
+      } else if (result.reason === 'malformed' && failure === 'invalid_passcode') {
+        failure = 'malformed_passcode';
+      }
+    }
+    const counted = await store.users.recordFailure(user.id, flow.settings.lockout.threshold, flow.now);
+    if (counted.lockedAt !== null && user.lockedAt === null && counted.lockedAt === flow.now) {
+      await audit.admin({
+        action: 'user.lock',
+        user,
+        actor: SYSTEM,
+        reason: `${counted.failedCount} consecutive failed authentications`,
+        now: flow.now,
+      });
+    }
+    return { state: 'denied', reason: failure };
+  }
+
+  function decoyWork(now: number): void {
+    // Equalize timing between unknown and known users: three codes, as a TOTP check with window 1.
+    const step = Math.floor(now / 30_000);
+    for (let i = -1; i <= 1; i++) generateCode(DECOY_SECRET, step + i, { algorithm: 'SHA1', digits: 6 });
+  }
+
+  const steps: readonly Step[] = [resolveUser, checkStatus, checkTrustedIp, checkCache, checkBypass, selectMethod, checkPasscode];
+
+  function view(auth: Authentication): AuthenticationView {
+    return {
+      id: auth.id,
+      state: auth.state,
+      username: auth.username,
+      application: auth.applicationName,
+      method: auth.methodType,
+      createdAt: auth.createdAt,
+      expiresAt: auth.expiresAt,
+      message: MESSAGES[auth.state],
+    };
+  }
+
+  function finish(auth: Authentication, started: number): AuthenticationOutcome {
+    const outcome = { view: view(auth), reason: auth.reason };
+    deps.onAuthentication?.(outcome, performance.now() - started);
+    return outcome;
+  }
+
+  async function start(input: CreateAuthenticationInput, actor: Actor): Promise<AuthenticationOutcome> {
+    const started = performance.now();
+    const now = clock.now();
+    const settings = await policy.settings();
+    const app = await policy.application(input.application ?? 'default');
+    const flow: Flow = { input, actor, now, settings, app };
+    let decision: Decision | undefined;
+    for (const step of steps) {
+      decision = await step(flow);
+      if (decision) break;
+    }
+    const d = decision as Decision;
+    const auth: Authentication = {
+      id: random.id(),
+      userId: flow.user?.id ?? null,
+      username: flow.user?.username ?? input.username,
+      applicationId: app.id,
+      applicationName: app.name,
+      clientIp: input.clientIp ?? null,
+      state: d.state,
+      reason: d.reason,
+      methodId: flow.method?.id ?? null,
+      methodType: flow.method?.type ?? null,
+      createdAt: now,
+      updatedAt: now,
+      expiresAt: now + settings.challengeSeconds * 1000,
+    };
+    await store.authentications.create(auth);
+    await audit.authentication({ auth, user: flow.user, method: flow.method, actor, mode: input.passcode === undefined ? 'challenge' : 'passcode' });
+    return finish(auth, started);
+  }
+
+  async function get(id: string): Promise<AuthenticationView> {
+    const auth = await store.authentications.get(id);
+    if (!auth) throw new CoreError('authentication_not_found', 'no such authentication');
+    const now = clock.now();
+    if ((auth.state === 'challenge' || auth.state === 'pending') && now >= auth.expiresAt) {
+      if (await store.authentications.transition(id, auth.state, 'expired', 'expired', {}, now)) {
+        const expired = { ...auth, state: 'expired' as const, reason: 'expired' as const, updatedAt: now };
+        const user = auth.userId ? await store.users.getById(auth.userId) : undefined;
+        await audit.authentication({ auth: expired, user, method: undefined, actor: SYSTEM, mode: 'challenge' });
+        return view(expired);
+      }
+      return get(id);
+    }
+    return view(auth);
+  }
+
+  async function answer(id: string, passcode: string, actor: Actor): Promise<AuthenticationOutcome> {
+    const started = performance.now();
+    const auth = await store.authentications.get(id);
+    if (!auth) throw new CoreError('authentication_not_found', 'no such authentication');
+    const now = clock.now();
+    if (auth.state !== 'challenge') throw new CoreError('authentication_closed', `this authentication is ${auth.state}`);
+    if (now >= auth.expiresAt) {
+      await get(id);
+      throw new CoreError('authentication_closed', 'this authentication has expired');
+    }
+    // Claim the challenge: exactly one answer is ever evaluated.
+    if (!(await store.authentications.transition(id, 'challenge', 'pending', 'challenge_issued', {}, now))) {
+      throw new CoreError('authentication_closed', 'this authentication was already answered');
+    }
+    const settings = await policy.settings();
+    const app = await policy.applicationById(auth.applicationId);
+    const flow: Flow = { input: { username: auth.username, application: app.name, clientIp: auth.clientIp, passcode }, actor, now, settings, app };
+    let decision: Decision | undefined;
+    for (const step of [resolveUser, checkStatus, selectMethod] as const) {
+      decision = await step(flow);
+      if (decision) break;
+    }
+    decision ??= await verifyPasscode(flow, passcode);
+    const fields = { methodId: flow.method?.id ?? null, methodType: flow.method?.type ?? null };
+    await store.authentications.transition(id, 'pending', decision.state, decision.reason, fields, now);
+    const done: Authentication = { ...auth, state: decision.state, reason: decision.reason, ...fields, methodType: flow.method?.type ?? null, updatedAt: now };
+    await audit.authentication({ auth: done, user: flow.user, method: flow.method, actor, mode: 'challenge' });
+    return finish(done, started);
+  }
+
+  return { start, get, answer };
+}
+
+export type Engine = ReturnType<typeof createEngine>;
+
+export const SYSTEM: Actor = { kind: 'system', name: 'system', role: 'admin' };

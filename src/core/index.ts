@@ -1,0 +1,103 @@
+/**
+ * The core: domain and policy. Imports no framework, no driver, no protocol library; everything
+ * outside arrives through the ports in ./ports.ts.
+ */
+import type { AuthenticationListener, Core } from './api.ts';
+import { createAudit } from './audit.ts';
+import { createEngine } from './auth/engine.ts';
+import { invalid, validateText, validateUsername } from './validation.ts';
+import type { Clock, KeyedHasher, PasswordHasher, Random, Store } from './ports.ts';
+import { createPolicyCache } from './policy-cache.ts';
+import { createApiKeysService, createApplicationsService, createBypassService, createSettingsService } from './services/admin.ts';
+import { createMethodsService } from './services/methods.ts';
+import { createUsersService } from './services/users.ts';
+import { METHOD_TYPES, type AuditQuery, type MethodType } from './types.ts';
+import { isIpAddress } from './auth/networks.ts';
+
+export interface CoreDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly passwords: PasswordHasher;
+  readonly keyedHasher: KeyedHasher;
+  readonly serverName: string;
+  /** Issuer shown in authenticator apps. */
+  readonly issuer?: string;
+  readonly onAuthentication?: AuthenticationListener;
+}
+
+function validatePasscodeInput(passcode: unknown): string {
+  // Shape only; the method decides what a well-formed code is (and counts malformed ones as failures).
+  if (typeof passcode !== 'string' || passcode.length > 64) throw invalid('passcode', 'must be a string of at most 64 characters');
+  return passcode;
+}
+
+export function createCore(deps: CoreDeps): Core {
+  const { store, clock, random } = deps;
+  const audit = createAudit(store, deps.serverName);
+  const policy = createPolicyCache(store, clock, random);
+  const users = createUsersService({ store, clock, random, passwords: deps.passwords, audit, policy });
+  const methods = createMethodsService({ store, clock, random, audit, users, issuer: deps.issuer ?? 'Countersign' });
+  const adminDeps = { store, clock, random, keyedHasher: deps.keyedHasher, audit, policy, users };
+  const engine = createEngine({ store, clock, random, audit, policy, onAuthentication: deps.onAuthentication });
+
+  return {
+    users: {
+      create: users.create,
+      get: users.get,
+      list: users.list,
+      count: users.count,
+      update: users.update,
+      delete: users.delete,
+      setEnabled: users.setEnabled,
+      block: users.block,
+      unblock: users.unblock,
+      unlock: users.unlock,
+      history: users.history,
+      importCsv: users.importCsv,
+    },
+    methods,
+    authentications: {
+      create(input, actor) {
+        if (typeof input !== 'object' || input === null) throw invalid('body', 'must be an object');
+        const clean = {
+          username: validateUsername(input.username),
+          ...(input.application !== undefined ? { application: validateText(input.application, 'application', 64, { required: true }) as string } : {}),
+          ...(input.clientIp !== undefined && input.clientIp !== null ? { clientIp: checkIp(input.clientIp) } : {}),
+          ...(input.passcode !== undefined ? { passcode: validatePasscodeInput(input.passcode) } : {}),
+          ...(input.method !== undefined ? { method: checkMethod(input.method) } : {}),
+        };
+        return engine.start(clean, actor);
+      },
+      get: (id) => engine.get(checkId(id)),
+      answer: (id, passcode, actor) => engine.answer(checkId(id), validatePasscodeInput(passcode), actor),
+    },
+    bypass: createBypassService(adminDeps),
+    audit: {
+      query: (q: AuditQuery) => {
+        if (!Number.isInteger(q.limit) || q.limit < 1 || q.limit > 10_000) throw invalid('limit', 'must be an integer from 1 to 10000');
+        return store.audit.query(q);
+      },
+    },
+    settings: createSettingsService(adminDeps),
+    applications: createApplicationsService(adminDeps),
+    apiKeys: createApiKeysService(adminDeps),
+  };
+}
+
+function checkIp(ip: unknown): string {
+  if (typeof ip !== 'string' || !isIpAddress(ip)) throw invalid('clientIp', 'must be an IPv4 or IPv6 address');
+  return ip;
+}
+
+function checkMethod(m: unknown): MethodType {
+  if (typeof m !== 'string' || !(METHOD_TYPES as readonly string[]).includes(m)) throw invalid('method', `must be one of ${METHOD_TYPES.join(', ')}`);
+  return m as MethodType;
+}
+
+function checkId(id: unknown): string {
+  if (typeof id !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw invalid('id', 'is not an authentication id');
+  return id;
+}
+
+export type { Core } from './api.ts';

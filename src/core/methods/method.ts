@@ -1,0 +1,31 @@
+import type { VerifyResult } from '../oath.ts';
+import type { MethodRecord, MethodType, Settings } from '../types.ts';
+
+/** One field a method asks for when it is enrolled; the console and portal render forms from it. */
+export interface EnrollField {
+  readonly name: string;
+  readonly label: string;
+  readonly kind: 'text' | 'integer' | 'select';
+  readonly options?: readonly (string | number)[];
+  readonly default?: string | number;
+  readonly required: boolean;
+}
+
+/**
+ * A method type (authenticator kind). One file per type, listed in ./index.ts. Methods describe
+ * themselves; the engine knows only this interface.
+ */
+export interface MethodDefinition {
+  readonly type: MethodType;
+  readonly displayName: string;
+  readonly description: string;
+  /** 'passcode': the user types a code; 'out-of-band': the engine waits for an answer elsewhere. */
+  readonly answer: 'passcode' | 'out-of-band';
+  /** Where it may be enrolled. */
+  readonly enrollableFrom: readonly ('admin' | 'portal' | 'import')[];
+  readonly enrollFields: readonly EnrollField[];
+  /** True for methods kept only for migration (weaker), shown as such. */
+  readonly legacy: boolean;
+  /** Pure verification: no storage, no clock. The caller consumes the returned step atomically. */
+  verify(input: { readonly method: MethodRecord; readonly code: string; readonly now: number; readonly settings: Settings }): VerifyResult;
+}

@@ -1,0 +1,209 @@
+import { parse } from 'csv-parse/sync';
+import { XMLParser } from 'fast-xml-parser';
+import QRCode from 'qrcode';
+import type { Actor, EnrollTotpInput, EnrollmentResult, ImportReport, ImportRowError, MethodView, ProgressFn } from '../api.ts';
+import type { Audit } from '../audit.ts';
+import { CoreError, isCoreError } from '../errors.ts';
+import { otpauthUri, parseSecret, resyncHotp, toBase32 } from '../oath.ts';
+import type { Clock, Random, Store } from '../ports.ts';
+import type { MethodRecord, MethodType, OathConfig } from '../types.ts';
+import { invalid, validateText, validateUsername } from '../validation.ts';
+import type { UsersService } from './users.ts';
+
+/** RFC 4226 requires at least 128 bits and recommends 160; software tokens get 160. */
+const SOFTWARE_SECRET_BYTES = 20;
+const MIN_IMPORTED_SECRET_BYTES = 10;
+const RESYNC_WINDOW = 100;
+
+export function toMethodView(m: MethodRecord): MethodView {
+  return { id: m.id, type: m.type, label: m.label, config: m.config, drift: m.drift, createdAt: m.createdAt, lastUsedAt: m.lastUsedAt };
+}
+
+function oathConfig(input: { algorithm?: unknown; digits?: unknown; period?: unknown; serial?: unknown }, origin: OathConfig['origin'], prefix = ''): OathConfig {
+  const algorithm = input.algorithm === undefined || input.algorithm === '' ? 'SHA1' : String(input.algorithm).toUpperCase().replace('-', '');
+  if (algorithm !== 'SHA1' && algorithm !== 'SHA256' && algorithm !== 'SHA512') throw invalid(`${prefix}algorithm`, 'must be SHA1, SHA256 or SHA512');
+  const digits = input.digits === undefined || input.digits === '' ? 6 : Number(input.digits);
+  if (digits !== 6 && digits !== 7 && digits !== 8) throw invalid(`${prefix}digits`, 'must be 6, 7 or 8');
+  const period = input.period === undefined || input.period === '' ? 30 : Number(input.period);
+  if (!Number.isInteger(period) || period < 10 || period > 300) throw invalid(`${prefix}period`, 'must be an integer from 10 to 300 seconds');
+  const serial = validateText(input.serial, `${prefix}serial`, 128);
+  return { algorithm, digits, period, serial, origin };
+}
+
+interface TokenRow {
+  readonly username: string;
+  readonly type: MethodType;
+  readonly secret: Uint8Array;
+  readonly config: OathConfig;
+  readonly counter: number | null;
+  readonly label: string;
+}
+
+export interface MethodsDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly audit: Audit;
+  readonly users: UsersService;
+  readonly issuer: string;
+}
+
+export function createMethodsService(deps: MethodsDeps) {
+  const { store, clock, random, audit, users, issuer } = deps;
+
+  async function findMethod(userId: string, methodId: string): Promise<MethodRecord> {
+    const method = typeof methodId === 'string' && methodId.length <= 64 ? await store.methods.get(methodId) : undefined;
+    if (!method || method.userId !== userId) throw new CoreError('method_not_found', 'no such method for this user');
+    return method;
+  }
+
+  async function addToken(row: TokenRow, actor: Actor): Promise<void> {
+    const user = await users.find(row.username);
+    const now = clock.now();
+    const method = await store.methods.add(
+      // HOTP: lastStep is the counter of the last code already used; the next expected code is `counter`.
+      { userId: user.id, type: row.type, label: row.label, secret: row.secret, config: row.config, lastStep: row.counter === null || row.counter === 0 ? null : row.counter - 1 },
+      random.id(),
+      now,
+    );
+    await audit.admin({ action: 'method.import', user, actor, now, details: { methodId: method.id, type: row.type, serial: row.config.serial } });
+  }
+
+  function csvRows(text: string): { rows: (() => TokenRow)[] } {
+    let records: Record<string, string>[];
+    try {
+      records = parse(text, { bom: true, columns: (h: string[]) => h.map((c) => c.trim().toLowerCase()), skip_empty_lines: true, trim: true }) as Record<string, string>[];
+    } catch (e) {
+      throw new CoreError('import_failed', `the file is not valid CSV: ${(e as Error).message}`);
+    }
+    return {
+      rows: records.map((r) => () => {
+        const type = (r['type'] || 'totp').toLowerCase();
+        if (type !== 'totp' && type !== 'hotp') throw invalid('type', 'must be totp or hotp');
+        const secret = parseSecret(r['secret'] ?? '');
+        if (!secret) throw invalid('secret', 'must be base32 or 0x-prefixed hex');
+        if (secret.length < MIN_IMPORTED_SECRET_BYTES) throw invalid('secret', `must be at least ${MIN_IMPORTED_SECRET_BYTES * 8} bits`);
+        const counter = r['counter'] ? Number(r['counter']) : null;
+        if (counter !== null && (!Number.isSafeInteger(counter) || counter < 0)) throw invalid('counter', 'must be a non-negative integer');
+        const config = oathConfig({ algorithm: r['algorithm'], digits: r['digits'], period: r['period'], serial: r['serial'] }, 'imported');
+        return {
+          username: validateUsername(r['username'] ?? ''),
+          type,
+          secret,
+          config,
+          counter,
+          label: validateText(r['label'], 'label', 128) ?? (config.serial ? `${type.toUpperCase()} ${config.serial}` : type.toUpperCase()),
+        };
+      }),
+    };
+  }
+
+  /** RFC 6030 key container with plaintext secrets. */
+  function pskcRows(text: string): { rows: (() => TokenRow)[] } {
+    const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', removeNSPrefix: true, isArray: (name) => name === 'KeyPackage', processEntities: false });
+    let doc: Record<string, unknown>;
+    try {
+      doc = parser.parse(text, true) as Record<string, unknown>;
+    } catch (e) {
+      throw new CoreError('import_failed', `the file is not valid XML: ${(e as Error).message}`);
+    }
+    const container = doc['KeyContainer'] as Record<string, unknown> | undefined;
+    if (!container) throw new CoreError('import_failed', 'not a PSKC document: no KeyContainer element');
+    const packages = (container['KeyPackage'] as Record<string, unknown>[] | undefined) ?? [];
+    const get = (o: unknown, ...path: string[]): unknown => path.reduce<unknown>((v, p) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[p] : undefined), o);
+    return {
+      rows: packages.map((pkg) => () => {
+        const key = get(pkg, 'Key');
+        const alg = String(get(key, '@Algorithm') ?? '');
+        const type = alg.endsWith(':totp') ? 'totp' : alg.endsWith(':hotp') ? 'hotp' : null;
+        if (!type) throw invalid('Algorithm', `unsupported key algorithm "${alg}" (expected the PSKC hotp or totp URN)`);
+        if (get(key, 'Data', 'Secret', 'EncryptedValue') !== undefined) throw invalid('Secret', 'encrypted secrets are not supported: export the container with plaintext secrets');
+        const b64 = String(get(key, 'Data', 'Secret', 'PlainValue') ?? '').replace(/\s+/g, '');
+        if (!/^[A-Za-z0-9+/]+=*$/.test(b64)) throw invalid('Secret', 'missing or malformed PlainValue');
+        const secret = new Uint8Array(Buffer.from(b64, 'base64'));
+        if (secret.length < MIN_IMPORTED_SECRET_BYTES) throw invalid('Secret', `must be at least ${MIN_IMPORTED_SECRET_BYTES * 8} bits`);
+        const username = get(key, 'UserId') ?? get(pkg, 'DeviceInfo', 'UserId');
+        if (typeof username !== 'string' || username === '') throw invalid('UserId', 'each KeyPackage must name its user (Key/UserId or DeviceInfo/UserId)');
+        const hashAlg = get(key, 'AlgorithmParameters', 'Suite');
+        const counterText = get(key, 'Data', 'Counter', 'PlainValue');
+        const counter = counterText === undefined ? null : Number(counterText);
+        if (counter !== null && (!Number.isSafeInteger(counter) || counter < 0)) throw invalid('Counter', 'must be a non-negative integer');
+        const serial = get(pkg, 'DeviceInfo', 'SerialNo');
+        const config = oathConfig(
+          {
+            algorithm: typeof hashAlg === 'string' ? hashAlg.replace(/^HMAC-/i, '') : undefined,
+            digits: get(key, 'AlgorithmParameters', 'ResponseFormat', '@Length'),
+            period: get(key, 'Data', 'TimeInterval', 'PlainValue'),
+            serial: serial === undefined ? undefined : String(serial),
+          },
+          'imported',
+        );
+        return { username: validateUsername(username), type, secret, config, counter, label: config.serial ? `${type.toUpperCase()} ${config.serial}` : type.toUpperCase() };
+      }),
+    };
+  }
+
+  return {
+    async list(username: string): Promise<MethodView[]> {
+      const user = await users.find(username);
+      return (await store.methods.listForUser(user.id)).map(toMethodView);
+    },
+
+    async enrollTotp(username: string, input: EnrollTotpInput, actor: Actor): Promise<EnrollmentResult> {
+      const user = await users.find(username);
+      if (typeof input !== 'object' || input === null) throw invalid('body', 'must be an object');
+      const config = oathConfig(input, 'software');
+      const label = validateText(input.label, 'label', 128) ?? 'Authenticator app';
+      const secret = random.bytes(SOFTWARE_SECRET_BYTES);
+      const now = clock.now();
+      const method = await store.methods.add({ userId: user.id, type: 'totp', label, secret, config }, random.id(), now);
+      const uri = otpauthUri({ type: 'totp', issuer, account: user.username, secret, config });
+      const qrSvg = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
+      await audit.admin({ action: 'method.enroll', user, actor, now, details: { methodId: method.id, type: 'totp' } });
+      return { method: toMethodView(method), secret: toBase32(secret), otpauthUri: uri, qrSvg };
+    },
+
+    async importTokens(format: 'csv' | 'pskc', text: string, actor: Actor, progress?: ProgressFn): Promise<ImportReport> {
+      if (format !== 'csv' && format !== 'pskc') throw invalid('format', 'must be csv or pskc');
+      if (typeof text !== 'string' || text.length === 0) throw invalid('file', 'is empty');
+      const { rows } = format === 'csv' ? csvRows(text) : pskcRows(text);
+      const errors: ImportRowError[] = [];
+      let created = 0;
+      for (let i = 0; i < rows.length; i++) {
+        try {
+          await addToken((rows[i] as () => TokenRow)(), actor);
+          created++;
+        } catch (e) {
+          if (!isCoreError(e)) throw e;
+          const field = e.details ? (Object.keys(e.details)[0] ?? null) : e.code === 'user_not_found' ? 'username' : null;
+          errors.push({ row: format === 'csv' ? i + 2 : i + 1, field, message: e.code === 'user_not_found' ? 'no such user' : e.message });
+        }
+        progress?.(i + 1, rows.length);
+      }
+      return { total: rows.length, created, updated: 0, skipped: errors.length, errors };
+    },
+
+    async remove(username: string, methodId: string, actor: Actor): Promise<void> {
+      const user = await users.find(username);
+      const method = await findMethod(user.id, methodId);
+      await store.methods.delete(method.id);
+      await audit.admin({ action: 'method.remove', user, actor, now: clock.now(), details: { methodId: method.id, type: method.type } });
+    },
+
+    async resync(username: string, methodId: string, code1: string, code2: string, actor: Actor): Promise<MethodView> {
+      const user = await users.find(username);
+      const method = await findMethod(user.id, methodId);
+      if (method.type !== 'hotp') throw invalid('method', 'only HOTP tokens are resynchronized; TOTP tokens follow their drift automatically');
+      const counter = resyncHotp({ secret: method.secret, config: method.config, lastStep: method.lastStep, code1, code2, searchWindow: RESYNC_WINDOW });
+      const now = clock.now();
+      if (counter === null) {
+        await audit.admin({ action: 'method.resync', user, actor, now, result: 'failure', details: { methodId } });
+        throw new CoreError('resync_failed', 'the two codes were not found as consecutive codes of this token');
+      }
+      await store.methods.setStep(method.id, counter, 0, now);
+      await audit.admin({ action: 'method.resync', user, actor, now, details: { methodId } });
+      const updated = await store.methods.get(method.id);
+      return toMethodView(updated as MethodRecord);
+    },
+  };
+}

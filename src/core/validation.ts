@@ -1,0 +1,87 @@
+/** Input validation shared by every service. Each function names the field it rejects. */
+import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import { CoreError } from './errors.ts';
+import type { PhoneInput } from './api.ts';
+import type { Phone } from './types.ts';
+
+export function invalid(field: string, message: string): CoreError {
+  return new CoreError('validation_failed', `${field}: ${message}`, { [field]: message });
+}
+
+// C0/C1 controls, DEL, and the characters that break LDAP DNs, CSV and log lines in surprising ways.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+/** Usernames: 1-256 characters, no control characters, no surrounding spaces. Forms like DOMAIN\user and user@domain are fine. */
+export function validateUsername(value: unknown, field = 'username'): string {
+  if (typeof value !== 'string') throw invalid(field, 'must be a string');
+  const v = value.normalize('NFC');
+  if (v.length === 0) throw invalid(field, 'must not be empty');
+  if (v.length > 256) throw invalid(field, 'must be at most 256 characters');
+  if (v.trim() !== v) throw invalid(field, 'must not start or end with spaces');
+  if (CONTROL.test(v)) throw invalid(field, 'must not contain control characters');
+  return v;
+}
+
+export function validateText(value: unknown, field: string, max: number, opts: { required?: boolean } = {}): string | null {
+  if (value === null || value === undefined || value === '') {
+    if (opts.required) throw invalid(field, 'is required');
+    return null;
+  }
+  if (typeof value !== 'string') throw invalid(field, 'must be a string');
+  if (value.length > max) throw invalid(field, `must be at most ${max} characters`);
+  if (CONTROL.test(value)) throw invalid(field, 'must not contain control characters');
+  return value.trim();
+}
+
+const EMAIL = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:"]+$/;
+
+export function validateEmail(value: unknown, field = 'email'): string | null {
+  const v = validateText(value, field, 254);
+  if (v === null) return null;
+  if (!EMAIL.test(v)) throw invalid(field, `"${v}" is not an email address`);
+  return v;
+}
+
+const LANGUAGE = /^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$/;
+
+export function validateLanguage(value: string): string | null {
+  return LANGUAGE.test(value) && value.length <= 35 ? value : null;
+}
+
+export function requireLanguage(value: unknown, field = 'language'): string {
+  if (typeof value !== 'string' || validateLanguage(value) === null) throw invalid(field, 'must be a language tag such as en or fr-CA');
+  return value;
+}
+
+/** Phones are stored in E.164 with an optional extension (digits only). */
+export function validatePhone(value: PhoneInput | null | undefined, field = 'phone'): Phone | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value !== 'object' || typeof value.number !== 'string') throw invalid(field, 'must be an object with a number');
+  if (value.number.trim() === '') return null;
+  if (value.number.length > 64 || CONTROL.test(value.number)) throw invalid(`${field}.number`, 'is not a phone number');
+  const country = value.country ? value.country.toUpperCase() : undefined;
+  if (country !== undefined && !/^[A-Z]{2}$/.test(country)) throw invalid(`${field}.country`, 'must be a two-letter country code such as US');
+  const parsed = parsePhoneNumberFromString(value.number, country as CountryCode | undefined);
+  if (!parsed || !parsed.isValid()) {
+    throw invalid(`${field}.number`, `"${value.number}" is not a valid phone number${country ? ` for ${country}` : ' (use +country format or give a country)'}`);
+  }
+  const extension = value.extension ?? parsed.ext ?? null;
+  if (extension !== null && extension !== '' && !/^[0-9]{1,10}$/.test(extension)) throw invalid(`${field}.extension`, 'must be 1-10 digits');
+  return { number: parsed.number, extension: extension === '' ? null : extension, country: parsed.country ?? country ?? null };
+}
+
+/** PINs: 4-16 ASCII digits. */
+export function validatePin(value: unknown, field = 'pin'): string {
+  if (typeof value !== 'string' || !/^[0-9]{4,16}$/.test(value)) throw invalid(field, 'must be 4 to 16 digits');
+  return value;
+}
+
+export function validateReason(value: unknown, field = 'reason'): string {
+  const v = validateText(value, field, 500, { required: true });
+  return v as string;
+}
+
+export function validateInteger(value: unknown, field: string, min: number, max: number): number {
+  if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) throw invalid(field, `must be an integer from ${min} to ${max}`);
+  return value as number;
+}
