@@ -1,0 +1,200 @@
+/**
+ * Secret sealing at rest.
+ *
+ * A key file holds the sealing keys and the API-key pepper, outside the database:
+ *
+ *     {"version":1,"active":"k1","keys":{"k1":"<base64 32 bytes>"},"pepper":"<base64 32 bytes>"}
+ *
+ * It is written with mode 0600 and refused when readable by group or other. Sealed values are
+ * `v1.<kid>.<iv b64url>.<ciphertext+tag b64url>`: AES-256-GCM with a random 96-bit IV per seal and
+ * associated data that binds the value to its row, so a sealed secret copied into another row
+ * does not open. Rotation adds a key and makes it active; old keys stay to open older values.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { CoreError } from '../core/errors.ts';
+
+const KEY_BYTES = 32;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const KID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+const SEALED_PREFIX = 'v1';
+
+export class Keyring {
+  readonly activeKid: string;
+  readonly pepper: Uint8Array;
+  readonly #keys: ReadonlyMap<string, Buffer>;
+  readonly #active: Buffer;
+
+  /** Use `loadKeyring` or `keyringFromKeys`. */
+  constructor(keys: ReadonlyMap<string, Buffer>, active: string, pepper: Uint8Array) {
+    const activeKey = keys.get(active);
+    if (activeKey === undefined) throw new CoreError('config_invalid', `keyring: active key "${active}" is not among the keys`);
+    this.#keys = keys;
+    this.#active = activeKey;
+    this.activeKid = active;
+    this.pepper = pepper;
+  }
+
+  /** Seals `plain` under the active key, bound to `aad` (the owning row's id). */
+  seal(plain: Uint8Array, aad: string): string {
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', this.#active, iv);
+    cipher.setAAD(Buffer.from(aad, 'utf8'));
+    const body = Buffer.concat([cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
+    return `${SEALED_PREFIX}.${this.activeKid}.${iv.toString('base64url')}.${body.toString('base64url')}`;
+  }
+
+  /** Opens a sealed value. Throws on an unknown key, a malformed value, tampering or the wrong `aad`. */
+  open(sealed: string, aad: string): Uint8Array {
+    const parts = sealed.split('.');
+    if (parts.length !== 4 || parts[0] !== SEALED_PREFIX) throw new CoreError('internal', 'sealed secret is malformed');
+    const [, kid, ivText, bodyText] = parts as [string, string, string, string];
+    const key = this.#keys.get(kid);
+    if (key === undefined) throw new CoreError('internal', `sealed secret uses key "${kid}", which is not in the key file`);
+    const iv = Buffer.from(ivText, 'base64url');
+    const body = Buffer.from(bodyText, 'base64url');
+    if (iv.length !== IV_BYTES || body.length < TAG_BYTES) throw new CoreError('internal', 'sealed secret is malformed');
+    const decipher = createDecipheriv('aes-256-gcm', key, iv);
+    decipher.setAAD(Buffer.from(aad, 'utf8'));
+    decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
+    try {
+      return new Uint8Array(Buffer.concat([decipher.update(body.subarray(0, body.length - TAG_BYTES)), decipher.final()]));
+    } catch {
+      throw new CoreError('internal', 'sealed secret failed authentication (tampered, or bound to another row)');
+    }
+  }
+
+  /** Key id of a sealed value, without opening it. */
+  static kidOf(sealed: string): string | undefined {
+    const parts = sealed.split('.');
+    return parts.length === 4 && parts[0] === SEALED_PREFIX ? parts[1] : undefined;
+  }
+}
+
+/** Builds a keyring from raw keys (tests, tools). */
+export function keyringFromKeys(keys: Record<string, Uint8Array>, active: string, pepper: Uint8Array): Keyring {
+  const map = new Map<string, Buffer>();
+  for (const [kid, key] of Object.entries(keys)) {
+    if (!KID_PATTERN.test(kid)) throw new CoreError('config_invalid', `keyring: key id "${kid}" must match ${KID_PATTERN}`);
+    if (key.length !== KEY_BYTES) throw new CoreError('config_invalid', `keyring: key "${kid}" must be ${KEY_BYTES} bytes`);
+    map.set(kid, Buffer.from(key));
+  }
+  if (pepper.length !== KEY_BYTES) throw new CoreError('config_invalid', `keyring: pepper must be ${KEY_BYTES} bytes`);
+  return new Keyring(map, active, new Uint8Array(pepper));
+}
+
+interface KeyFile {
+  version: 1;
+  active: string;
+  keys: Record<string, string>;
+  pepper: string;
+}
+
+/** Writes a new key file with one key and a pepper. Refuses to overwrite an existing file. */
+export async function createKeyFile(path: string): Promise<void> {
+  const file: KeyFile = {
+    version: 1,
+    active: 'k1',
+    keys: { k1: randomBytes(KEY_BYTES).toString('base64') },
+    pepper: randomBytes(KEY_BYTES).toString('base64'),
+  };
+  let handle;
+  try {
+    handle = await open(path, 'wx', 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new CoreError('config_invalid', `key file ${path} already exists; refusing to overwrite it (losing it loses every sealed secret)`);
+    }
+    throw new CoreError('config_invalid', `cannot create key file ${path}: ${(e as Error).message}`);
+  }
+  try {
+    await handle.writeFile(serialize(file));
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Reads and checks a key file. */
+export async function loadKeyring(path: string): Promise<Keyring> {
+  const file = await readKeyFile(path);
+  const keys: Record<string, Uint8Array> = {};
+  for (const [kid, value] of Object.entries(file.keys)) keys[kid] = Buffer.from(value, 'base64');
+  return keyringFromKeys(keys, file.active, Buffer.from(file.pepper, 'base64'));
+}
+
+/** Adds a new key to the file and makes it active. Old keys stay so older secrets still open. */
+export async function rotateKeyFile(path: string): Promise<{ kid: string }> {
+  const file = await readKeyFile(path);
+  let n = Object.keys(file.keys).length + 1;
+  while (`k${n}` in file.keys) n++;
+  const kid = `k${n}`;
+  const next: KeyFile = { ...file, active: kid, keys: { ...file.keys, [kid]: randomBytes(KEY_BYTES).toString('base64') } };
+  const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  const handle = await open(temp, 'wx', 0o600);
+  try {
+    await handle.writeFile(serialize(next));
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(temp, path);
+  } catch (e) {
+    await unlink(temp).catch(() => undefined);
+    throw e;
+  }
+  return { kid };
+}
+
+function serialize(file: KeyFile): string {
+  return `${JSON.stringify(file, null, 2)}\n`;
+}
+
+async function readKeyFile(path: string): Promise<KeyFile> {
+  let mode: number;
+  let text: string;
+  try {
+    mode = (await stat(path)).mode;
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new CoreError('config_invalid', `cannot read key file ${path}: ${(e as Error).message}`);
+  }
+  if ((mode & 0o077) !== 0) {
+    throw new CoreError(
+      'config_invalid',
+      `key file ${path} is readable by other users (mode ${(mode & 0o777).toString(8).padStart(3, '0')}); restrict it with: chmod 600 ${path}`,
+    );
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    throw new CoreError('config_invalid', `key file ${path} is not valid JSON`);
+  }
+  return checkKeyFile(data, path);
+}
+
+function checkKeyFile(data: unknown, path: string): KeyFile {
+  const bad = (what: string): never => {
+    throw new CoreError('config_invalid', `key file ${path} is malformed: ${what}`);
+  };
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return bad('expected a JSON object');
+  const record = data as Record<string, unknown>;
+  if (record.version !== 1) bad('"version" must be 1');
+  if (typeof record.keys !== 'object' || record.keys === null || Array.isArray(record.keys)) bad('"keys" must be an object of key id to base64 key');
+  const keys = record.keys as Record<string, unknown>;
+  if (Object.keys(keys).length === 0) bad('"keys" is empty');
+  for (const [kid, value] of Object.entries(keys)) {
+    if (!KID_PATTERN.test(kid)) bad(`key id "${kid}" must be letters, digits, "_" or "-"`);
+    if (!isBase64Bytes(value, KEY_BYTES)) bad(`key "${kid}" must be ${KEY_BYTES} bytes in base64`);
+  }
+  if (typeof record.active !== 'string' || !Object.hasOwn(keys, record.active)) bad('"active" must name one of "keys"');
+  if (!isBase64Bytes(record.pepper, KEY_BYTES)) bad(`"pepper" must be ${KEY_BYTES} bytes in base64`);
+  return record as unknown as KeyFile;
+}
+
+function isBase64Bytes(value: unknown, length: number): boolean {
+  return typeof value === 'string' && /^[A-Za-z0-9+/]+={0,2}$/.test(value) && Buffer.from(value, 'base64').length === length;
+}

@@ -1,0 +1,111 @@
+import type { Selectable } from 'kysely';
+import { CoreError } from '../core/errors.ts';
+import type { MethodStore } from '../core/ports.ts';
+import type { MethodRecord, MethodType, OathConfig } from '../core/types.ts';
+import { count, type StoreContext } from './context.ts';
+import { isForeignKeyViolation } from './errors.ts';
+import { Keyring } from './keyring.ts';
+import type { MethodsTable } from './schema.ts';
+
+const RESEAL_BATCH = 500;
+
+export function createMethodStore({ db, keyring }: StoreContext): MethodStore {
+  // The secret is sealed with the method id as associated data: a sealed value moved to another
+  // row does not open.
+  const toMethod = (row: Selectable<MethodsTable>): MethodRecord => ({
+    id: row.id,
+    userId: row.user_id,
+    type: row.type as MethodType,
+    label: row.label,
+    secret: keyring.open(row.secret, row.id),
+    config: JSON.parse(row.config) as OathConfig,
+    lastStep: row.last_step,
+    drift: row.drift,
+    createdAt: row.created_at,
+    lastUsedAt: row.last_used_at,
+  });
+
+  return {
+    async add(method, id, now) {
+      try {
+        const row = await db
+          .insertInto('methods')
+          .values({
+            id,
+            user_id: method.userId,
+            type: method.type,
+            label: method.label,
+            secret: keyring.seal(method.secret, id),
+            config: JSON.stringify(method.config),
+            last_step: method.lastStep ?? null,
+            drift: 0,
+            created_at: now,
+            last_used_at: null,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return toMethod(row);
+      } catch (e) {
+        if (isForeignKeyViolation(e)) throw new CoreError('user_not_found', `no user with id ${method.userId}`);
+        throw e;
+      }
+    },
+
+    async get(id) {
+      const row = await db.selectFrom('methods').selectAll().where('id', '=', id).executeTakeFirst();
+      return row && toMethod(row);
+    },
+
+    async listForUser(userId) {
+      const rows = await db.selectFrom('methods').selectAll().where('user_id', '=', userId).orderBy('created_at').orderBy('id').execute();
+      return rows.map(toMethod);
+    },
+
+    async delete(id) {
+      const result = await db.deleteFrom('methods').where('id', '=', id).executeTakeFirst();
+      return count(result.numDeletedRows) > 0;
+    },
+
+    async deleteAllForUser(userId) {
+      const result = await db.deleteFrom('methods').where('user_id', '=', userId).executeTakeFirst();
+      return count(result.numDeletedRows);
+    },
+
+    async consumeStep(id, step, drift, now) {
+      // The replay guard: one conditional UPDATE, so of any number of callers presenting the same
+      // step, in any number of processes, exactly one sees a changed row.
+      const result = await db
+        .updateTable('methods')
+        .set({ last_step: step, drift, last_used_at: now })
+        .where('id', '=', id)
+        .where((eb) => eb.or([eb('last_step', 'is', null), eb('last_step', '<', step)]))
+        .executeTakeFirst();
+      return count(result.numUpdatedRows) === 1;
+    },
+
+    async setStep(id, step, drift, now) {
+      // A resync (step given) is a use of the token; an administrator's reset (null) is not.
+      const set = step === null ? { last_step: null, drift } : { last_step: step, drift, last_used_at: now };
+      const result = await db.updateTable('methods').set(set).where('id', '=', id).executeTakeFirst();
+      if (count(result.numUpdatedRows) === 0) throw new CoreError('method_not_found', `no method with id ${id}`);
+    },
+
+    async resealAll() {
+      // Batches in id order; each row is rewritten only if its sealed value is still the one read
+      // (another node may be re-sealing too).
+      let resealed = 0;
+      let after = '';
+      for (;;) {
+        const rows = await db.selectFrom('methods').select(['id', 'secret']).where('id', '>', after).orderBy('id').limit(RESEAL_BATCH).execute();
+        if (rows.length === 0) return resealed;
+        for (const row of rows) {
+          if (Keyring.kidOf(row.secret) === keyring.activeKid) continue;
+          const secret = keyring.seal(keyring.open(row.secret, row.id), row.id);
+          const result = await db.updateTable('methods').set({ secret }).where('id', '=', row.id).where('secret', '=', row.secret).executeTakeFirst();
+          resealed += count(result.numUpdatedRows);
+        }
+        after = rows[rows.length - 1]!.id;
+      }
+    },
+  };
+}

@@ -1,0 +1,29 @@
+/**
+ * Numbered migrations per dialect, applied in order on open. Add a migration as
+ * `<dialect>/NNN_name.ts` and list it here under both dialects with the same key.
+ */
+import type { Kysely } from 'kysely';
+import type { Migration } from 'kysely/migration';
+import { Migrator } from 'kysely/migration';
+import { CoreError } from '../../core/errors.ts';
+import { isUnavailable, translateError } from '../errors.ts';
+import { initial as postgresInitial } from './postgres/001_initial.ts';
+import { initial as sqliteInitial } from './sqlite/001_initial.ts';
+
+const migrations: Record<'sqlite' | 'postgres', Record<string, Migration>> = {
+  sqlite: { '001_initial': sqliteInitial },
+  postgres: { '001_initial': postgresInitial },
+};
+
+/** Brings the schema to the latest version. Concurrent callers (other processes) wait for each other. */
+export async function migrateToLatest(db: Kysely<unknown>, dialect: 'sqlite' | 'postgres'): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => migrations[dialect] },
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error === undefined) return;
+  if (isUnavailable(error)) throw translateError(error);
+  const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+  throw new CoreError('internal', `database migration ${failed ?? '(set-up)'} failed: ${(error as Error).message}`);
+}

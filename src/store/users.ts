@@ -1,0 +1,215 @@
+import { sql } from 'kysely';
+import type { Expression, Selectable, SqlBool, Updateable } from 'kysely';
+import { CoreError } from '../core/errors.ts';
+import type { UserStore } from '../core/ports.ts';
+import type { MethodType, Page, Phone, User, UserQuery, UserSource, UserStatus } from '../core/types.ts';
+import { count, escapeLike, parseJson, toJson, type StoreContext } from './context.ts';
+import { isUniqueViolation } from './errors.ts';
+import type { UsersTable } from './schema.ts';
+
+function lower(text: string | null | undefined): string | null {
+  return text === null || text === undefined ? null : text.toLowerCase();
+}
+
+function toUser(row: Selectable<UsersTable>): User {
+  const source: UserSource =
+    row.source_kind === 'directory'
+      ? { kind: 'directory', directory: row.source_directory ?? '', externalId: row.source_external_id ?? '' }
+      : { kind: 'local' };
+  return {
+    id: row.id,
+    username: row.username,
+    displayName: row.display_name,
+    email: row.email,
+    phone: parseJson<Phone>(row.phone),
+    backupPhone: parseJson<Phone>(row.backup_phone),
+    language: row.language,
+    status: row.status as UserStatus,
+    blockedAt: row.blocked_at,
+    blockedReason: row.blocked_reason,
+    lockedAt: row.locked_at,
+    failedCount: row.failed_count,
+    defaultMethod: row.default_method as MethodType | null,
+    pinHash: row.pin_hash,
+    source,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function notFound(id: string): CoreError {
+  return new CoreError('user_not_found', `no user with id ${id}`);
+}
+
+function taken(username: string): CoreError {
+  return new CoreError('user_exists', `username "${username}" is already taken`);
+}
+
+export function createUserStore({ db }: StoreContext): UserStore {
+  return {
+    async create(user, id, now) {
+      const source = user.source ?? { kind: 'local' };
+      const row = await db
+        .insertInto('users')
+        .values({
+          id,
+          username: user.username,
+          username_lc: user.username.toLowerCase(),
+          display_name: user.displayName ?? null,
+          display_name_lc: lower(user.displayName),
+          email: user.email ?? null,
+          email_lc: lower(user.email),
+          phone: toJson(user.phone),
+          backup_phone: toJson(user.backupPhone),
+          language: user.language ?? 'en',
+          status: user.status ?? 'enabled',
+          blocked_at: null,
+          blocked_reason: null,
+          locked_at: null,
+          failed_count: 0,
+          default_method: user.defaultMethod ?? null,
+          pin_hash: user.pinHash ?? null,
+          source_kind: source.kind,
+          source_directory: source.kind === 'directory' ? source.directory : null,
+          source_external_id: source.kind === 'directory' ? source.externalId : null,
+          created_at: now,
+          updated_at: now,
+        })
+        .onConflict((oc) => oc.column('username_lc').doNothing())
+        .returningAll()
+        .executeTakeFirst();
+      if (row === undefined) throw taken(user.username);
+      return toUser(row);
+    },
+
+    async getByUsername(username) {
+      const row = await db.selectFrom('users').selectAll().where('username_lc', '=', username.toLowerCase()).executeTakeFirst();
+      return row && toUser(row);
+    },
+
+    async getById(id) {
+      const row = await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+      return row && toUser(row);
+    },
+
+    async list(query: UserQuery): Promise<Page<User>> {
+      if (!Number.isSafeInteger(query.limit) || query.limit < 1) {
+        throw new CoreError('validation_failed', 'limit must be a positive integer', { limit: 'must be a positive integer' });
+      }
+      let q = db.selectFrom('users').selectAll().orderBy('username_lc').limit(query.limit + 1);
+      if (query.after !== undefined) q = q.where('username_lc', '>', query.after);
+      if (query.search !== undefined && query.search !== '') {
+        const pattern = `%${escapeLike(query.search.toLowerCase())}%`;
+        const like = (column: 'username_lc' | 'display_name_lc' | 'email_lc'): Expression<SqlBool> =>
+          sql<SqlBool>`${sql.ref(column)} LIKE ${pattern} ESCAPE '\\'`;
+        q = q.where((eb) => eb.or([like('username_lc'), like('display_name_lc'), like('email_lc')]));
+      }
+      // Effective state, in order of precedence: disabled > blocked > locked > enabled. Each
+      // non-enabled state has a partial index (see the migrations).
+      switch (query.status) {
+        case undefined:
+          break;
+        case 'disabled':
+          q = q.where('status', '=', 'disabled');
+          break;
+        case 'blocked':
+          q = q.where('status', '<>', 'disabled').where('blocked_at', 'is not', null);
+          break;
+        case 'locked':
+          q = q.where('status', '<>', 'disabled').where('blocked_at', 'is', null).where('locked_at', 'is not', null);
+          break;
+        case 'enabled':
+          q = q.where('status', '<>', 'disabled').where('blocked_at', 'is', null).where('locked_at', 'is', null);
+          break;
+        default:
+          throw new CoreError('validation_failed', `unknown status "${String(query.status)}"`, { status: 'must be disabled, blocked, locked or enabled' });
+      }
+      const rows = await q.execute();
+      const more = rows.length > query.limit;
+      const items = (more ? rows.slice(0, query.limit) : rows).map(toUser);
+      return { items, next: more ? (rows[query.limit - 1]?.username_lc ?? null) : null };
+    },
+
+    async count() {
+      const row = await db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      return Number(row.n);
+    },
+
+    async update(id, patch, now) {
+      const set: Updateable<UsersTable> = { updated_at: now };
+      if (patch.username !== undefined) {
+        set.username = patch.username;
+        set.username_lc = patch.username.toLowerCase();
+      }
+      if (patch.displayName !== undefined) {
+        set.display_name = patch.displayName;
+        set.display_name_lc = lower(patch.displayName);
+      }
+      if (patch.email !== undefined) {
+        set.email = patch.email;
+        set.email_lc = lower(patch.email);
+      }
+      if (patch.phone !== undefined) set.phone = toJson(patch.phone);
+      if (patch.backupPhone !== undefined) set.backup_phone = toJson(patch.backupPhone);
+      if (patch.language !== undefined) set.language = patch.language;
+      if (patch.status !== undefined) set.status = patch.status;
+      if (patch.defaultMethod !== undefined) set.default_method = patch.defaultMethod;
+      if (patch.pinHash !== undefined) set.pin_hash = patch.pinHash;
+      let row;
+      try {
+        row = await db.updateTable('users').set(set).where('id', '=', id).returningAll().executeTakeFirst();
+      } catch (e) {
+        if (patch.username !== undefined && isUniqueViolation(e, 'username_lc')) throw taken(patch.username);
+        throw e;
+      }
+      if (row === undefined) throw notFound(id);
+      return toUser(row);
+    },
+
+    async delete(id) {
+      // Methods, bypasses and authentications go with the user (ON DELETE CASCADE).
+      const result = await db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+      return count(result.numDeletedRows) > 0;
+    },
+
+    async setBlocked(id, blocked, now) {
+      const row = await db
+        .updateTable('users')
+        .set({ blocked_at: blocked?.at ?? null, blocked_reason: blocked?.reason ?? null, updated_at: now })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirst();
+      if (row === undefined) throw notFound(id);
+      return toUser(row);
+    },
+
+    async recordFailure(id, threshold, now) {
+      // One statement: the row lock (PostgreSQL) or the write lock (SQLite) makes concurrent
+      // increments add up, and SET expressions see the row as it was before this update.
+      if (!Number.isSafeInteger(threshold) || threshold < 0) {
+        throw new CoreError('validation_failed', 'lockout threshold must be a non-negative integer', { threshold: 'must be a non-negative integer' });
+      }
+      const lock =
+        threshold > 0
+          ? sql<number | null>`CASE WHEN locked_at IS NULL AND failed_count + 1 >= ${threshold} THEN ${now} ELSE locked_at END`
+          : sql<number | null>`locked_at`;
+      const row = await db
+        .updateTable('users')
+        .set((eb) => ({ failed_count: eb('failed_count', '+', 1), locked_at: lock, updated_at: now }))
+        .where('id', '=', id)
+        .returning(['failed_count', 'locked_at'])
+        .executeTakeFirst();
+      if (row === undefined) throw notFound(id);
+      return { failedCount: row.failed_count, lockedAt: row.locked_at };
+    },
+
+    async resetFailures(id, now) {
+      await db
+        .updateTable('users')
+        .set({ failed_count: 0, locked_at: null, updated_at: now })
+        .where('id', '=', id)
+        .where((eb) => eb.or([eb('failed_count', '<>', 0), eb('locked_at', 'is not', null)]))
+        .execute();
+    },
+  };
+}
