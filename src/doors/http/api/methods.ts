@@ -1,0 +1,70 @@
+/**
+ * A user's methods (authenticators): list, enroll TOTP, remove, HOTP resync.
+ */
+import type { Core } from '../../../core/api.ts';
+import { ADMIN_ONLY, ANY_ROLE, HELPDESK, actorOf } from '../auth.ts';
+import { EnrollBody, EnrollmentResultSchema, MethodList, MethodParams, MethodViewSchema, NoContent, ResyncBody, UsernameParams } from '../schemas.ts';
+import type { Api } from '../schemas.ts';
+
+const tags = ['methods'];
+
+export async function methodsRoutes(app: Api, opts: { core: Core }): Promise<void> {
+  const { core } = opts;
+
+  app.get(
+    '/users/:username/methods',
+    {
+      config: { roles: ANY_ROLE },
+      schema: { tags, summary: "List a user's methods (secrets are never returned)", params: UsernameParams, response: { 200: MethodList } },
+    },
+    async (request) => ({ items: await core.methods.list(request.params.username) }),
+  );
+
+  app.post(
+    '/users/:username/methods',
+    {
+      config: { roles: HELPDESK },
+      schema: {
+        tags,
+        summary: 'Enroll a TOTP method',
+        description: 'Returns the secret, the otpauth URI and its QR code once; they are never shown again.',
+        params: UsernameParams,
+        body: EnrollBody,
+        response: { 201: EnrollmentResultSchema },
+      },
+    },
+    async (request, reply) => {
+      const { label, algorithm, digits, period } = request.body;
+      const result = await core.methods.enrollTotp(request.params.username, { label, algorithm, digits, period }, actorOf(request));
+      reply.code(201);
+      return result;
+    },
+  );
+
+  app.delete(
+    '/users/:username/methods/:id',
+    {
+      config: { roles: HELPDESK },
+      schema: { tags, summary: 'Remove a method (reset)', params: MethodParams, response: { 204: NoContent } },
+    },
+    async (request, reply) => {
+      await core.methods.remove(request.params.username, request.params.id, actorOf(request));
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/users/:username/methods/:id/resync',
+    {
+      config: { roles: ADMIN_ONLY },
+      schema: {
+        tags,
+        summary: 'Resynchronize an HOTP token from two consecutive codes',
+        params: MethodParams,
+        body: ResyncBody,
+        response: { 200: MethodViewSchema },
+      },
+    },
+    async (request) => core.methods.resync(request.params.username, request.params.id, request.body.code1, request.body.code2, actorOf(request)),
+  );
+}

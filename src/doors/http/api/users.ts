@@ -1,0 +1,169 @@
+/**
+ * Users: list, create, read, update, delete, enable/disable, block/unblock, unlock, history and
+ * CSV import.
+ */
+import { Type } from 'typebox';
+import type { Core } from '../../../core/api.ts';
+import { ADMIN_ONLY, ANY_ROLE, HELPDESK, actorOf } from '../auth.ts';
+import {
+  CreateUserBody,
+  EffectiveStatusSchema,
+  HistoryList,
+  ImportReportSchema,
+  NoContent,
+  ReasonBody,
+  UpdateUserBody,
+  UserPage,
+  UsernameParams,
+  UserViewSchema,
+} from '../schemas.ts';
+import type { Api } from '../schemas.ts';
+import { csvBody } from '../bodies.ts';
+
+const tags = ['users'];
+
+const ListQuery = Type.Object(
+  {
+    search: Type.Optional(Type.String({ maxLength: 256, description: 'Case-insensitive substring of username, display name or email' })),
+    state: Type.Optional(EffectiveStatusSchema),
+    after: Type.Optional(Type.String({ maxLength: 256, description: 'Cursor: the `next` of the previous page' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
+  },
+  { additionalProperties: false },
+);
+
+const HistoryQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })) }, { additionalProperties: false });
+
+export async function usersRoutes(app: Api, opts: { core: Core }): Promise<void> {
+  const { core } = opts;
+
+  app.get(
+    '/users',
+    {
+      config: { roles: ANY_ROLE },
+      schema: { tags, summary: 'List users (paged by username)', querystring: ListQuery, response: { 200: UserPage } },
+    },
+    async (request) => {
+      const q = request.query;
+      const page = await core.users.list({ search: q.search, state: q.state, after: q.after, limit: q.limit ?? 50 });
+      return { items: [...page.items], next: page.next === null ? null : String(page.next) };
+    },
+  );
+
+  app.post(
+    '/users',
+    {
+      config: { roles: ADMIN_ONLY },
+      schema: { tags, summary: 'Create a user', body: CreateUserBody, response: { 201: UserViewSchema } },
+    },
+    async (request, reply) => {
+      const user = await core.users.create(request.body, actorOf(request));
+      reply.code(201).header('location', `/api/v1/users/${encodeURIComponent(user.username)}`);
+      return user;
+    },
+  );
+
+  app.post(
+    '/users/import',
+    {
+      config: { roles: ADMIN_ONLY },
+      bodyLimit: csvBody.limit,
+      schema: {
+        tags,
+        summary: 'Import or update users from CSV',
+        description:
+          'CSV with a header row. Columns: username (required), display_name, email, phone, phone_country, phone_extension, ' +
+          'backup_phone, backup_phone_country, backup_phone_extension, language, status, default_method. ' +
+          'Existing users are updated; bad rows are reported and never stop good ones.',
+        body: csvBody.schema,
+        response: { 200: ImportReportSchema },
+      },
+    },
+    async (request) => {
+      return core.users.importCsv(csvBody.text(request), actorOf(request));
+    },
+  );
+
+  app.get(
+    '/users/:username',
+    {
+      config: { roles: ANY_ROLE },
+      schema: { tags, summary: 'Read a user', params: UsernameParams, response: { 200: UserViewSchema } },
+    },
+    async (request) => core.users.get(request.params.username),
+  );
+
+  app.patch(
+    '/users/:username',
+    {
+      config: { roles: ADMIN_ONLY },
+      schema: { tags, summary: 'Update a user (only the fields given)', params: UsernameParams, body: UpdateUserBody, response: { 200: UserViewSchema } },
+    },
+    async (request) => core.users.update(request.params.username, request.body, actorOf(request)),
+  );
+
+  app.delete(
+    '/users/:username',
+    {
+      config: { roles: ADMIN_ONLY },
+      schema: { tags, summary: 'Delete a user with their methods and bypasses', params: UsernameParams, response: { 204: NoContent } },
+    },
+    async (request, reply) => {
+      await core.users.delete(request.params.username, actorOf(request));
+      return reply.code(204).send(null);
+    },
+  );
+
+  for (const [verb, enabled] of [['enable', true], ['disable', false]] as const) {
+    app.post(
+      `/users/:username/${verb}`,
+      {
+        config: { roles: ADMIN_ONLY },
+        schema: { tags, summary: enabled ? 'Enable a user' : 'Disable a user (they cannot authenticate)', params: UsernameParams, response: { 200: UserViewSchema } },
+      },
+      async (request) => core.users.setEnabled(request.params.username, enabled, actorOf(request)),
+    );
+  }
+
+  app.post(
+    '/users/:username/block',
+    {
+      config: { roles: HELPDESK },
+      schema: { tags, summary: 'Block a user', params: UsernameParams, body: ReasonBody, response: { 200: UserViewSchema } },
+    },
+    async (request) => core.users.block(request.params.username, request.body.reason, actorOf(request)),
+  );
+
+  app.post(
+    '/users/:username/unblock',
+    {
+      config: { roles: HELPDESK },
+      schema: { tags, summary: 'Unblock a user', params: UsernameParams, body: ReasonBody, response: { 200: UserViewSchema } },
+    },
+    async (request) => core.users.unblock(request.params.username, request.body.reason, actorOf(request)),
+  );
+
+  app.post(
+    '/users/:username/unlock',
+    {
+      config: { roles: HELPDESK },
+      schema: { tags, summary: 'Unlock a user locked out by failed authentications', params: UsernameParams, response: { 200: UserViewSchema } },
+    },
+    async (request) => core.users.unlock(request.params.username, actorOf(request)),
+  );
+
+  app.get(
+    '/users/:username/history',
+    {
+      config: { roles: HELPDESK },
+      schema: {
+        tags,
+        summary: "The user's block, unblock, lock and unlock events, newest first",
+        params: UsernameParams,
+        querystring: HistoryQuery,
+        response: { 200: HistoryList },
+      },
+    },
+    async (request) => ({ items: await core.users.history(request.params.username, request.query.limit ?? 100) }),
+  );
+}

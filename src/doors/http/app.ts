@@ -1,0 +1,162 @@
+/**
+ * The HTTP door: REST API v1 (the successor of MFA Server's Web Service SDK) and the operations
+ * endpoints. Routes translate HTTP to core calls and back; they never touch storage.
+ *
+ *   /healthz, /readyz, /metrics      operations, no API key (metrics from allowed addresses only)
+ *   /api/v1/openapi.json             OpenAPI 3.1, generated from the route schemas
+ *   /api/v1/docs                     browsable documentation
+ *   /api/v1/...                      the API: Bearer API key, rate limits and roles (see auth.ts)
+ *
+ * Every response carries `x-request-id`, `x-content-type-options: nosniff` and
+ * `cache-control: no-store`; errors are `application/problem+json` (see errors.ts).
+ */
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { LogController } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions, RouteOptions } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+import type { Logger } from 'pino';
+import type { Core } from '../../core/api.ts';
+import type { Metrics } from '../../ops/metrics.ts';
+import { systemRandom } from '../../platform/random.ts';
+import { applicationsRoutes } from './api/applications.ts';
+import { apiKeysRoutes } from './api/api-keys.ts';
+import { auditRoutes } from './api/audit.ts';
+import { authenticationsRoutes } from './api/authentications.ts';
+import { bypassRoutes } from './api/bypass.ts';
+import { methodsRoutes } from './api/methods.ts';
+import { settingsRoutes } from './api/settings.ts';
+import { tokensRoutes } from './api/tokens.ts';
+import { usersRoutes } from './api/users.ts';
+import { createAccessHook } from './auth.ts';
+import { JSON_BODY_LIMIT, registerTextParsers } from './bodies.ts';
+import { installErrorHandling } from './errors.ts';
+import { opsRoutes } from './ops.ts';
+import { Problem } from './schemas.ts';
+import type { Api } from './schemas.ts';
+
+export interface HttpAppOptions {
+  readonly core: Core;
+  readonly logger: Logger | false;
+  readonly metrics: Metrics;
+  /** Serve HTTPS with this key and certificate (PEM). */
+  readonly https?: { readonly key: string | Buffer; readonly cert: string | Buffer };
+  /** Proxies whose X-Forwarded-For is believed (addresses or CIDRs). Empty: none. */
+  readonly trustProxy: string[];
+  /** Requests per minute per API key, and per client address for requests without a valid key. 0 = no limit. */
+  readonly rateLimit: { readonly perKeyPerMinute: number; readonly perAddressPerMinute: number };
+  /** Besides loopback, addresses or CIDRs that may read /metrics. */
+  readonly metricsAllowFrom: string[];
+  /** Readiness check for /readyz; throws when not ready. */
+  readonly ready: () => Promise<void>;
+}
+
+export const API_PREFIX = '/api/v1';
+const DOCS_PREFIX = `${API_PREFIX}/docs`;
+
+/** Request ids: a caller's x-request-id when it is a short token, else a new unique id. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+function requestId(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : systemRandom.id();
+}
+
+/** One info line per finished request; the incoming line only at debug level. */
+class RequestLog extends LogController {
+  override incomingRequest(request: FastifyRequest): void {
+    if (this.isLogDisabled(request)) return;
+    request.log.debug({ req: request }, 'incoming request');
+  }
+}
+
+const API_HEADERS = {
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+  'referrer-policy': 'no-referrer',
+};
+const DOCS_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
+
+const ProblemResponse = { description: 'Problem (RFC 9457)', content: { 'application/problem+json': { schema: Problem } } };
+
+/** OpenAPI: every operation lists its roles and its problem responses. */
+function documentRoute({ schema, url, route }: { schema: RouteOptions['schema']; url: string; route: RouteOptions }): { schema: NonNullable<RouteOptions['schema']>; url: string } {
+  const s: Record<string, unknown> = { ...(schema ?? {}) };
+  const roles = route.config?.roles;
+  if (roles !== undefined) {
+    s['description'] = [s['description'], `Roles: ${roles.join(', ')}.`].filter((x) => typeof x === 'string' && x !== '').join('\n\n');
+  }
+  s['response'] = { ...(s['response'] as object | undefined), '4xx': ProblemResponse, '5xx': ProblemResponse };
+  return { schema: s, url };
+}
+
+export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstance> {
+  const options: FastifyServerOptions & { https?: HttpAppOptions['https'] } = {
+    trustProxy: opts.trustProxy.length > 0 ? [...opts.trustProxy] : false,
+    bodyLimit: JSON_BODY_LIMIT,
+    maxParamLength: 512,
+    genReqId: requestId,
+    logController: new RequestLog(),
+    return503OnClosing: true,
+    ...(opts.logger === false ? { logger: false } : { loggerInstance: opts.logger }),
+    ...(opts.https ? { https: { key: opts.https.key, cert: opts.https.cert } } : {}),
+  };
+  const app = (Fastify(options) as unknown as FastifyInstance).withTypeProvider<TypeBoxTypeProvider>() as Api;
+  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  installErrorHandling(app);
+  registerTextParsers(app);
+
+  // Security headers and the request id on every response.
+  const hsts = opts.https ? { 'strict-transport-security': 'max-age=31536000' } : {};
+  const apiHeaders = { ...API_HEADERS, ...hsts };
+  const docsHeaders = { ...DOCS_HEADERS, ...hsts };
+  app.decorateRequest('actor', null);
+  app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    reply.headers(request.url.startsWith(DOCS_PREFIX) ? docsHeaders : apiHeaders);
+    reply.header('x-request-id', request.id);
+    done();
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Countersign REST API',
+        version: '1.0.0',
+        description:
+          'Multifactor authentication server API. Authenticate with `Authorization: Bearer <API key>`. ' +
+          'Errors are application/problem+json with a stable `code`.',
+      },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'API key: cs_<id>_<secret>' } } },
+      security: [{ apiKey: [] }],
+    },
+    transform: documentRoute as never,
+  });
+
+  await app.register(opsRoutes, { metrics: opts.metrics, metricsAllowFrom: opts.metricsAllowFrom, ready: opts.ready });
+
+  const access = createAccessHook({ core: opts.core, rateLimit: opts.rateLimit });
+  await app.register(
+    async (api: Api) => {
+      api.addHook('onRequest', access);
+      const deps = { core: opts.core };
+      await api.register(usersRoutes, deps);
+      await api.register(methodsRoutes, deps);
+      await api.register(tokensRoutes, deps);
+      await api.register(authenticationsRoutes, deps);
+      await api.register(bypassRoutes, deps);
+      await api.register(auditRoutes, deps);
+      await api.register(settingsRoutes, deps);
+      await api.register(applicationsRoutes, deps);
+      await api.register(apiKeysRoutes, deps);
+    },
+    { prefix: API_PREFIX },
+  );
+
+  app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async (_request, reply) => reply.type('application/json; charset=utf-8').send(app.swagger()));
+  await app.register(swaggerUi, { routePrefix: DOCS_PREFIX, staticCSP: true, uiConfig: { url: `${API_PREFIX}/openapi.json` } as never });
+
+  return app as unknown as FastifyInstance;
+}

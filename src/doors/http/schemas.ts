@@ -1,0 +1,351 @@
+/**
+ * Shared TypeBox schemas of the REST API v1. They validate requests, drive response serialization
+ * (only declared fields ever leave the server) and generate the OpenAPI document.
+ * Times are epoch milliseconds; identifiers are opaque strings.
+ */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
+import { Type } from 'typebox';
+import type { TSchema } from 'typebox';
+import { METHOD_TYPES, ROLES } from '../../core/types.ts';
+
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+/** Arrays are read-only in the core's types. */
+const List = <T extends TSchema>(item: T, options?: Parameters<typeof Type.Array>[1]) => Type.Immutable(Type.Array(item, options));
+
+export const Millis = Type.Integer({ description: 'Epoch milliseconds' });
+export const Id = Type.String({ minLength: 1, maxLength: 128 });
+
+export const RoleSchema = Type.Enum([...ROLES], { description: 'admin: everything; sdk: authentications and reading users; helpdesk: user support' });
+export const MethodTypeSchema = Type.Enum([...METHOD_TYPES]);
+export const UserStatusSchema = Type.Enum(['enabled', 'disabled']);
+export const EffectiveStatusSchema = Type.Enum(['disabled', 'blocked', 'locked', 'enabled'], {
+  description: 'Effective state, in order of precedence: disabled > blocked > locked > enabled',
+});
+
+/** A username in a path: matched case-insensitively by the core. */
+export const Username = Type.String({ minLength: 1, maxLength: 256 });
+export const UsernameParams = Type.Object({ username: Username }, { additionalProperties: false });
+export const Reason = Type.String({ minLength: 1, maxLength: 1000 });
+
+// ---------------------------------------------------------------------------------------------
+// Errors (RFC 9457)
+
+export const FieldError = Type.Object({
+  field: Type.String({ description: 'Dotted path of the offending field, e.g. "phone.number"' }),
+  in: Type.Optional(Type.Enum(['body', 'query', 'params', 'headers'])),
+  message: Type.String(),
+});
+
+export const Problem = Type.Object(
+  {
+    type: Type.String({ description: 'URN naming the problem type: urn:countersign:problem:<code>' }),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.String(),
+    code: Type.String({ description: 'Stable machine-readable code, e.g. validation_failed, user_not_found, forbidden' }),
+    errors: Type.Optional(List(FieldError)),
+  },
+  { description: 'application/problem+json' },
+);
+
+// ---------------------------------------------------------------------------------------------
+// Users
+
+export const PhoneSchema = Type.Object({
+  number: Type.String({ description: 'E.164' }),
+  extension: Nullable(Type.String()),
+  country: Nullable(Type.String({ description: 'ISO 3166-1 alpha-2' })),
+});
+
+export const PhoneInputSchema = Type.Object(
+  {
+    number: Type.String({ minLength: 1, maxLength: 64, description: 'Any common notation; give country when not international' }),
+    country: Type.Optional(Nullable(Type.String({ minLength: 2, maxLength: 2 }))),
+    extension: Type.Optional(Nullable(Type.String({ maxLength: 16 }))),
+  },
+  { additionalProperties: false },
+);
+
+export const UserSourceSchema = Type.Union([
+  Type.Object({ kind: Type.Literal('local') }),
+  Type.Object({ kind: Type.Literal('directory'), directory: Type.String(), externalId: Type.String() }),
+]);
+
+export const UserViewSchema = Type.Object({
+  id: Id,
+  username: Type.String(),
+  displayName: Nullable(Type.String()),
+  email: Nullable(Type.String()),
+  phone: Nullable(PhoneSchema),
+  backupPhone: Nullable(PhoneSchema),
+  language: Type.String(),
+  status: UserStatusSchema,
+  state: EffectiveStatusSchema,
+  blockedAt: Nullable(Millis),
+  blockedReason: Nullable(Type.String()),
+  lockedAt: Nullable(Millis),
+  failedCount: Type.Integer(),
+  defaultMethod: Nullable(MethodTypeSchema),
+  hasPin: Type.Boolean(),
+  source: UserSourceSchema,
+  createdAt: Millis,
+  updatedAt: Millis,
+});
+
+const userFields = {
+  displayName: Type.Optional(Nullable(Type.String({ maxLength: 256 }))),
+  email: Type.Optional(Nullable(Type.String({ maxLength: 320 }))),
+  phone: Type.Optional(Nullable(PhoneInputSchema)),
+  backupPhone: Type.Optional(Nullable(PhoneInputSchema)),
+  language: Type.Optional(Type.String({ minLength: 2, maxLength: 35 })),
+  status: Type.Optional(UserStatusSchema),
+  defaultMethod: Type.Optional(Nullable(MethodTypeSchema)),
+  pin: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 64, description: 'Plain PIN; stored hashed' }))),
+};
+
+export const CreateUserBody = Type.Object({ username: Username, ...userFields }, { additionalProperties: false });
+export const UpdateUserBody = Type.Object({ username: Type.Optional(Username), ...userFields }, { additionalProperties: false, minProperties: 1 });
+
+export const UserPage = Type.Object({
+  items: List(UserViewSchema),
+  next: Nullable(Type.String({ description: 'Pass as `after` to get the next page' })),
+});
+
+export const ReasonBody = Type.Object({ reason: Reason }, { additionalProperties: false });
+
+export const ImportRowErrorSchema = Type.Object({
+  row: Type.Integer({ description: '1-based CSV line or PSKC key package index' }),
+  field: Nullable(Type.String()),
+  message: Type.String(),
+});
+
+export const ImportReportSchema = Type.Object({
+  total: Type.Integer(),
+  created: Type.Integer(),
+  updated: Type.Integer(),
+  skipped: Type.Integer(),
+  errors: List(ImportRowErrorSchema),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Audit
+
+export const AuditEventSchema = Type.Object({
+  id: Type.Integer(),
+  at: Millis,
+  kind: Type.Enum(['authentication', 'admin']),
+  action: Type.String(),
+  result: Type.String(),
+  reason: Nullable(Type.String()),
+  username: Nullable(Type.String()),
+  userId: Nullable(Type.String()),
+  displayName: Nullable(Type.String()),
+  email: Nullable(Type.String()),
+  phone: Nullable(Type.String()),
+  device: Nullable(Type.String()),
+  method: Nullable(Type.String()),
+  mode: Nullable(Type.String()),
+  application: Nullable(Type.String()),
+  serverName: Nullable(Type.String()),
+  clientIp: Nullable(Type.String()),
+  actor: Nullable(Type.String()),
+  authenticationId: Nullable(Type.String()),
+  details: Nullable(Type.Record(Type.String(), Type.Unknown())),
+});
+
+export const AuditPage = Type.Object({
+  items: List(AuditEventSchema),
+  next: Nullable(Type.Integer({ description: 'Event id to pass as `before` (or `after` when tailing) for the next page' })),
+});
+
+export const HistoryList = Type.Object({ items: List(AuditEventSchema) });
+
+// ---------------------------------------------------------------------------------------------
+// Methods
+
+export const OathConfigSchema = Type.Object({
+  algorithm: Type.Enum(['SHA1', 'SHA256', 'SHA512']),
+  digits: Type.Integer(),
+  period: Type.Integer(),
+  serial: Nullable(Type.String()),
+  origin: Type.Enum(['software', 'imported']),
+});
+
+export const MethodViewSchema = Type.Object({
+  id: Id,
+  type: MethodTypeSchema,
+  label: Type.String(),
+  config: OathConfigSchema,
+  drift: Type.Integer(),
+  createdAt: Millis,
+  lastUsedAt: Nullable(Millis),
+});
+
+export const MethodList = Type.Object({ items: List(MethodViewSchema) });
+
+export const EnrollBody = Type.Object(
+  {
+    type: Type.Literal('totp'),
+    label: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    algorithm: Type.Optional(Type.Enum(['SHA1', 'SHA256', 'SHA512'])),
+    digits: Type.Optional(Type.Enum([6, 7, 8])),
+    period: Type.Optional(Type.Integer({ minimum: 10, maximum: 300 })),
+  },
+  { additionalProperties: false },
+);
+
+export const EnrollmentResultSchema = Type.Object({
+  method: MethodViewSchema,
+  secret: Type.String({ description: 'Base32, shown once' }),
+  otpauthUri: Type.String({ description: 'otpauth:// provisioning URI, shown once' }),
+  qrSvg: Type.String({ description: 'QR code of the otpauth URI as an SVG document, shown once' }),
+});
+
+export const MethodParams = Type.Object({ username: Username, id: Id }, { additionalProperties: false });
+
+export const Passcode = Type.String({ minLength: 1, maxLength: 64 });
+export const ResyncBody = Type.Object({ code1: Passcode, code2: Passcode }, { additionalProperties: false });
+
+// ---------------------------------------------------------------------------------------------
+// Authentications
+
+export const AuthenticationViewSchema = Type.Object({
+  id: Id,
+  state: Type.Enum(['challenge', 'pending', 'approved', 'denied', 'expired']),
+  username: Type.String(),
+  application: Type.String(),
+  method: Nullable(MethodTypeSchema),
+  createdAt: Millis,
+  expiresAt: Millis,
+  message: Type.String({ description: 'The same text for every failure' }),
+});
+
+export const CreateAuthenticationBody = Type.Object(
+  {
+    username: Username,
+    application: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: "Application name; 'default' when omitted" })),
+    clientIp: Type.Optional(Nullable(Type.String({ minLength: 2, maxLength: 64, description: "End user's address; the caller's address when omitted" }))),
+    passcode: Type.Optional(Passcode),
+    method: Type.Optional(MethodTypeSchema),
+  },
+  { additionalProperties: false },
+);
+
+export const PasscodeBody = Type.Object({ passcode: Passcode }, { additionalProperties: false });
+export const IdParams = Type.Object({ id: Id }, { additionalProperties: false });
+
+// ---------------------------------------------------------------------------------------------
+// Bypass
+
+export const BypassViewSchema = Type.Object({
+  username: Type.String(),
+  reason: Type.String(),
+  createdBy: Type.String(),
+  createdAt: Millis,
+  expiresAt: Millis,
+  usedAt: Nullable(Millis),
+});
+
+export const IssueBypassBody = Type.Object(
+  {
+    seconds: Type.Optional(Type.Integer({ minimum: 1, description: "Lifetime; the company default when omitted, at most the company maximum" })),
+    reason: Reason,
+  },
+  { additionalProperties: false },
+);
+
+// ---------------------------------------------------------------------------------------------
+// Settings
+
+const NonNegative = Type.Integer({ minimum: 0 });
+const Networks = List(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 1000, description: 'Addresses, ranges a-b or CIDRs' });
+
+export const SettingsSchema = Type.Object({
+  lockout: Type.Object({ threshold: NonNegative, autoUnlockSeconds: NonNegative }),
+  bypass: Type.Object({ defaultSeconds: NonNegative, maxSeconds: NonNegative }),
+  cacheSeconds: NonNegative,
+  trustedIps: Networks,
+  totp: Type.Object({ window: NonNegative }),
+  hotp: Type.Object({ lookAhead: NonNegative }),
+  challengeSeconds: NonNegative,
+  defaultLanguage: Type.String(),
+});
+
+export const SettingsPatchBody = Type.Object(
+  {
+    lockout: Type.Optional(Type.Object({ threshold: Type.Optional(NonNegative), autoUnlockSeconds: Type.Optional(NonNegative) }, { additionalProperties: false })),
+    bypass: Type.Optional(Type.Object({ defaultSeconds: Type.Optional(NonNegative), maxSeconds: Type.Optional(NonNegative) }, { additionalProperties: false })),
+    cacheSeconds: Type.Optional(NonNegative),
+    trustedIps: Type.Optional(Networks),
+    totp: Type.Optional(Type.Object({ window: Type.Optional(NonNegative) }, { additionalProperties: false })),
+    hotp: Type.Optional(Type.Object({ lookAhead: Type.Optional(NonNegative) }, { additionalProperties: false })),
+    challengeSeconds: Type.Optional(NonNegative),
+    defaultLanguage: Type.Optional(Type.String({ minLength: 2, maxLength: 35 })),
+  },
+  { additionalProperties: false },
+);
+
+// ---------------------------------------------------------------------------------------------
+// Applications
+
+export const ApplicationName = Type.String({ minLength: 1, maxLength: 128 });
+export const ApplicationParams = Type.Object({ name: ApplicationName }, { additionalProperties: false });
+
+export const ApplicationSchema = Type.Object({
+  id: Id,
+  name: Type.String(),
+  requireUserMatch: Type.Boolean({ description: 'Unknown users are denied (true) or pass without a second factor (false)' }),
+  trustedIps: List(Type.String()),
+  cacheSeconds: Nullable(Type.Integer({ description: '0 = off; null = company setting' })),
+  allowedMethods: Nullable(List(MethodTypeSchema, { description: 'null = all' })),
+  createdAt: Millis,
+  updatedAt: Millis,
+});
+
+export const ApplicationList = Type.Object({ items: List(ApplicationSchema) });
+
+const applicationFields = {
+  requireUserMatch: Type.Optional(Type.Boolean()),
+  trustedIps: Type.Optional(Networks),
+  cacheSeconds: Type.Optional(Nullable(NonNegative)),
+  allowedMethods: Type.Optional(Nullable(List(MethodTypeSchema, { uniqueItems: true }))),
+};
+
+export const CreateApplicationBody = Type.Object({ name: ApplicationName, ...applicationFields }, { additionalProperties: false });
+export const UpdateApplicationBody = Type.Object({ name: Type.Optional(ApplicationName), ...applicationFields }, { additionalProperties: false, minProperties: 1 });
+
+// ---------------------------------------------------------------------------------------------
+// API keys
+
+export const ApiKeyViewSchema = Type.Object({
+  id: Id,
+  name: Type.String(),
+  role: RoleSchema,
+  prefix: Type.String({ description: 'Public prefix of the key, to recognise it' }),
+  createdAt: Millis,
+  lastUsedAt: Nullable(Millis),
+  revokedAt: Nullable(Millis),
+});
+
+export const ApiKeyList = Type.Object({ items: List(ApiKeyViewSchema) });
+
+export const CreateApiKeyBody = Type.Object({ name: Type.String({ minLength: 1, maxLength: 128 }), role: RoleSchema }, { additionalProperties: false });
+
+export const CreatedApiKeySchema = Type.Object({
+  key: ApiKeyViewSchema,
+  token: Type.String({ description: 'The bearer token, shown once' }),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Ops
+
+export const StatusSchema = Type.Object({ status: Type.String() });
+
+// ---------------------------------------------------------------------------------------------
+// Route helpers
+
+/** A Fastify instance typed by the TypeBox provider: request types come from the route schemas. */
+export type Api = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+export const NoContent = Type.Null({ description: 'No content' });
