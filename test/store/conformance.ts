@@ -1,0 +1,857 @@
+/**
+ * The store conformance suite: every operation of the Store port (src/core/ports.ts), run against
+ * each dialect by sqlite.test.ts and postgres.test.ts.
+ *
+ * `open` opens a store on one database that lives for the whole suite; every call opens another
+ * store on the same database, with the keyring given. Tests run in order and share that database,
+ * so each one works on its own users, applications and names.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isCoreError, type ErrorCode } from '../../src/core/errors.ts';
+import type { Store } from '../../src/core/ports.ts';
+import type { Authentication, NewAuditEvent, NewMethod, NewUser, OathConfig, User } from '../../src/core/types.ts';
+import { keyringFromKeys, type Keyring } from '../../src/store/keyring.ts';
+
+export type OpenStore = (opts?: { keyring?: Keyring }) => Promise<Store>;
+
+const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
+const K1 = randomBytes(32);
+const K2 = randomBytes(32);
+const PEPPER = randomBytes(32);
+/** The suite's store can open secrets under k1 and k2 and seals under k1. */
+const BASE_KEYRING = keyringFromKeys({ k1: K1, k2: K2 }, 'k1', PEPPER);
+const TOTP: OathConfig = { algorithm: 'SHA1', digits: 6, period: 30, serial: null, origin: 'software' };
+
+let counter = 0;
+/** A name no other test uses. */
+function unique(prefix: string): string {
+  counter += 1;
+  return `${prefix}${counter.toString(36)}${randomBytes(3).toString('hex')}`;
+}
+
+async function rejectsWith(promise: Promise<unknown>, code: ErrorCode): Promise<void> {
+  let error: unknown;
+  try {
+    await promise;
+  } catch (e) {
+    error = e;
+  }
+  expect(error, `expected CoreError ${code}`).toBeDefined();
+  expect(isCoreError(error) ? error.code : error).toBe(code);
+}
+
+function auditEvent(over: Partial<NewAuditEvent>): NewAuditEvent {
+  return {
+    at: T0,
+    kind: 'authentication',
+    action: 'authenticate',
+    result: 'approved',
+    reason: null,
+    username: null,
+    userId: null,
+    displayName: null,
+    email: null,
+    phone: null,
+    device: null,
+    method: null,
+    mode: null,
+    application: null,
+    serverName: null,
+    clientIp: null,
+    actor: null,
+    authenticationId: null,
+    details: null,
+    ...over,
+  };
+}
+
+export function describeStoreConformance(name: string, open: OpenStore): void {
+  describe(`store conformance: ${name}`, () => {
+    let store: Store;
+    const extra: Store[] = [];
+    /** Another store on the same database (closed at the end). */
+    const openAnother = async (keyring: Keyring): Promise<Store> => {
+      const s = await open({ keyring });
+      extra.push(s);
+      return s;
+    };
+
+    beforeAll(async () => {
+      store = await open({ keyring: BASE_KEYRING });
+    });
+    afterAll(async () => {
+      for (const s of extra) await s.close();
+      await store?.close();
+    });
+
+    async function newUser(over: Partial<NewUser> = {}): Promise<User> {
+      return store.users.create({ username: unique('user'), ...over }, randomUUID(), T0);
+    }
+
+    function newMethod(userId: string, over: Partial<NewMethod> = {}): NewMethod {
+      return { userId, type: 'totp', label: 'phone', secret: randomBytes(20), config: TOTP, ...over };
+    }
+
+    function authentication(user: User | null, over: Partial<Authentication> = {}): Authentication {
+      return {
+        id: randomUUID(),
+        userId: user?.id ?? null,
+        username: user?.username ?? 'nobody',
+        applicationId: 'app-1',
+        applicationName: 'VPN',
+        clientIp: '192.0.2.10',
+        state: 'challenge',
+        reason: 'challenge_issued',
+        methodId: null,
+        methodType: null,
+        createdAt: T0,
+        updatedAt: T0,
+        expiresAt: T0 + 60_000,
+        ...over,
+      };
+    }
+
+    it('reports its dialect and answers ping', async () => {
+      expect(['sqlite', 'postgres']).toContain(store.dialect);
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+
+    describe('users', () => {
+      it('creates a user and reads it back by id and by username in any case', async () => {
+        const username = unique('Alice.');
+        const id = randomUUID();
+        const created = await store.users.create(
+          {
+            username,
+            displayName: 'Alice Liddell',
+            email: 'Alice@Example.org',
+            phone: { number: '+14155550100', extension: '12', country: 'US' },
+            backupPhone: { number: '+442071838750', extension: null, country: 'GB' },
+            language: 'fr',
+            status: 'disabled',
+            defaultMethod: 'totp',
+            pinHash: '$argon2id$v=19$fake',
+            source: { kind: 'directory', directory: 'corp', externalId: 'guid-1' },
+          },
+          id,
+          T0,
+        );
+        const expected: User = {
+          id,
+          username,
+          displayName: 'Alice Liddell',
+          email: 'Alice@Example.org',
+          phone: { number: '+14155550100', extension: '12', country: 'US' },
+          backupPhone: { number: '+442071838750', extension: null, country: 'GB' },
+          language: 'fr',
+          status: 'disabled',
+          blockedAt: null,
+          blockedReason: null,
+          lockedAt: null,
+          failedCount: 0,
+          defaultMethod: 'totp',
+          pinHash: '$argon2id$v=19$fake',
+          source: { kind: 'directory', directory: 'corp', externalId: 'guid-1' },
+          createdAt: T0,
+          updatedAt: T0,
+        };
+        expect(created).toEqual(expected);
+        expect(await store.users.getById(id)).toEqual(expected);
+        expect(await store.users.getByUsername(username)).toEqual(expected);
+        expect(await store.users.getByUsername(username.toUpperCase())).toEqual(expected);
+        expect(await store.users.getByUsername(username.toLowerCase())).toEqual(expected);
+        expect(await store.users.getById(randomUUID())).toBeUndefined();
+        expect(await store.users.getByUsername(unique('ghost'))).toBeUndefined();
+      });
+
+      it('fills defaults for a minimal user', async () => {
+        const user = await newUser();
+        expect(user).toMatchObject({
+          displayName: null,
+          email: null,
+          phone: null,
+          backupPhone: null,
+          status: 'enabled',
+          failedCount: 0,
+          lockedAt: null,
+          blockedAt: null,
+          defaultMethod: null,
+          pinHash: null,
+          source: { kind: 'local' },
+        });
+        expect(typeof user.language).toBe('string');
+      });
+
+      it('treats usernames case-insensitively, including non-ASCII letters', async () => {
+        const base = unique('élodie');
+        await store.users.create({ username: base }, randomUUID(), T0);
+        await rejectsWith(store.users.create({ username: base.toUpperCase() }, randomUUID(), T0), 'user_exists');
+        expect((await store.users.getByUsername(base.toUpperCase()))?.username).toBe(base);
+      });
+
+      it('refuses a second user with a taken username and leaves the first intact', async () => {
+        const first = await newUser({ displayName: 'First' });
+        await rejectsWith(store.users.create({ username: first.username, displayName: 'Second' }, randomUUID(), T0), 'user_exists');
+        expect((await store.users.getByUsername(first.username))?.displayName).toBe('First');
+      });
+
+      it('updates the given fields only, clears with null, and bumps updatedAt', async () => {
+        const user = await newUser({ displayName: 'Bob', email: 'bob@example.org', language: 'en' });
+        const updated = await store.users.update(
+          user.id,
+          { displayName: null, phone: { number: '+14155550101', extension: null, country: 'US' }, language: 'de', defaultMethod: 'hotp', pinHash: 'h' },
+          T0 + 5,
+        );
+        expect(updated).toEqual({
+          ...user,
+          displayName: null,
+          phone: { number: '+14155550101', extension: null, country: 'US' },
+          language: 'de',
+          defaultMethod: 'hotp',
+          pinHash: 'h',
+          updatedAt: T0 + 5,
+        });
+        expect(await store.users.getById(user.id)).toEqual(updated);
+        const disabled = await store.users.update(user.id, { status: 'disabled', email: null }, T0 + 6);
+        expect(disabled.status).toBe('disabled');
+        expect(disabled.email).toBeNull();
+      });
+
+      it('renames, refuses a rename onto a taken name, and allows a change of case', async () => {
+        const a = await newUser();
+        const b = await newUser();
+        const newName = unique('renamed');
+        const renamed = await store.users.update(a.id, { username: newName }, T0 + 1);
+        expect(renamed.username).toBe(newName);
+        expect(await store.users.getByUsername(a.username)).toBeUndefined();
+        expect((await store.users.getByUsername(newName))?.id).toBe(a.id);
+
+        await rejectsWith(store.users.update(b.id, { username: newName.toUpperCase() }, T0 + 2), 'user_exists');
+        expect((await store.users.getById(b.id))?.username).toBe(b.username);
+
+        const recased = await store.users.update(a.id, { username: newName.toUpperCase() }, T0 + 3);
+        expect(recased.username).toBe(newName.toUpperCase());
+      });
+
+      it('reports user_not_found when updating, blocking or counting failures of a missing user', async () => {
+        await rejectsWith(store.users.update(randomUUID(), { displayName: 'x' }, T0), 'user_not_found');
+        await rejectsWith(store.users.setBlocked(randomUUID(), { at: T0, reason: 'x' }, T0), 'user_not_found');
+        await rejectsWith(store.users.recordFailure(randomUUID(), 3, T0), 'user_not_found');
+      });
+
+      it('deletes a user with its methods, bypasses and authentications', async () => {
+        const user = await newUser();
+        const other = await newUser();
+        const method = await store.methods.add(newMethod(user.id), randomUUID(), T0);
+        const otherMethod = await store.methods.add(newMethod(other.id), randomUUID(), T0);
+        await store.bypasses.issue({ id: randomUUID(), userId: user.id, reason: 'r', createdBy: 'cli:test', createdAt: T0, expiresAt: T0 + 60_000 });
+        const auth = authentication(user, { state: 'approved', reason: 'passcode_ok' });
+        await store.authentications.create(auth);
+
+        expect(await store.users.delete(user.id)).toBe(true);
+        expect(await store.users.getById(user.id)).toBeUndefined();
+        expect(await store.methods.get(method.id)).toBeUndefined();
+        expect(await store.methods.listForUser(user.id)).toEqual([]);
+        expect(await store.bypasses.active(user.id, T0)).toBeUndefined();
+        expect(await store.bypasses.history(user.id, 10)).toEqual([]);
+        expect(await store.authentications.get(auth.id)).toBeUndefined();
+        expect(await store.users.delete(user.id)).toBe(false);
+        // Nothing of the other user went with it.
+        expect((await store.methods.get(otherMethod.id))?.userId).toBe(other.id);
+      });
+
+      it('blocks and unblocks', async () => {
+        const user = await newUser();
+        const blocked = await store.users.setBlocked(user.id, { at: T0 + 10, reason: 'fraud report' }, T0 + 10);
+        expect(blocked).toMatchObject({ blockedAt: T0 + 10, blockedReason: 'fraud report', updatedAt: T0 + 10 });
+        expect(await store.users.getById(user.id)).toEqual(blocked);
+        const unblocked = await store.users.setBlocked(user.id, null, T0 + 20);
+        expect(unblocked).toMatchObject({ blockedAt: null, blockedReason: null, updatedAt: T0 + 20 });
+      });
+
+      it('counts failures, locks once at the threshold, and resets', async () => {
+        const user = await newUser();
+        expect(await store.users.recordFailure(user.id, 3, T0 + 1)).toEqual({ failedCount: 1, lockedAt: null });
+        expect(await store.users.recordFailure(user.id, 3, T0 + 2)).toEqual({ failedCount: 2, lockedAt: null });
+        expect(await store.users.recordFailure(user.id, 3, T0 + 3)).toEqual({ failedCount: 3, lockedAt: T0 + 3 });
+        // Further failures count but keep the original lock time.
+        expect(await store.users.recordFailure(user.id, 3, T0 + 4)).toEqual({ failedCount: 4, lockedAt: T0 + 3 });
+        expect(await store.users.getById(user.id)).toMatchObject({ failedCount: 4, lockedAt: T0 + 3 });
+
+        await store.users.resetFailures(user.id, T0 + 5);
+        expect(await store.users.getById(user.id)).toMatchObject({ failedCount: 0, lockedAt: null });
+        expect(await store.users.recordFailure(user.id, 3, T0 + 6)).toEqual({ failedCount: 1, lockedAt: null });
+      });
+
+      it('locks when a lower threshold is already exceeded, and never with threshold 0', async () => {
+        const user = await newUser();
+        for (let i = 1; i <= 5; i++) expect(await store.users.recordFailure(user.id, 0, T0 + i)).toEqual({ failedCount: i, lockedAt: null });
+        expect(await store.users.recordFailure(user.id, 2, T0 + 9)).toEqual({ failedCount: 6, lockedAt: T0 + 9 });
+      });
+
+      it('counts concurrent failures exactly', async () => {
+        const user = await newUser();
+        const results = await Promise.all(Array.from({ length: 25 }, (_, i) => store.users.recordFailure(user.id, 10, T0 + i)));
+        expect(results.map((r) => r.failedCount).sort((a, b) => a - b)).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+        expect(results.filter((r) => r.failedCount < 10).every((r) => r.lockedAt === null)).toBe(true);
+        expect(new Set(results.filter((r) => r.failedCount >= 10).map((r) => r.lockedAt)).size).toBe(1);
+        expect((await store.users.getById(user.id))?.failedCount).toBe(25);
+      });
+
+      it('counts users', async () => {
+        const before = await store.users.count();
+        await newUser();
+        await newUser();
+        expect(await store.users.count()).toBe(before + 2);
+      });
+
+      it('lists in username order with keyset paging', async () => {
+        const prefix = unique('page').toLowerCase();
+        const names = ['d', 'A', 'c', 'e', 'B', 'f', 'g'].map((s) => `${prefix}-${s}`);
+        for (const n of names) await store.users.create({ username: n }, randomUUID(), T0);
+        const expected = names.map((n) => n.toLowerCase()).sort();
+
+        const seen: string[] = [];
+        let after: string | undefined;
+        let pages = 0;
+        for (;;) {
+          const page = await store.users.list({ search: prefix, limit: 3, ...(after === undefined ? {} : { after }) });
+          pages += 1;
+          seen.push(...page.items.map((u) => u.username.toLowerCase()));
+          if (page.next === null) break;
+          expect(page.items).toHaveLength(3);
+          expect(page.next).toBe(page.items[2]?.username.toLowerCase());
+          after = page.next as string;
+        }
+        expect(seen).toEqual(expected);
+        expect(pages).toBe(3);
+
+        // Without a search, `after` alone pages from that name on.
+        const fromPrefix = await store.users.list({ after: prefix, limit: 4 });
+        expect(fromPrefix.items.map((u) => u.username.toLowerCase())).toEqual(expected.slice(0, 4));
+        expect(fromPrefix.next).toBe(expected[3]);
+
+        // An exact fit has no next page.
+        const exact = await store.users.list({ search: prefix, limit: names.length });
+        expect(exact.items).toHaveLength(names.length);
+        expect(exact.next).toBeNull();
+      });
+
+      it('searches username, display name and email as case-insensitive substrings', async () => {
+        const tag = unique('srch');
+        const byName = await store.users.create({ username: `${tag}-Zed` }, randomUUID(), T0);
+        const byDisplay = await store.users.create({ username: unique('u'), displayName: `Dr ${tag.toUpperCase()} Who` }, randomUUID(), T0);
+        const byEmail = await store.users.create({ username: unique('u'), email: `x.${tag}@Example.ORG` }, randomUUID(), T0);
+        await store.users.create({ username: unique('u'), displayName: 'unrelated' }, randomUUID(), T0);
+
+        const ids = async (search: string): Promise<string[]> =>
+          (await store.users.list({ search, limit: 50 })).items.map((u) => u.id).sort();
+        expect(await ids(tag)).toEqual([byName.id, byDisplay.id, byEmail.id].sort());
+        expect(await ids(tag.toUpperCase())).toEqual([byName.id, byDisplay.id, byEmail.id].sort());
+        expect(await ids(`${tag}-zED`)).toEqual([byName.id]);
+        expect(await ids(`${tag.toLowerCase()} who`)).toEqual([byDisplay.id]);
+        expect(await ids(`${tag}@example.org`)).toEqual([byEmail.id]);
+      });
+
+      it('matches LIKE wildcards and the escape character literally', async () => {
+        const tag = unique('wild');
+        const percent = await store.users.create({ username: `${tag}a%b` }, randomUUID(), T0);
+        const underscore = await store.users.create({ username: `${tag}a_b` }, randomUUID(), T0);
+        const backslash = await store.users.create({ username: `${tag}a\\b` }, randomUUID(), T0);
+        await store.users.create({ username: `${tag}axb` }, randomUUID(), T0);
+        await store.users.create({ username: `${tag}aXYZb` }, randomUUID(), T0);
+
+        const ids = async (search: string): Promise<string[]> => (await store.users.list({ search, limit: 50 })).items.map((u) => u.id);
+        expect(await ids(`${tag}a%b`)).toEqual([percent.id]);
+        expect(await ids(`${tag}a_b`)).toEqual([underscore.id]);
+        expect(await ids(`${tag}a\\b`)).toEqual([backslash.id]);
+        expect(await ids('%')).toContain(percent.id);
+        expect(await ids('%')).not.toContain(underscore.id);
+      });
+
+      it('filters on the effective state: disabled > blocked > locked > enabled', async () => {
+        const tag = unique('state');
+        const make = async (suffix: string): Promise<User> => store.users.create({ username: `${tag}-${suffix}` }, randomUUID(), T0);
+        const enabled = await make('enabled');
+        const locked = await make('locked');
+        await store.users.recordFailure(locked.id, 1, T0);
+        const blocked = await make('blocked');
+        await store.users.setBlocked(blocked.id, { at: T0, reason: 'r' }, T0);
+        const blockedAndLocked = await make('blocked-locked');
+        await store.users.setBlocked(blockedAndLocked.id, { at: T0, reason: 'r' }, T0);
+        await store.users.recordFailure(blockedAndLocked.id, 1, T0);
+        const disabled = await make('disabled');
+        await store.users.update(disabled.id, { status: 'disabled' }, T0);
+        const disabledAndBlocked = await make('disabled-blocked');
+        await store.users.update(disabledAndBlocked.id, { status: 'disabled' }, T0);
+        await store.users.setBlocked(disabledAndBlocked.id, { at: T0, reason: 'r' }, T0);
+        await store.users.recordFailure(disabledAndBlocked.id, 1, T0);
+
+        const ids = async (status: 'enabled' | 'disabled' | 'blocked' | 'locked'): Promise<string[]> =>
+          (await store.users.list({ search: tag, status, limit: 50 })).items.map((u) => u.id).sort();
+        expect(await ids('enabled')).toEqual([enabled.id]);
+        expect(await ids('locked')).toEqual([locked.id]);
+        expect(await ids('blocked')).toEqual([blocked.id, blockedAndLocked.id].sort());
+        expect(await ids('disabled')).toEqual([disabled.id, disabledAndBlocked.id].sort());
+
+        // Status paging works like plain paging.
+        const first = await store.users.list({ search: tag, status: 'blocked', limit: 1 });
+        expect(first.items).toHaveLength(1);
+        const second = await store.users.list({ search: tag, status: 'blocked', limit: 1, after: first.next as string });
+        expect(second.items).toHaveLength(1);
+        expect(second.next).toBeNull();
+        expect([first.items[0]?.id, second.items[0]?.id].sort()).toEqual([blocked.id, blockedAndLocked.id].sort());
+      });
+
+      it('refuses a non-positive page size', async () => {
+        await rejectsWith(store.users.list({ limit: 0 }), 'validation_failed');
+      });
+    });
+
+    describe('methods', () => {
+      it('adds, reads and lists methods with their secrets and configuration', async () => {
+        const user = await newUser();
+        const secret = randomBytes(20);
+        const hotpConfig: OathConfig = { algorithm: 'SHA256', digits: 8, period: 30, serial: 'HW-123', origin: 'imported' };
+        const first = await store.methods.add(newMethod(user.id, { secret, label: 'app' }), randomUUID(), T0);
+        expect(first).toEqual({
+          id: first.id,
+          userId: user.id,
+          type: 'totp',
+          label: 'app',
+          secret: new Uint8Array(secret),
+          config: TOTP,
+          lastStep: null,
+          drift: 0,
+          createdAt: T0,
+          lastUsedAt: null,
+        });
+        const second = await store.methods.add(newMethod(user.id, { type: 'hotp', label: 'token', config: hotpConfig, lastStep: 41 }), randomUUID(), T0 + 1);
+        expect(second).toMatchObject({ type: 'hotp', config: hotpConfig, lastStep: 41 });
+
+        expect(await store.methods.get(first.id)).toEqual(first);
+        expect(await store.methods.listForUser(user.id)).toEqual([first, second]);
+        expect(await store.methods.listForUser(randomUUID())).toEqual([]);
+        expect(await store.methods.get(randomUUID())).toBeUndefined();
+      });
+
+      it('refuses a method for a missing user', async () => {
+        await rejectsWith(store.methods.add(newMethod(randomUUID()), randomUUID(), T0), 'user_not_found');
+      });
+
+      it('deletes one method or all of a user', async () => {
+        const user = await newUser();
+        const a = await store.methods.add(newMethod(user.id), randomUUID(), T0);
+        await store.methods.add(newMethod(user.id), randomUUID(), T0 + 1);
+        await store.methods.add(newMethod(user.id), randomUUID(), T0 + 2);
+        expect(await store.methods.delete(a.id)).toBe(true);
+        expect(await store.methods.delete(a.id)).toBe(false);
+        expect(await store.methods.listForUser(user.id)).toHaveLength(2);
+        expect(await store.methods.deleteAllForUser(user.id)).toBe(2);
+        expect(await store.methods.deleteAllForUser(user.id)).toBe(0);
+        expect(await store.methods.listForUser(user.id)).toEqual([]);
+      });
+
+      it('accepts a step once: the same or a lower step is refused, a higher one accepted', async () => {
+        const user = await newUser();
+        const method = await store.methods.add(newMethod(user.id), randomUUID(), T0);
+        expect(await store.methods.consumeStep(method.id, 1000, 1, T0 + 1)).toBe(true);
+        expect(await store.methods.get(method.id)).toMatchObject({ lastStep: 1000, drift: 1, lastUsedAt: T0 + 1 });
+        expect(await store.methods.consumeStep(method.id, 1000, 0, T0 + 2)).toBe(false);
+        expect(await store.methods.consumeStep(method.id, 999, 0, T0 + 3)).toBe(false);
+        expect(await store.methods.get(method.id)).toMatchObject({ lastStep: 1000, drift: 1, lastUsedAt: T0 + 1 });
+        expect(await store.methods.consumeStep(method.id, 1001, -1, T0 + 4)).toBe(true);
+        expect(await store.methods.get(method.id)).toMatchObject({ lastStep: 1001, drift: -1, lastUsedAt: T0 + 4 });
+        expect(await store.methods.consumeStep(randomUUID(), 5, 0, T0)).toBe(false);
+      });
+
+      it('honours an imported HOTP counter as the replay guard', async () => {
+        const user = await newUser();
+        const method = await store.methods.add(newMethod(user.id, { type: 'hotp', lastStep: 10 }), randomUUID(), T0);
+        expect(await store.methods.consumeStep(method.id, 10, 0, T0)).toBe(false);
+        expect(await store.methods.consumeStep(method.id, 11, 0, T0)).toBe(true);
+        const fresh = await store.methods.add(newMethod(user.id, { type: 'hotp', lastStep: -1 }), randomUUID(), T0);
+        expect(await store.methods.consumeStep(fresh.id, 0, 0, T0)).toBe(true);
+      });
+
+      it('lets exactly one of many concurrent callers consume a step', async () => {
+        const user = await newUser();
+        const method = await store.methods.add(newMethod(user.id), randomUUID(), T0);
+        const results = await Promise.all(Array.from({ length: 30 }, () => store.methods.consumeStep(method.id, 77, 0, T0)));
+        expect(results.filter(Boolean)).toHaveLength(1);
+      });
+
+      it('sets the step unconditionally (resync, reset)', async () => {
+        const user = await newUser();
+        const method = await store.methods.add(newMethod(user.id, { type: 'hotp' }), randomUUID(), T0);
+        await store.methods.consumeStep(method.id, 50, 0, T0 + 1);
+        await store.methods.setStep(method.id, 20, 2, T0 + 2);
+        expect(await store.methods.get(method.id)).toMatchObject({ lastStep: 20, drift: 2, lastUsedAt: T0 + 2 });
+        expect(await store.methods.consumeStep(method.id, 21, 0, T0 + 3)).toBe(true);
+        await store.methods.setStep(method.id, null, 0, T0 + 4);
+        expect(await store.methods.get(method.id)).toMatchObject({ lastStep: null, drift: 0 });
+        expect(await store.methods.consumeStep(method.id, 0, 0, T0 + 5)).toBe(true);
+        await rejectsWith(store.methods.setStep(randomUUID(), 1, 0, T0), 'method_not_found');
+      });
+
+      it('keeps secrets sealed: a store with other keys cannot open them', async () => {
+        const user = await newUser();
+        const method = await store.methods.add(newMethod(user.id), randomUUID(), T0);
+        const stranger = await openAnother(keyringFromKeys({ k1: randomBytes(32) }, 'k1', PEPPER));
+        await expect(stranger.methods.get(method.id)).rejects.toThrow();
+        // The same keys in another store open it.
+        const friend = await openAnother(keyringFromKeys({ k1: K1 }, 'k1', PEPPER));
+        expect((await friend.methods.get(method.id))?.secret).toEqual(method.secret);
+      });
+
+      it('re-seals every secret under the active key after rotation', async () => {
+        const user = await newUser();
+        const methods = [];
+        for (let i = 0; i < 3; i++) methods.push(await store.methods.add(newMethod(user.id), randomUUID(), T0 + i));
+
+        const rotated = await openAnother(keyringFromKeys({ k1: K1, k2: K2 }, 'k2', PEPPER));
+        const resealed = await rotated.methods.resealAll();
+        expect(resealed).toBeGreaterThanOrEqual(methods.length);
+        expect(await rotated.methods.resealAll()).toBe(0);
+
+        // Only k2 is needed now; k1 alone no longer opens them.
+        const k2Only = await openAnother(keyringFromKeys({ k2: K2 }, 'k2', PEPPER));
+        const k1Only = await openAnother(keyringFromKeys({ k1: K1 }, 'k1', PEPPER));
+        for (const m of methods) {
+          expect((await k2Only.methods.get(m.id))?.secret).toEqual(m.secret);
+          await expect(k1Only.methods.get(m.id)).rejects.toThrow();
+        }
+        // The suite's store (k1 and k2) still reads them.
+        expect(await store.methods.listForUser(user.id)).toEqual(methods);
+      });
+    });
+
+    describe('applications', () => {
+      it('creates, reads by id and by name in any case, lists, updates and deletes', async () => {
+        const name = unique('VPN ');
+        const id = randomUUID();
+        const app = await store.applications.create({ name, requireUserMatch: true, trustedIps: ['10.0.0.0/8', '192.0.2.1'], cacheSeconds: null, allowedMethods: null }, id, T0);
+        expect(app).toEqual({ id, name, requireUserMatch: true, trustedIps: ['10.0.0.0/8', '192.0.2.1'], cacheSeconds: null, allowedMethods: null, createdAt: T0, updatedAt: T0 });
+        expect(await store.applications.get(id)).toEqual(app);
+        expect(await store.applications.getByName(name.toUpperCase())).toEqual(app);
+        expect(await store.applications.getByName(unique('none'))).toBeUndefined();
+        expect((await store.applications.list()).map((a) => a.id)).toContain(id);
+
+        const updated = await store.applications.update(id, { requireUserMatch: false, cacheSeconds: 300, allowedMethods: ['totp'], trustedIps: [] }, T0 + 1);
+        expect(updated).toEqual({ ...app, requireUserMatch: false, cacheSeconds: 300, allowedMethods: ['totp'], trustedIps: [], updatedAt: T0 + 1 });
+        expect(await store.applications.get(id)).toEqual(updated);
+        const cleared = await store.applications.update(id, { allowedMethods: null, cacheSeconds: 0 }, T0 + 2);
+        expect(cleared).toMatchObject({ allowedMethods: null, cacheSeconds: 0, requireUserMatch: false });
+
+        expect(await store.applications.delete(id)).toBe(true);
+        expect(await store.applications.delete(id)).toBe(false);
+        expect(await store.applications.get(id)).toBeUndefined();
+      });
+
+      it('keeps names unique regardless of case', async () => {
+        const name = unique('Wiki');
+        const a = await store.applications.create({ name, requireUserMatch: true, trustedIps: [], cacheSeconds: null, allowedMethods: null }, randomUUID(), T0);
+        await rejectsWith(
+          store.applications.create({ name: name.toLowerCase(), requireUserMatch: true, trustedIps: [], cacheSeconds: null, allowedMethods: null }, randomUUID(), T0),
+          'application_exists',
+        );
+        const b = await store.applications.create({ name: unique('Mail'), requireUserMatch: true, trustedIps: [], cacheSeconds: null, allowedMethods: null }, randomUUID(), T0);
+        await rejectsWith(store.applications.update(b.id, { name: name.toUpperCase() }, T0), 'application_exists');
+        expect((await store.applications.update(a.id, { name: name.toUpperCase() }, T0)).name).toBe(name.toUpperCase());
+        await rejectsWith(store.applications.update(randomUUID(), { cacheSeconds: 1 }, T0), 'application_not_found');
+      });
+    });
+
+    describe('bypasses', () => {
+      it('issues one that is active until it expires', async () => {
+        const user = await newUser();
+        const bypass = { id: randomUUID(), userId: user.id, reason: 'lost phone', createdBy: 'apikey:helpdesk', createdAt: T0, expiresAt: T0 + 300_000 };
+        expect(await store.bypasses.issue(bypass)).toEqual({ ...bypass, usedAt: null });
+        expect(await store.bypasses.active(user.id, T0)).toEqual({ ...bypass, usedAt: null });
+        expect(await store.bypasses.active(user.id, T0 + 299_999)).toEqual({ ...bypass, usedAt: null });
+        expect(await store.bypasses.active(user.id, T0 + 300_000)).toBeUndefined();
+        expect(await store.bypasses.consume(user.id, T0 + 300_000)).toBe(false);
+      });
+
+      it('is consumed once', async () => {
+        const user = await newUser();
+        const bypass = { id: randomUUID(), userId: user.id, reason: 'r', createdBy: 'cli:admin', createdAt: T0, expiresAt: T0 + 60_000 };
+        await store.bypasses.issue(bypass);
+        expect(await store.bypasses.consume(user.id, T0 + 10)).toBe(true);
+        expect(await store.bypasses.consume(user.id, T0 + 11)).toBe(false);
+        expect(await store.bypasses.active(user.id, T0 + 12)).toBeUndefined();
+        expect(await store.bypasses.history(user.id, 10)).toEqual([{ ...bypass, usedAt: T0 + 10 }]);
+      });
+
+      it('lets exactly one of many concurrent callers consume it', async () => {
+        const user = await newUser();
+        await store.bypasses.issue({ id: randomUUID(), userId: user.id, reason: 'r', createdBy: 'cli:admin', createdAt: T0, expiresAt: T0 + 60_000 });
+        const results = await Promise.all(Array.from({ length: 30 }, () => store.bypasses.consume(user.id, T0 + 1)));
+        expect(results.filter(Boolean)).toHaveLength(1);
+      });
+
+      it('replaces an unused bypass on issue, keeps used ones as history', async () => {
+        const user = await newUser();
+        const first = { id: randomUUID(), userId: user.id, reason: 'first', createdBy: 'cli:a', createdAt: T0, expiresAt: T0 + 60_000 };
+        await store.bypasses.issue(first);
+        expect(await store.bypasses.consume(user.id, T0 + 1)).toBe(true);
+        const second = { id: randomUUID(), userId: user.id, reason: 'second', createdBy: 'cli:a', createdAt: T0 + 2, expiresAt: T0 + 60_000 };
+        await store.bypasses.issue(second);
+        const third = { id: randomUUID(), userId: user.id, reason: 'third', createdBy: 'cli:b', createdAt: T0 + 3, expiresAt: T0 + 90_000 };
+        await store.bypasses.issue(third);
+
+        expect(await store.bypasses.active(user.id, T0 + 4)).toEqual({ ...third, usedAt: null });
+        expect(await store.bypasses.history(user.id, 10)).toEqual([
+          { ...third, usedAt: null },
+          { ...first, usedAt: T0 + 1 },
+        ]);
+        expect(await store.bypasses.history(user.id, 1)).toEqual([{ ...third, usedAt: null }]);
+        expect(await store.bypasses.consume(user.id, T0 + 5)).toBe(true);
+        expect((await store.bypasses.history(user.id, 10)).map((b) => b.id)).toEqual([third.id, first.id]);
+      });
+
+      it('cancels the unused bypass only', async () => {
+        const user = await newUser();
+        const used = { id: randomUUID(), userId: user.id, reason: 'used', createdBy: 'cli:a', createdAt: T0, expiresAt: T0 + 60_000 };
+        await store.bypasses.issue(used);
+        await store.bypasses.consume(user.id, T0 + 1);
+        expect(await store.bypasses.cancel(user.id)).toBe(false);
+        await store.bypasses.issue({ id: randomUUID(), userId: user.id, reason: 'open', createdBy: 'cli:a', createdAt: T0 + 2, expiresAt: T0 + 60_000 });
+        expect(await store.bypasses.cancel(user.id)).toBe(true);
+        expect(await store.bypasses.active(user.id, T0 + 3)).toBeUndefined();
+        expect(await store.bypasses.consume(user.id, T0 + 3)).toBe(false);
+        expect(await store.bypasses.cancel(user.id)).toBe(false);
+        expect(await store.bypasses.history(user.id, 10)).toEqual([{ ...used, usedAt: T0 + 1 }]);
+      });
+
+      it('refuses a bypass for a missing user', async () => {
+        await rejectsWith(
+          store.bypasses.issue({ id: randomUUID(), userId: randomUUID(), reason: 'r', createdBy: 'cli:a', createdAt: T0, expiresAt: T0 + 1 }),
+          'user_not_found',
+        );
+      });
+    });
+
+    describe('authentications', () => {
+      it('creates and reads back', async () => {
+        const user = await newUser();
+        const auth = authentication(user, { methodId: 'm-1', methodType: 'totp' });
+        await store.authentications.create(auth);
+        expect(await store.authentications.get(auth.id)).toEqual(auth);
+        const anonymous = authentication(null, { clientIp: null, state: 'denied', reason: 'user_not_found' });
+        await store.authentications.create(anonymous);
+        expect(await store.authentications.get(anonymous.id)).toEqual(anonymous);
+        expect(await store.authentications.get(randomUUID())).toBeUndefined();
+      });
+
+      it('moves state by compare-and-set', async () => {
+        const user = await newUser();
+        const auth = authentication(user);
+        await store.authentications.create(auth);
+        expect(await store.authentications.transition(auth.id, 'challenge', 'pending', 'challenge_issued', {}, T0 + 1)).toBe(true);
+        expect(await store.authentications.transition(auth.id, 'challenge', 'expired', 'expired', {}, T0 + 2)).toBe(false);
+        expect(await store.authentications.get(auth.id)).toEqual({ ...auth, state: 'pending', updatedAt: T0 + 1 });
+
+        expect(await store.authentications.transition(auth.id, 'pending', 'approved', 'passcode_ok', { methodId: 'm-9', methodType: 'hotp' }, T0 + 3)).toBe(true);
+        expect(await store.authentications.get(auth.id)).toEqual({ ...auth, state: 'approved', reason: 'passcode_ok', methodId: 'm-9', methodType: 'hotp', updatedAt: T0 + 3 });
+        expect(await store.authentications.transition(auth.id, 'pending', 'denied', 'invalid_passcode', {}, T0 + 4)).toBe(false);
+        expect(await store.authentications.transition(randomUUID(), 'pending', 'denied', 'invalid_passcode', {}, T0 + 4)).toBe(false);
+      });
+
+      it('clears method fields with null and keeps them when omitted', async () => {
+        const user = await newUser();
+        const auth = authentication(user, { methodId: 'm-1', methodType: 'totp' });
+        await store.authentications.create(auth);
+        await store.authentications.transition(auth.id, 'challenge', 'pending', 'challenge_issued', {}, T0 + 1);
+        expect(await store.authentications.get(auth.id)).toMatchObject({ methodId: 'm-1', methodType: 'totp' });
+        await store.authentications.transition(auth.id, 'pending', 'denied', 'no_method', { methodId: null, methodType: null }, T0 + 2);
+        expect(await store.authentications.get(auth.id)).toMatchObject({ methodId: null, methodType: null, state: 'denied', reason: 'no_method' });
+      });
+
+      it('lets exactly one of many concurrent transitions win', async () => {
+        const user = await newUser();
+        const auth = authentication(user, { state: 'pending' });
+        await store.authentications.create(auth);
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            store.authentications.transition(auth.id, 'pending', i % 2 ? 'approved' : 'denied', i % 2 ? 'passcode_ok' : 'invalid_passcode', {}, T0 + i),
+          ),
+        );
+        expect(results.filter(Boolean)).toHaveLength(1);
+        const winner = results.indexOf(true);
+        expect((await store.authentications.get(auth.id))?.state).toBe(winner % 2 ? 'approved' : 'denied');
+      });
+
+      it('finds the most recent approval for user, application and client address since a time', async () => {
+        const user = await newUser();
+        const other = await newUser();
+        const approved = (over: Partial<Authentication>): Authentication => authentication(user, { state: 'approved', reason: 'passcode_ok', ...over });
+        const old = approved({ createdAt: T0 - 10_000 });
+        const recent = approved({ createdAt: T0 + 1_000 });
+        const latest = approved({ createdAt: T0 + 2_000 });
+        for (const a of [
+          old,
+          recent,
+          latest,
+          approved({ createdAt: T0 + 5_000, clientIp: '198.51.100.7' }),
+          approved({ createdAt: T0 + 5_000, applicationId: 'app-2' }),
+          authentication(user, { createdAt: T0 + 5_000, state: 'denied', reason: 'invalid_passcode' }),
+          authentication(user, { createdAt: T0 + 5_000 }),
+          authentication(other, { createdAt: T0 + 5_000, state: 'approved', reason: 'passcode_ok' }),
+        ]) {
+          await store.authentications.create(a);
+        }
+        expect((await store.authentications.lastApproval(user.id, 'app-1', '192.0.2.10', T0))?.id).toBe(latest.id);
+        expect((await store.authentications.lastApproval(user.id, 'app-1', '192.0.2.10', T0 + 2_000))?.id).toBe(latest.id);
+        expect(await store.authentications.lastApproval(user.id, 'app-1', '192.0.2.10', T0 + 2_001)).toBeUndefined();
+        expect((await store.authentications.lastApproval(user.id, 'app-1', '192.0.2.10', T0 - 20_000))?.id).toBe(latest.id);
+        expect(await store.authentications.lastApproval(user.id, 'app-3', '192.0.2.10', 0)).toBeUndefined();
+      });
+
+      it('prunes finished authentications and open ones already expired before the cut-off', async () => {
+        // Times far below every other test's, so the count is this test's alone.
+        const base = 1_000_000;
+        const user = await newUser();
+        const at = (createdAt: number, state: Authentication['state'], expiresAt = createdAt + 60_000): Authentication =>
+          authentication(user, { createdAt, updatedAt: createdAt, expiresAt, state, reason: state === 'approved' ? 'passcode_ok' : 'challenge_issued' });
+        const oldApproved = at(base, 'approved');
+        const oldDenied = at(base + 1, 'denied');
+        const oldExpired = at(base + 2, 'expired');
+        const oldOpenExpired = at(base + 3, 'challenge', base + 10);
+        const oldOpenLive = at(base + 4, 'pending', base + 1_000_000);
+        const newApproved = at(base + 200_000, 'approved');
+        for (const a of [oldApproved, oldDenied, oldExpired, oldOpenExpired, oldOpenLive, newApproved]) await store.authentications.create(a);
+
+        expect(await store.authentications.prune(base + 100_000)).toBe(4);
+        for (const gone of [oldApproved, oldDenied, oldExpired, oldOpenExpired]) expect(await store.authentications.get(gone.id)).toBeUndefined();
+        expect(await store.authentications.get(oldOpenLive.id)).toBeDefined();
+        expect(await store.authentications.get(newApproved.id)).toBeDefined();
+        expect(await store.authentications.prune(base + 100_000)).toBe(0);
+      });
+    });
+
+    describe('api keys', () => {
+      it('creates, finds by lookup id, lists, touches and revokes once', async () => {
+        const key = { id: randomUUID(), lookupId: unique('lk'), hash: 'ab'.repeat(32), name: 'sdk key', role: 'sdk' as const, createdAt: T0, lastUsedAt: null, revokedAt: null };
+        expect(await store.apiKeys.create(key)).toEqual(key);
+        expect(await store.apiKeys.getByLookupId(key.lookupId)).toEqual(key);
+        expect(await store.apiKeys.getByLookupId(unique('none'))).toBeUndefined();
+        expect(await store.apiKeys.list()).toContainEqual(key);
+
+        await store.apiKeys.touch(key.id, T0 + 5);
+        expect(await store.apiKeys.getByLookupId(key.lookupId)).toEqual({ ...key, lastUsedAt: T0 + 5 });
+
+        expect(await store.apiKeys.revoke(key.id, T0 + 9)).toBe(true);
+        expect(await store.apiKeys.revoke(key.id, T0 + 10)).toBe(false);
+        expect(await store.apiKeys.getByLookupId(key.lookupId)).toEqual({ ...key, lastUsedAt: T0 + 5, revokedAt: T0 + 9 });
+        expect(await store.apiKeys.revoke(randomUUID(), T0)).toBe(false);
+      });
+
+      it('refuses a duplicate lookup id', async () => {
+        const lookupId = unique('dup');
+        const key = { id: randomUUID(), lookupId, hash: 'cd'.repeat(32), name: 'a', role: 'admin' as const, createdAt: T0, lastUsedAt: null, revokedAt: null };
+        await store.apiKeys.create(key);
+        await rejectsWith(store.apiKeys.create({ ...key, id: randomUUID(), name: 'b' }), 'conflict');
+        expect((await store.apiKeys.getByLookupId(lookupId))?.name).toBe('a');
+      });
+    });
+
+    describe('audit', () => {
+      it('appends with increasing ids and reads every field back', async () => {
+        const full = auditEvent({
+          at: T0 + 1,
+          kind: 'admin',
+          action: 'user.create',
+          result: 'success',
+          reason: 'created',
+          username: 'Carol',
+          userId: randomUUID(),
+          displayName: 'Carol C',
+          email: 'carol@example.org',
+          phone: '+14155550100',
+          device: 'iPhone',
+          method: 'totp',
+          mode: 'standard',
+          application: unique('app'),
+          serverName: 'node-1',
+          clientIp: '2001:db8::1',
+          actor: 'apikey:console',
+          authenticationId: randomUUID(),
+          details: { changed: ['email'], nested: { n: 1 } },
+        });
+        const a = await store.audit.append(full);
+        const b = await store.audit.append(auditEvent({ application: full.application }));
+        expect(Number.isSafeInteger(a)).toBe(true);
+        expect(b).toBeGreaterThan(a);
+        expect(await store.audit.query({ application: full.application as string, limit: 10 })).toEqual([
+          { ...auditEvent({ application: full.application }), id: b },
+          { ...full, id: a },
+        ]);
+      });
+
+      it('filters by every field and pages both ways', async () => {
+        const user = unique('Dave');
+        const app = unique('app');
+        const at0 = 3_000_000; // a time range no other test writes
+        const ids: number[] = [];
+        const specs: Array<Partial<NewAuditEvent>> = [
+          { at: at0 + 0, username: user, application: app, result: 'approved', kind: 'authentication', action: 'authenticate' },
+          { at: at0 + 10, username: user.toUpperCase(), application: app, result: 'denied', kind: 'authentication', action: 'authenticate' },
+          { at: at0 + 20, username: user, application: 'other', result: 'approved', kind: 'authentication', action: 'authenticate' },
+          { at: at0 + 30, username: user, application: null, result: 'success', kind: 'admin', action: 'user.block' },
+          { at: at0 + 40, username: 'someone-else', application: app, result: 'denied', kind: 'authentication', action: 'authenticate' },
+        ];
+        for (const spec of specs) ids.push(await store.audit.append(auditEvent(spec)));
+        const [e0, e1, e2, e3, e4] = ids as [number, number, number, number, number];
+        const q = async (query: Omit<Parameters<Store['audit']['query']>[0], 'limit'> & { limit?: number }): Promise<number[]> =>
+          (await store.audit.query({ limit: 100, ...query })).map((e) => e.id);
+
+        expect(await q({ username: user })).toEqual([e3, e2, e1, e0]);
+        expect(await q({ username: user.toUpperCase() })).toEqual([e3, e2, e1, e0]);
+        expect(await q({ application: app })).toEqual([e4, e1, e0]);
+        expect(await q({ username: user, application: app })).toEqual([e1, e0]);
+        expect(await q({ application: app, result: 'denied' })).toEqual([e4, e1]);
+        expect(await q({ username: user, kind: 'admin' })).toEqual([e3]);
+        expect(await q({ username: user, action: 'user.block' })).toEqual([e3]);
+        expect(await q({ username: user, action: 'authenticate', kind: 'authentication' })).toEqual([e2, e1, e0]);
+        // `from` is inclusive, `to` exclusive.
+        expect(await q({ from: at0 + 10, to: at0 + 40 })).toEqual([e3, e2, e1]);
+        expect(await q({ from: at0 + 40, to: at0 + 41 })).toEqual([e4]);
+        expect(await q({ from: at0 + 41, to: at0 + 1000 })).toEqual([]);
+        // Newest first, paging down with `before`.
+        expect(await q({ username: user, limit: 2 })).toEqual([e3, e2]);
+        expect(await q({ username: user, limit: 2, before: e2 })).toEqual([e1, e0]);
+        expect(await q({ username: user, limit: 2, before: e0 })).toEqual([]);
+        // Oldest first when tailing with `after`.
+        expect(await q({ username: user, after: e0 })).toEqual([e1, e2, e3]);
+        expect(await q({ username: user, after: e0, limit: 1 })).toEqual([e1]);
+        expect(await q({ from: at0, to: at0 + 1000, after: e0, before: e4 })).toEqual([e1, e2, e3]);
+      });
+
+      it('refuses a non-positive limit', async () => {
+        await rejectsWith(store.audit.query({ limit: 0 }), 'validation_failed');
+      });
+    });
+
+    describe('settings', () => {
+      it('stores JSON values per key and overwrites them', async () => {
+        await store.settings.put('lockout', { threshold: 5, autoUnlockSeconds: 600 }, T0);
+        await store.settings.put('trustedIps', ['10.0.0.0/8'], T0);
+        await store.settings.put('cacheSeconds', 0, T0);
+        await store.settings.put('defaultLanguage', 'de', T0);
+        expect(await store.settings.get()).toMatchObject({
+          lockout: { threshold: 5, autoUnlockSeconds: 600 },
+          trustedIps: ['10.0.0.0/8'],
+          cacheSeconds: 0,
+          defaultLanguage: 'de',
+        });
+        await store.settings.put('lockout', { threshold: 3 }, T0 + 1);
+        expect((await store.settings.get()).lockout).toEqual({ threshold: 3 });
+        // Another store on the same database sees the same values.
+        const another = await openAnother(BASE_KEYRING);
+        expect((await another.settings.get()).lockout).toEqual({ threshold: 3 });
+      });
+    });
+  });
+}
