@@ -54,6 +54,21 @@ export interface HttpAppOptions {
 }
 
 export const API_PREFIX = '/api/v1';
+
+/** A registered route: method, URL and the roles that may call it (undefined outside the API). */
+export interface RouteInfo {
+  readonly method: string;
+  readonly url: string;
+  readonly roles: readonly string[] | undefined;
+  readonly hidden: boolean;
+}
+
+const ROUTES = new WeakMap<object, RouteInfo[]>();
+
+/** Every route of an app built by buildHttpApp, in registration order (HEAD twins excluded). */
+export function routesOf(app: FastifyInstance): readonly RouteInfo[] {
+  return ROUTES.get(app) ?? [];
+}
 const DOCS_PREFIX = `${API_PREFIX}/docs`;
 
 /** Request ids: a caller's x-request-id when it is a short token, else a new unique id. */
@@ -96,7 +111,7 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
   const options: FastifyServerOptions & { https?: HttpAppOptions['https'] } = {
     trustProxy: opts.trustProxy.length > 0 ? [...opts.trustProxy] : false,
     bodyLimit: JSON_BODY_LIMIT,
-    maxParamLength: 512,
+    routerOptions: { maxParamLength: 512 },
     genReqId: requestId,
     logController: new RequestLog(),
     return503OnClosing: true,
@@ -107,6 +122,16 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
   installErrorHandling(app);
   registerTextParsers(app);
+
+  const routes: RouteInfo[] = [];
+  ROUTES.set(app, routes);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      if (method === 'HEAD') continue;
+      const hidden = (route.schema as { hide?: boolean } | undefined)?.hide === true;
+      routes.push({ method, url: route.url, roles: route.config?.roles, hidden });
+    }
+  });
 
   // Security headers and the request id on every response.
   const hsts = opts.https ? { 'strict-transport-security': 'max-age=31536000' } : {};

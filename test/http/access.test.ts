@@ -1,0 +1,125 @@
+/**
+ * Every API route refuses requests without a valid key and keys of roles it does not allow, and
+ * lets the roles it allows through. The route list is read from the app itself, so a new route
+ * without an entry in the expected table below fails this test.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Role } from '../../src/core/types.ts';
+import { routesOf } from '../../src/doors/http/app.ts';
+import { cliActor } from '../support/harness.ts';
+import { createTestApp, expectProblemShape } from './helpers.ts';
+import type { TestApp } from './helpers.ts';
+
+const ALL: Role[] = ['admin', 'sdk', 'helpdesk'];
+const HELP: Role[] = ['admin', 'helpdesk'];
+const ADMIN: Role[] = ['admin'];
+
+/** The access rules of the brief: admin = all; sdk = authentications + read users and their methods; helpdesk = support work. */
+const EXPECTED: Record<string, Role[]> = {
+  'GET /api/v1/users': ALL,
+  'POST /api/v1/users': ADMIN,
+  'POST /api/v1/users/import': ADMIN,
+  'GET /api/v1/users/:username': ALL,
+  'PATCH /api/v1/users/:username': ADMIN,
+  'DELETE /api/v1/users/:username': ADMIN,
+  'POST /api/v1/users/:username/enable': ADMIN,
+  'POST /api/v1/users/:username/disable': ADMIN,
+  'POST /api/v1/users/:username/block': HELP,
+  'POST /api/v1/users/:username/unblock': HELP,
+  'POST /api/v1/users/:username/unlock': HELP,
+  'GET /api/v1/users/:username/history': HELP,
+  'GET /api/v1/users/:username/methods': ALL,
+  'POST /api/v1/users/:username/methods': HELP,
+  'DELETE /api/v1/users/:username/methods/:id': HELP,
+  'POST /api/v1/users/:username/methods/:id/resync': ADMIN,
+  'POST /api/v1/tokens/import': ADMIN,
+  'POST /api/v1/authentications': ALL,
+  'GET /api/v1/authentications/:id': ALL,
+  'POST /api/v1/authentications/:id/passcode': ALL,
+  'GET /api/v1/users/:username/bypass': HELP,
+  'POST /api/v1/users/:username/bypass': HELP,
+  'DELETE /api/v1/users/:username/bypass': HELP,
+  'GET /api/v1/audit-events': HELP,
+  'GET /api/v1/settings': HELP,
+  'PATCH /api/v1/settings': ADMIN,
+  'GET /api/v1/applications': HELP,
+  'POST /api/v1/applications': ADMIN,
+  'GET /api/v1/applications/:name': HELP,
+  'PATCH /api/v1/applications/:name': ADMIN,
+  'DELETE /api/v1/applications/:name': ADMIN,
+  'GET /api/v1/api-keys': ADMIN,
+  'POST /api/v1/api-keys': ADMIN,
+  'DELETE /api/v1/api-keys/:id': ADMIN,
+};
+
+/** Routes outside the key check: operations and documentation. */
+const PUBLIC = /^\/(healthz|readyz|metrics)$|^\/api\/v1\/(openapi\.json|docs)/;
+
+let t: TestApp;
+let revoked: string;
+
+beforeAll(async () => {
+  t = await createTestApp();
+  const key = await t.core.apiKeys.create({ name: 'gone', role: 'admin' }, cliActor);
+  await t.core.apiKeys.revoke(key.key.id, cliActor);
+  revoked = key.token;
+});
+afterAll(async () => t?.close());
+
+function concrete(url: string): string {
+  // Names that do not exist: allowed callers reach the handler and get 400/404, nothing changes.
+  return url.replace(':username', 'no-such-user').replace(':id', 'AAAAAAAAAAAAAAAAAAAAAA').replace(':name', 'no-such-app');
+}
+
+describe('route table', () => {
+  it('lists exactly the expected API routes, each with a role list', () => {
+    const api = routesOf(t.app).filter((r) => !PUBLIC.test(r.url));
+    const seen = api.map((r) => `${r.method} ${r.url}`).sort();
+    expect(seen).toEqual(Object.keys(EXPECTED).sort());
+    for (const r of api) expect(r.roles, `${r.method} ${r.url}`).toBeDefined();
+  });
+});
+
+describe.each(Object.entries(EXPECTED))('%s', (route, allowed) => {
+  const [method, path] = route.split(' ') as [string, string];
+  const url = concrete(path);
+  const inject = (headers: Record<string, string>) =>
+    t.app.inject({ method: method as 'GET', url, headers: { ...headers, 'content-type': 'application/json' }, payload: method === 'GET' || method === 'DELETE' ? undefined : '{}' });
+
+  it('refuses a request without a key (401 unauthenticated)', async () => {
+    const res = await inject({});
+    expect(res.statusCode).toBe(401);
+    expect(expectProblemShape(res).code).toBe('unauthenticated');
+    expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
+  });
+
+  it('refuses a malformed key', async () => {
+    for (const authorization of ['Bearer not-a-key', 'Bearer cs_x_y', 'Basic YWRtaW46YWRtaW4=', `Bearer ${t.keys.admin}x`, `bearer`]) {
+      const res = await inject({ authorization });
+      expect(res.statusCode, authorization).toBe(401);
+      expect(expectProblemShape(res).code).toBe('unauthenticated');
+    }
+  });
+
+  it('refuses a revoked key', async () => {
+    const res = await inject({ authorization: `Bearer ${revoked}` });
+    expect(res.statusCode).toBe(401);
+    expect(expectProblemShape(res).code).toBe('unauthenticated');
+  });
+
+  for (const role of ALL) {
+    if (allowed.includes(role)) {
+      it(`lets the ${role} role through`, async () => {
+        const res = await inject(t.as(role));
+        expect([401, 403], `${role}: ${res.statusCode} ${res.body}`).not.toContain(res.statusCode);
+        expect(res.statusCode).toBeLessThan(500);
+      });
+    } else {
+      it(`refuses the ${role} role (403 forbidden)`, async () => {
+        const res = await inject(t.as(role));
+        expect(res.statusCode).toBe(403);
+        expect(expectProblemShape(res).code).toBe('forbidden');
+      });
+    }
+  }
+});
