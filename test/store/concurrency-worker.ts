@@ -1,0 +1,57 @@
+/**
+ * Child process for concurrency.test.ts: opens its own store on the shared database, then on each
+ * `run` message fires `calls` concurrent operations at `startAt` and reports what each returned.
+ */
+import type { Store } from '../../src/core/ports.ts';
+import { openStore } from '../../src/store/index.ts';
+import { loadKeyring } from '../../src/store/keyring.ts';
+
+export type WorkerOp =
+  | { readonly op: 'consumeStep'; readonly methodId: string; readonly step: number }
+  | { readonly op: 'recordFailure'; readonly userId: string; readonly threshold: number }
+  | { readonly op: 'consumeBypass'; readonly userId: string };
+
+export type ToWorker = { readonly kind: 'run'; readonly id: number; readonly task: WorkerOp; readonly calls: number; readonly startAt: number; readonly nowBase: number } | { readonly kind: 'exit' };
+export type FromWorker =
+  | { readonly kind: 'ready' }
+  | { readonly kind: 'result'; readonly id: number; readonly results: ReadonlyArray<boolean | { failedCount: number; lockedAt: number | null }> }
+  | { readonly kind: 'error'; readonly message: string };
+
+const [url, keyFile] = process.argv.slice(2) as [string, string];
+const send = (message: FromWorker): void => {
+  process.send?.(message);
+};
+
+function call(store: Store, task: WorkerOp, now: number): Promise<boolean | { failedCount: number; lockedAt: number | null }> {
+  switch (task.op) {
+    case 'consumeStep':
+      return store.methods.consumeStep(task.methodId, task.step, 0, now);
+    case 'recordFailure':
+      return store.users.recordFailure(task.userId, task.threshold, now);
+    case 'consumeBypass':
+      return store.bypasses.consume(task.userId, now);
+  }
+}
+
+try {
+  const store = await openStore({ url, keyring: await loadKeyring(keyFile), migrate: false });
+  process.on('message', (message: ToWorker) => {
+    if (message.kind === 'exit') {
+      void store.close().then(() => process.exit(0));
+      return;
+    }
+    void (async () => {
+      while (Date.now() < message.startAt) await new Promise((r) => setTimeout(r, 1));
+      try {
+        const results = await Promise.all(Array.from({ length: message.calls }, (_, i) => call(store, message.task, message.nowBase + i)));
+        send({ kind: 'result', id: message.id, results });
+      } catch (e) {
+        send({ kind: 'error', message: String((e as Error).stack ?? e) });
+      }
+    })();
+  });
+  send({ kind: 'ready' });
+} catch (e) {
+  send({ kind: 'error', message: String((e as Error).stack ?? e) });
+  process.exit(1);
+}
