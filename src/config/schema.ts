@@ -12,6 +12,7 @@
  * Two annotations beyond JSON Schema are used by the loader and the generators:
  * - `x-path: true`: a file path; a relative value resolves against the config file's folder.
  * - `x-default-text`: how to describe a default that depends on the machine (for docs and init).
+ * - `x-network: true`: an IP address or CIDR range.
  */
 import os from 'node:os';
 import Type, { type Static } from 'typebox';
@@ -49,7 +50,7 @@ const ServerSchema = Type.Object(
       description:
         'Allow `server.plainHttp` on a non-loopback address. API keys and passcodes then cross the network unencrypted; the server warns loudly at start.',
     }),
-    trustProxy: Type.Array(Type.String({ minLength: 1 }), {
+    trustProxy: Type.Array(Type.String({ minLength: 1, 'x-network': true }), {
       default: [],
       description:
         'Addresses or CIDR ranges of reverse proxies whose `X-Forwarded-For` header is believed. Empty: the header is ignored and the peer address is the client address.',
@@ -120,9 +121,9 @@ const RateLimitSchema = Type.Object(
 
 const MetricsSchema = Type.Object(
   {
-    allowFrom: Type.Array(Type.String({ minLength: 1 }), {
+    allowFrom: Type.Array(Type.String({ minLength: 1, 'x-network': true }), {
       default: [],
-      description: 'Addresses or CIDR ranges allowed to read `/metrics` (Prometheus). Empty: only loopback.',
+      description: 'Addresses or CIDR ranges allowed to read `/metrics` (Prometheus), besides loopback, which always may.',
     }),
   },
   { additionalProperties: false, default: {}, description: 'Prometheus metrics.' },
@@ -170,6 +171,8 @@ export interface SchemaNode {
   readonly description?: string;
   readonly 'x-path'?: boolean;
   readonly 'x-default-text'?: string;
+  /** An IP address or CIDR range. */
+  readonly 'x-network'?: boolean;
 }
 
 export const ENV_PREFIX = 'COUNTERSIGN_';
@@ -234,8 +237,10 @@ export function describeAllowed(node: SchemaNode): string {
     case 'boolean':
       return 'true or false';
     case 'string':
+      if (node['x-network']) return 'an IP address or CIDR range';
       return node.minLength ? 'a non-empty string' : 'a string';
     case 'array':
+      if (node.items?.['x-network']) return 'a list of IP addresses or CIDR ranges';
       return `a list of ${node.items ? describeAllowed(node.items).replace(/^an? /, '') + 's' : 'values'}`;
     default:
       return 'a valid value';

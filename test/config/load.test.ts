@@ -182,7 +182,11 @@ describe('bad values give a ConfigError naming the key', () => {
     e = await configError({ file: await writeConfig('server:\n  trustProxy: 10.0.0.1\n'), env: {} });
     expect(e.key).toBe('server.trustProxy');
     e = await configError({ file: await writeConfig('metrics:\n  allowFrom: ["127.0.0.1", 5]\n'), env: {} });
-    expect(e.message).toBe('metrics.allowFrom[1]: 5 is not allowed: a non-empty string');
+    expect(e.message).toBe('metrics.allowFrom[1]: 5 is not allowed: an IP address or CIDR range');
+    e = await configError({ file: await writeConfig('server:\n  trustProxy: ["10.0.0.1", "proxy.local"]\n'), env: {} });
+    expect(e.message).toBe('server.trustProxy[1]: "proxy.local" is not allowed: an IP address or CIDR range');
+    e = await configError({ file: await writeConfig('metrics:\n  allowFrom: ["10.0.0.0/33"]\n'), env: {} });
+    expect(e.key).toBe('metrics.allowFrom');
     e = await configError({ file: await writeConfig('server: 8443\n'), env: {} });
     expect(e.key).toBe('server');
     e = await configError({ file: await writeConfig('rateLimit:\n  perKeyPerMinute: 1.5\n'), env: {} });

@@ -1,0 +1,172 @@
+/** `countersign audit ...`: the audit trail (every decision and administrative change). */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Option, type CommandUnknownOpts } from '@commander-js/extra-typings';
+import type { AuditEvent, AuditQuery } from '../core/types.ts';
+import { UsageError, emit, globals, intArg, table, time, timeArg, withContext, write } from './runtime.ts';
+
+/** CSV columns, in order: the fields MFA Server reports carried, then ours. */
+export const AUDIT_CSV_COLUMNS = [
+  'id',
+  'time',
+  'kind',
+  'action',
+  'result',
+  'reason',
+  'username',
+  'displayName',
+  'email',
+  'phone',
+  'device',
+  'method',
+  'mode',
+  'application',
+  'serverName',
+  'clientIp',
+  'actor',
+  'authenticationId',
+  'details',
+] as const;
+
+export async function auditCsv(events: readonly AuditEvent[]): Promise<string> {
+  const { stringify } = await import('csv-stringify/sync');
+  const rows = events.map((e) =>
+    AUDIT_CSV_COLUMNS.map((c) => {
+      if (c === 'time') return new Date(e.at).toISOString();
+      if (c === 'details') return e.details === null ? '' : JSON.stringify(e.details);
+      const v = e[c];
+      return v === null ? '' : String(v);
+    }),
+  );
+  // Text starting with = + - @ is prefixed so spreadsheets do not run it as a formula (plain
+  // numbers such as E.164 phone numbers are left alone).
+  const safe = rows.map((r) => r.map((cell) => (/^[=+\-@\t\r]/.test(cell) && !/^[+-]?\d+(\.\d+)?$/.test(cell) ? `'${cell}` : cell)));
+  return stringify([[...AUDIT_CSV_COLUMNS], ...safe]);
+}
+
+export function auditLine(e: AuditEvent): string {
+  const parts = [
+    time(e.at),
+    e.action,
+    e.result,
+    e.reason ? `reason=${e.reason}` : '',
+    e.username ? `user=${e.username}` : '',
+    e.application ? `app=${e.application}` : '',
+    e.method ? `method=${e.method}` : '',
+    e.clientIp ? `ip=${e.clientIp}` : '',
+    e.actor ? `actor=${e.actor}` : '',
+  ];
+  return parts.filter((p) => p !== '').join(' ');
+}
+
+function auditTable(events: readonly AuditEvent[]): string {
+  return table(events, [
+    ['ID', (e) => e.id],
+    ['TIME', (e) => time(e.at)],
+    ['ACTION', (e) => e.action],
+    ['RESULT', (e) => e.result],
+    ['REASON', (e) => e.reason],
+    ['USER', (e) => e.username],
+    ['APPLICATION', (e) => e.application],
+    ['METHOD', (e) => e.method],
+    ['CLIENT IP', (e) => e.clientIp],
+    ['ACTOR', (e) => e.actor],
+  ]);
+}
+
+export function registerAudit(program: CommandUnknownOpts): void {
+  const audit = program.command('audit').description('read the audit trail').addHelpText(
+    'after',
+    `
+Examples:
+  $ countersign audit list --user alice --result denied
+  $ countersign audit list --from 2026-01-01 --to 2026-02-01 --csv > january.csv
+  $ countersign audit tail --follow`,
+  );
+
+  audit
+    .command('list')
+    .description('list events, newest first')
+    .option('--user <username>', 'only events of this user')
+    .option('--application <name>', 'only events of this application')
+    .option('--result <result>', 'approved, denied, challenge, expired (authentications) or success, failure (changes)')
+    .addOption(new Option('--kind <kind>', 'authentication decisions or administrative changes').choices(['authentication', 'admin'] as const))
+    .option('--action <action>', 'e.g. authenticate, user.block, settings.update')
+    .option('--from <time>', 'from this time, inclusive (ISO 8601 or epoch ms)', timeArg)
+    .option('--to <time>', 'until this time, exclusive (ISO 8601 or epoch ms)', timeArg)
+    .option('--before <id>', 'events with an id lower than this (paging)', intArg(1, Number.MAX_SAFE_INTEGER))
+    .option('--limit <n>', 'number of events (1-10000)', intArg(1, 10_000), 100)
+    .option('--csv', 'CSV with a header row on stdout (for spreadsheets and reports)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ countersign audit list --user alice
+  $ countersign audit list --result denied --from 2026-03-01T00:00:00Z --limit 1000
+  $ countersign audit list --csv > audit.csv`,
+    )
+    .action(async (opts, cmd) => {
+      if (opts.csv && globals(cmd).json) throw new UsageError('--csv and --json cannot be used together');
+      const query: AuditQuery = {
+        limit: opts.limit,
+        ...(opts.user !== undefined ? { username: opts.user } : {}),
+        ...(opts.application !== undefined ? { application: opts.application } : {}),
+        ...(opts.result !== undefined ? { result: opts.result } : {}),
+        ...(opts.kind !== undefined ? { kind: opts.kind } : {}),
+        ...(opts.action !== undefined ? { action: opts.action } : {}),
+        ...(opts.from !== undefined ? { from: opts.from } : {}),
+        ...(opts.to !== undefined ? { to: opts.to } : {}),
+        ...(opts.before !== undefined ? { before: opts.before } : {}),
+      };
+      await withContext(cmd, async ({ core }) => {
+        const events = await core.audit.query(query);
+        if (opts.csv) {
+          process.stdout.write(await auditCsv(events));
+          return;
+        }
+        emit(cmd, events, () => (events.length === 0 ? 'no events' : auditTable(events)));
+      });
+    });
+
+  audit
+    .command('tail')
+    .description('print the latest events, oldest first; with --follow, keep printing new ones')
+    .option('--limit <n>', 'how many recent events to print first (0-1000)', intArg(0, 1000), 20)
+    .option('-f, --follow', 'keep running and print events as they arrive (Ctrl-C to stop)')
+    .option('--interval <ms>', 'polling interval with --follow', intArg(100, 60_000), 1000)
+    .addHelpText('after', '\nExamples:\n  $ countersign audit tail\n  $ countersign audit tail --follow --json   # one JSON object per line')
+    .action(async (opts, cmd) => {
+      const json = globals(cmd).json;
+      const print = (e: AuditEvent): void => write(json ? JSON.stringify(e) : auditLine(e));
+      await withContext(cmd, async ({ core }) => {
+        let last = 0;
+        const recent = opts.limit > 0 ? await core.audit.query({ limit: opts.limit }) : await core.audit.query({ limit: 1 });
+        for (const e of recent) last = Math.max(last, e.id);
+        if (opts.limit > 0) for (const e of [...recent].reverse()) print(e);
+        if (!opts.follow) return;
+
+        let stop = false;
+        const onSignal = (): void => {
+          stop = true;
+        };
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
+        try {
+          while (!stop) {
+            const batch = await core.audit.query({ after: last, limit: 500 });
+            const ordered = [...batch].sort((a, b) => a.id - b.id);
+            for (const e of ordered) {
+              print(e);
+              last = Math.max(last, e.id);
+            }
+            if (batch.length < 500) {
+              // Sleep in small slices so a signal stops the loop promptly.
+              for (let waited = 0; waited < opts.interval && !stop; waited += 100) await sleep(Math.min(100, opts.interval - waited));
+            }
+          }
+        } finally {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+        }
+      });
+    });
+}

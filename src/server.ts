@@ -1,0 +1,213 @@
+/**
+ * Composition root: configuration -> key file -> store -> core -> front doors.
+ *
+ * `openContext` is what every entry point shares (the server and each CLI command): the same
+ * database, the same key file, the same core. `startServer` adds the logger, metrics and the HTTP
+ * door, listens, and shuts down gracefully on SIGINT/SIGTERM.
+ */
+import { X509Certificate } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import { ConfigError } from './config/errors.ts';
+import { isLoopbackHost } from './config/load.ts';
+import type { Config } from './config/schema.ts';
+import type { AuthenticationListener, Core } from './core/api.ts';
+import { createCore } from './core/index.ts';
+import type { Store } from './core/ports.ts';
+import { systemClock } from './platform/clock.ts';
+import { argon2Hasher, hmacHasher } from './platform/hashing.ts';
+import { systemRandom } from './platform/random.ts';
+import { openStore } from './store/index.ts';
+import { loadKeyring, type Keyring } from './store/keyring.ts';
+
+export interface Context {
+  readonly core: Core;
+  readonly store: Store;
+  readonly keyring: Keyring;
+  /** Closes the store. */
+  close(): Promise<void>;
+}
+
+export interface OpenContextOptions {
+  /** Run pending database migrations (the store's default when omitted). */
+  readonly migrate?: boolean;
+  /** Observes every finished authentication (metrics). */
+  readonly onAuthentication?: AuthenticationListener;
+}
+
+export async function openContext(config: Config, opts: OpenContextOptions = {}): Promise<Context> {
+  const keyring = await loadKeyring(config.keys.file);
+  const store = await openStore({
+    url: config.database.url,
+    keyring,
+    ...(opts.migrate === undefined ? {} : { migrate: opts.migrate }),
+  });
+  try {
+    const core = createCore({
+      store,
+      clock: systemClock,
+      random: systemRandom,
+      passwords: argon2Hasher(),
+      keyedHasher: hmacHasher(keyring.pepper),
+      serverName: config.server.serverName,
+      ...(opts.onAuthentication ? { onAuthentication: opts.onAuthentication } : {}),
+    });
+    return { core, store, keyring, close: () => store.close() };
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+}
+
+export interface RunningServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export interface StartServerOptions {
+  /** Install SIGINT/SIGTERM handlers that close the server (default true). */
+  readonly handleSignals?: boolean;
+  /** Called after a signal-triggered shutdown finished (the CLI exits here). */
+  readonly onShutdown?: (signal: NodeJS.Signals) => void;
+  /** Logger to use instead of one built from `config.log`. */
+  readonly logger?: Logger;
+}
+
+/** Settings that work but weaken security; each is logged at `warn` when the server starts. */
+export async function insecureSettings(config: Config): Promise<string[]> {
+  const warnings: string[] = [];
+  const { server } = config;
+  if (server.plainHttp) {
+    warnings.push(
+      isLoopbackHost(server.host)
+        ? `INSECURE: plain HTTP (server.plainHttp) on ${server.host}: only safe behind a TLS-terminating proxy on this machine`
+        : `INSECURE: plain HTTP on public address ${server.host} (server.allowInsecurePublicHttp): API keys and passcodes cross the network UNENCRYPTED`,
+    );
+  }
+  for (const [key, file] of [
+    ['keys.file', config.keys.file],
+    ['server.tls.key', server.plainHttp ? null : server.tls.key],
+  ] as const) {
+    if (file === null) continue;
+    const mode = await stat(file).then(
+      (s) => s.mode,
+      () => null,
+    );
+    if (mode !== null && (mode & 0o077) !== 0) {
+      warnings.push(`INSECURE: ${key} ${file} is readable by other users (mode ${(mode & 0o777).toString(8)}); run: chmod 600 ${file}`);
+    }
+  }
+  if (!server.plainHttp) {
+    const pem = await readFile(server.tls.cert, 'utf8').catch(() => null);
+    if (pem !== null) {
+      try {
+        const cert = new X509Certificate(pem);
+        if (cert.subject === cert.issuer && cert.verify(cert.publicKey)) {
+          warnings.push(
+            `INSECURE: the certificate ${server.tls.cert} is self-signed (${cert.subject.replace(/\n/g, ', ')}): clients cannot verify this server; replace it with one issued by your CA`,
+          );
+        }
+      } catch {
+        // An unreadable certificate fails loudly when the listener starts.
+      }
+    }
+  }
+  return warnings;
+}
+
+async function readTls(config: Config): Promise<{ key: Buffer; cert: Buffer }> {
+  const read = async (key: string, file: string): Promise<Buffer> => {
+    try {
+      return await readFile(file);
+    } catch (e) {
+      throw new ConfigError(
+        `${key}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (create a certificate with "countersign init", or set server.plainHttp behind a TLS proxy)`,
+        key,
+      );
+    }
+  };
+  return { cert: await read('server.tls.cert', config.server.tls.cert), key: await read('server.tls.key', config.server.tls.key) };
+}
+
+function displayUrl(config: Config, address: AddressInfo): string {
+  const scheme = config.server.plainHttp ? 'http' : 'https';
+  let host = config.server.host;
+  if (host === '0.0.0.0' || host === '::' || host === '[::]') host = 'localhost';
+  if (host.includes(':') && !host.startsWith('[')) host = `[${host}]`;
+  return `${scheme}://${host}:${address.port}`;
+}
+
+export async function startServer(config: Config, opts: StartServerOptions = {}): Promise<RunningServer> {
+  const [{ createLogger }, { createMetrics }] = await Promise.all([import('./ops/logger.ts'), import('./ops/metrics.ts')]);
+  const logger = opts.logger ?? createLogger({ level: config.log.level, pretty: config.log.pretty ?? false });
+  for (const warning of await insecureSettings(config)) logger.warn(warning);
+
+  const metrics = createMetrics();
+  const https = config.server.plainHttp ? undefined : await readTls(config);
+  const ctx = await openContext(config, { onAuthentication: metrics.observeAuthentication });
+
+  let app;
+  try {
+    const { buildHttpApp } = await import('./doors/http/app.ts');
+    app = await buildHttpApp({
+      core: ctx.core,
+      logger,
+      metrics,
+      ...(https ? { https } : {}),
+      trustProxy: [...config.server.trustProxy],
+      rateLimit: { ...config.rateLimit },
+      metricsAllowFrom: [...config.metrics.allowFrom],
+      ready: () => ctx.store.ping(),
+    });
+    await app.listen({ host: config.server.host, port: config.server.port });
+  } catch (e) {
+    await app?.close().catch(() => undefined);
+    await ctx.close();
+    throw e;
+  }
+
+  const url = displayUrl(config, app.server.address() as AddressInfo);
+  logger.info({ url, startupMs: Math.round(performance.now()), store: ctx.store.dialect, serverName: config.server.serverName }, 'ready');
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      removeSignalHandlers();
+      try {
+        await app.close();
+      } finally {
+        await ctx.close();
+      }
+      logger.info('stopped');
+    })();
+    return closing;
+  };
+
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (closing) {
+      logger.warn({ signal }, 'second signal during shutdown; exiting now');
+      process.exit(1);
+    }
+    logger.info({ signal }, 'shutting down');
+    close().then(
+      () => opts.onShutdown?.(signal),
+      (e: unknown) => {
+        logger.error({ err: e }, 'error during shutdown');
+        process.exitCode = 1;
+        opts.onShutdown?.(signal);
+      },
+    );
+  };
+  const removeSignalHandlers = (): void => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+  if (opts.handleSignals ?? true) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+
+  return { url, close };
+}
