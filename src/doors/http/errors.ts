@@ -164,39 +164,54 @@ function messageOf(e: SchemaError): string {
   return e.message ?? `fails ${e.keyword}`;
 }
 
-/** Turns schema errors into one readable problem per field. */
+/**
+ * Turns schema errors into one readable problem per field. Alternatives (anyOf, e.g. "string or
+ * null") are reported once: "must be string or null" when the value had the wrong type, or the
+ * errors of the branch that went deeper when the value had the right shape but wrong content.
+ * (TypeBox stops after 8 errors, so a very bad body is reported in part.)
+ */
 export function fieldProblems(errors: readonly SchemaError[], where: FieldProblem['in']): FieldProblem[] {
   const out = new Map<string, FieldProblem>();
   const add = (field: string, message: string): void => {
     if (!out.has(field)) out.set(field, where ? { field, in: where, message } : { field, message });
   };
-  // Alternatives (anyOf) are reported once: "must be string or null", or by the errors of the
-  // branch that went deeper when the value had the right shape but wrong content.
-  const consumed = new Set<SchemaError>();
-  for (const e of errors) {
-    if (e.keyword !== 'anyOf') continue;
-    consumed.add(e);
-    const prefix = `${e.schemaPath}/anyOf/`;
-    const branches = errors.filter((c) => c !== e && c.schemaPath.startsWith(prefix));
-    for (const c of branches) consumed.add(c);
-    const deeper = branches.filter((c) => c.instancePath !== e.instancePath || c.keyword === 'required' || c.keyword === 'additionalProperties' || c.keyword === 'boolean');
-    if (deeper.length > 0) {
-      for (const d of fieldProblems(deeper, where)) add(d.field, d.message);
-    } else {
-      const alternatives = [...new Set(branches.map(describeAlternative))];
-      add(fieldPath(e.instancePath), alternatives.length > 0 ? `must be ${alternatives.join(' or ')}` : 'has an invalid value');
-    }
-  }
-  for (const e of errors) {
-    if (consumed.has(e)) continue;
+  const single = (e: SchemaError): void => {
     if (e.keyword === 'required') {
       for (const name of (e.params['requiredProperties'] as string[] | undefined) ?? []) add(fieldPath(e.instancePath, name), 'is required');
     } else if (e.keyword === 'additionalProperties') {
       for (const name of (e.params['additionalProperties'] as string[] | undefined) ?? []) add(fieldPath(e.instancePath, name), 'is not allowed');
     } else if (e.keyword === 'boolean') {
       add(fieldPath(e.instancePath), 'is not allowed');
+    } else if (e.keyword === 'anyOf') {
+      add(fieldPath(e.instancePath), 'has an invalid value');
     } else {
       add(fieldPath(e.instancePath), messageOf(e));
+    }
+  };
+
+  // Group the errors of each outermost anyOf (the anyOf error itself and its branches' errors).
+  const groups = new Map<string, SchemaError[]>();
+  for (const e of errors) {
+    const at = e.schemaPath.indexOf('/anyOf/');
+    const key = at !== -1 ? e.schemaPath.slice(0, at) : e.keyword === 'anyOf' ? e.schemaPath : undefined;
+    if (key === undefined) {
+      single(e);
+      continue;
+    }
+    const group = groups.get(key);
+    if (group) group.push(e);
+    else groups.set(key, [e]);
+  }
+  for (const [key, group] of groups) {
+    const root = group.find((e) => e.keyword === 'anyOf' && e.schemaPath === key);
+    const branches = group.filter((e) => e !== root);
+    const path = root?.instancePath ?? branches.reduce((p, e) => (e.instancePath.length < p.length ? e.instancePath : p), branches[0]?.instancePath ?? '');
+    const deeper = branches.filter((e) => e.instancePath !== path || e.keyword === 'required' || e.keyword === 'additionalProperties' || e.keyword === 'boolean');
+    if (deeper.length > 0) {
+      for (const e of deeper) single(e);
+    } else {
+      const alternatives = [...new Set(branches.map(describeAlternative))];
+      add(fieldPath(path), alternatives.length > 0 ? `must be ${alternatives.join(' or ')}` : 'has an invalid value');
     }
   }
   return [...out.values()];
