@@ -1,6 +1,7 @@
 /**
- * Child process for concurrency.test.ts: opens its own store on the shared database, then on each
- * `run` message fires `calls` concurrent operations at `startAt` and reports what each returned.
+ * Child process for the store's multi-process tests: opens its own store on the shared database
+ * (migrating it when the third argument is `migrate`), reports `ready`, then on each `run` message
+ * fires `calls` concurrent operations at `startAt` and reports what each returned.
  */
 import type { Store } from '../../src/core/ports.ts';
 import { openStore } from '../../src/store/index.ts';
@@ -17,7 +18,7 @@ export type FromWorker =
   | { readonly kind: 'result'; readonly id: number; readonly results: ReadonlyArray<boolean | { failedCount: number; lockedAt: number | null }> }
   | { readonly kind: 'error'; readonly message: string };
 
-const [url, keyFile] = process.argv.slice(2) as [string, string];
+const [url, keyFile, migrate] = process.argv.slice(2) as [string, string, string | undefined];
 const send = (message: FromWorker): void => {
   process.send?.(message);
 };
@@ -34,7 +35,7 @@ function call(store: Store, task: WorkerOp, now: number): Promise<boolean | { fa
 }
 
 try {
-  const store = await openStore({ url, keyring: await loadKeyring(keyFile), migrate: false });
+  const store = await openStore({ url, keyring: await loadKeyring(keyFile), migrate: migrate === 'migrate' });
   process.on('message', (message: ToWorker) => {
     if (message.kind === 'exit') {
       void store.close().then(() => process.exit(0));

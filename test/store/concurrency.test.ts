@@ -2,23 +2,21 @@
  * The atomic operations raced by several OS processes at once (plus many calls in flight in each),
  * on one SQLite file and on PostgreSQL: exactly one consume wins; N failures count as N.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/core/ports.ts';
 import { openStore } from '../../src/store/index.ts';
 import { createKeyFile, loadKeyring } from '../../src/store/keyring.ts';
-import type { FromWorker, ToWorker, WorkerOp } from './concurrency-worker.ts';
+import type { WorkerOp } from './concurrency-worker.ts';
 import { createTempDatabase } from './pg.ts';
+import { Worker } from './worker-client.ts';
 
 const PROCESSES = 3;
 const CALLS_PER_PROCESS = 20;
 const ROUNDS = 5;
-const WORKER = fileURLToPath(new URL('./concurrency-worker.ts', import.meta.url));
 const T0 = Date.UTC(2026, 0, 1);
 
 const dir = mkdtempSync(join(tmpdir(), 'countersign-race-'));
@@ -29,38 +27,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-class Worker {
-  readonly #child: ChildProcess;
-  readonly #waiting = new Map<number, (m: FromWorker) => void>();
-  readonly ready: Promise<void>;
-
-  constructor(url: string) {
-    this.#child = fork(WORKER, [url, keyFile], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    this.ready = new Promise((resolve, reject) => {
-      this.#child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
-      this.#child.on('message', (m: FromWorker) => {
-        if (m.kind === 'ready') resolve();
-        else if (m.kind === 'error') reject(new Error(m.message));
-        else this.#waiting.get(m.id)?.(m);
-      });
-    });
-  }
-
-  run(message: Extract<ToWorker, { kind: 'run' }>): Promise<Extract<FromWorker, { kind: 'result' }>['results']> {
-    return new Promise((resolve, reject) => {
-      this.#waiting.set(message.id, (m) => (m.kind === 'result' ? resolve(m.results) : reject(new Error(JSON.stringify(m)))));
-      this.#child.send(message);
-    });
-  }
-
-  async exit(): Promise<void> {
-    if (this.#child.exitCode !== null) return;
-    const exited = new Promise((resolve) => this.#child.once('exit', resolve));
-    this.#child.send({ kind: 'exit' } satisfies ToWorker);
-    await exited;
-  }
-}
-
 function describeRaces(name: string, url: () => string): void {
   describe(`concurrent processes: ${name}`, () => {
     let store: Store;
@@ -69,7 +35,7 @@ function describeRaces(name: string, url: () => string): void {
 
     beforeAll(async () => {
       store = await openStore({ url: url(), keyring: await loadKeyring(keyFile) });
-      workers = Array.from({ length: PROCESSES }, () => new Worker(url()));
+      workers = Array.from({ length: PROCESSES }, () => new Worker(url(), keyFile));
       await Promise.all(workers.map((w) => w.ready));
     }, 60_000);
     afterAll(async () => {
