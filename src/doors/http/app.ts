@@ -96,9 +96,22 @@ const DOCS_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'n
 
 const ProblemResponse = { description: 'Problem (RFC 9457)', content: { 'application/problem+json': { schema: Problem } } };
 
-/** OpenAPI: every operation lists its roles and its problem responses. */
+/** "GET /api/v1/users/:username/methods" -> "getUsersByUsernameMethods". */
+export function operationId(method: string, url: string): string {
+  const words = url
+    .replace(/^\/api\/v1/, '')
+    .split('/')
+    .filter((part) => part !== '')
+    .map((part) => (part.startsWith(':') ? `by-${part.slice(1)}` : part))
+    .flatMap((part) => part.split(/[^A-Za-z0-9]+/))
+    .filter((w) => w !== '');
+  return method.toLowerCase() + words.map((w) => w[0]?.toUpperCase() + w.slice(1)).join('');
+}
+
+/** OpenAPI: every operation gets an operationId, its roles and its problem responses. */
 function documentRoute({ schema, url, route }: { schema: RouteOptions['schema']; url: string; route: RouteOptions }): { schema: NonNullable<RouteOptions['schema']>; url: string } {
   const s: Record<string, unknown> = { ...(schema ?? {}) };
+  s['operationId'] ??= operationId([route.method].flat()[0] ?? 'get', route.url);
   const roles = route.config?.roles;
   if (roles !== undefined) {
     s['description'] = [s['description'], `Roles: ${roles.join(', ')}.`].filter((x) => typeof x === 'string' && x !== '').join('\n\n');
