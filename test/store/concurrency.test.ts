@@ -11,7 +11,7 @@ import type { Store } from '../../src/core/ports.ts';
 import { openStore } from '../../src/store/index.ts';
 import { createKeyFile, loadKeyring } from '../../src/store/keyring.ts';
 import type { WorkerOp } from './concurrency-worker.ts';
-import { createTempDatabase } from './pg.ts';
+import { probePostgres, tempDatabaseHooks } from './pg.ts';
 import { Worker } from './worker-client.ts';
 
 const PROCESSES = 3;
@@ -21,11 +21,8 @@ const T0 = Date.UTC(2026, 0, 1);
 
 const dir = mkdtempSync(join(tmpdir(), 'countersign-race-'));
 const keyFile = join(dir, 'keys.json');
-const pg = await createTempDatabase();
-afterAll(async () => {
-  if (pg.ok) await pg.db.drop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const pg = await probePostgres();
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function describeRaces(name: string, url: () => string): void {
   describe(`concurrent processes: ${name}`, () => {
@@ -100,7 +97,10 @@ function describeRaces(name: string, url: () => string): void {
 await createKeyFile(keyFile);
 describeRaces('sqlite file', () => `sqlite:${join(dir, 'race.db')}`);
 if (pg.ok) {
-  describeRaces('postgres', () => `${pg.db.url}?pool=8`);
+  describe('postgres', () => {
+    const db = tempDatabaseHooks();
+    describeRaces('postgres', () => `${db.url()}?pool=8`);
+  });
 } else {
   describe.skip(`concurrent processes: postgres (${pg.reason})`, () => {
     it('needs PostgreSQL', () => undefined);

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { isCoreError } from '../../src/core/errors.ts';
 import { openStore, parseDatabaseUrl } from '../../src/store/index.ts';
 import { createKeyFile, keyringFromKeys } from '../../src/store/keyring.ts';
-import { createTempDatabase } from './pg.ts';
+import { createTempDatabase, probePostgres, tempDatabaseHooks } from './pg.ts';
 import { Worker } from './worker-client.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'countersign-open-'));
@@ -115,24 +115,20 @@ describe('SQLite', () => {
   });
 });
 
-describe('PostgreSQL', async () => {
-  const temp = await createTempDatabase();
-  if (!temp.ok) {
-    it.skip(`needs PostgreSQL (${temp.reason})`, () => undefined);
-    return;
-  }
-  afterAll(() => temp.db.drop());
+const postgres = await probePostgres();
+describe.skipIf(!postgres.ok)(`PostgreSQL${postgres.ok ? '' : ` (${postgres.reason})`}`, () => {
+  const temp = tempDatabaseHooks();
 
   it('migrates once when several processes open a new database at the same moment', async () => {
     const keyFile = join(dir, 'pg-keys.json');
     await createKeyFile(keyFile);
-    const workers = Array.from({ length: 4 }, () => new Worker(temp.db.url, keyFile, { migrate: true }));
+    const workers = Array.from({ length: 4 }, () => new Worker(temp.url(), keyFile, { migrate: true }));
     try {
       await Promise.all(workers.map((w) => w.ready));
     } finally {
       await Promise.all(workers.map((w) => w.exit()));
     }
-    const client = new pg.Client({ connectionString: temp.db.url });
+    const client = new pg.Client({ connectionString: temp.url() });
     await client.connect();
     try {
       expect((await client.query('select name from kysely_migration')).rows).toEqual([{ name: '001_initial' }]);
