@@ -1,0 +1,197 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installation, json, ok, removeDir, run } from './run.ts';
+
+interface UserJson {
+  username: string;
+  displayName: string | null;
+  email: string | null;
+  phone: { number: string; extension: string | null; country: string | null } | null;
+  state: string;
+  status: string;
+  hasPin: boolean;
+  language: string;
+  defaultMethod: string | null;
+  blockedReason: string | null;
+}
+
+let dir: string;
+let o: { cwd: string };
+
+beforeAll(async () => {
+  ({ dir } = await installation('user'));
+  o = { cwd: dir };
+});
+afterAll(async () => {
+  await removeDir(dir);
+});
+
+describe('user add / show / list', () => {
+  it('adds a user with every field and shows it back', async () => {
+    const created = await json<UserJson>(
+      ['user', 'add', 'bob', '--display-name', 'Bob Stone', '--email', 'bob@example.com', '--phone', '4155552671', '--phone-country', 'US', '--phone-extension', '12', '--language', 'fr-CA', '--default-method', 'totp'],
+      o,
+    );
+    expect(created).toMatchObject({
+      username: 'bob',
+      displayName: 'Bob Stone',
+      email: 'bob@example.com',
+      phone: { number: '+14155552671', extension: '12', country: 'US' },
+      language: 'fr-CA',
+      defaultMethod: 'totp',
+      state: 'enabled',
+      hasPin: false,
+    });
+    const shown = await json<UserJson & { methods: unknown[] }>(['user', 'show', 'BOB'], o);
+    expect(shown.username).toBe('bob');
+    expect(shown.methods).toEqual([]);
+    const human = await ok(['user', 'show', 'bob'], o);
+    expect(human).toMatch(/^username: +bob$/m);
+    expect(human).toMatch(/^phone: +\+14155552671 ext\. 12 \(US\)$/m);
+    expect(human).toMatch(/^tokens: +none$/m);
+  });
+
+  it('reads a PIN from standard input and never prints it', async () => {
+    const r = await run(['user', 'add', 'pinned', '--pin-stdin', '--json'], { ...o, input: '482913\n' });
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as UserJson).hasPin).toBe(true);
+    expect(r.stdout + r.stderr).not.toContain('482913');
+    const bad = await run(['user', 'add', 'badpin', '--pin-stdin'], { ...o, input: '12\n' });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^error: validation_failed: pin: /);
+  });
+
+  it('creates disabled users', async () => {
+    expect((await json<UserJson>(['user', 'add', 'dora', '--disabled'], o)).state).toBe('disabled');
+  });
+
+  it('refuses a duplicate (case-insensitive) and invalid fields, naming the field', async () => {
+    const dup = await run(['user', 'add', 'Bob'], o);
+    expect(dup.code).toBe(1);
+    expect(dup.stderr).toMatch(/^error: user_exists: /);
+    const email = await run(['user', 'add', 'eve', '--email', 'not-an-email'], o);
+    expect(email.code).toBe(1);
+    expect(email.stderr).toMatch(/^error: validation_failed: email: /);
+    expect(email.stderr).not.toMatch(/\n\s+at /);
+    const phone = await run(['user', 'add', 'eve', '--phone', '12'], o);
+    expect(phone.stderr).toMatch(/^error: validation_failed: phone\.number: /);
+    expect((await run(['user', 'show', 'eve'], o)).stderr).toMatch(/^error: user_not_found: /);
+  });
+
+  it('usage errors exit with status 2', async () => {
+    const noArg = await run(['user', 'add'], o);
+    expect(noArg.code).toBe(2);
+    expect(noArg.stderr).toContain("missing required argument 'username'");
+    const badOpt = await run(['user', 'add', 'zed', '--colour', 'red'], o);
+    expect(badOpt.code).toBe(2);
+    expect(badOpt.stderr).toContain("unknown option '--colour'");
+    const badChoice = await run(['user', 'list', '--state', 'sleeping'], o);
+    expect(badChoice.code).toBe(2);
+    const badLimit = await run(['user', 'list', '--limit', 'lots'], o);
+    expect(badLimit.code).toBe(2);
+    expect(badLimit.stderr).toContain('expected an integer 1..1000');
+  });
+
+  it('lists with search, state, limit and paging', async () => {
+    await ok(['user', 'add', 'carol', '--email', 'carol@corp.example'], o);
+    const all = await json<{ items: UserJson[]; next: string | null }>(['user', 'list'], o);
+    expect(all.items.map((u) => u.username)).toEqual(['bob', 'carol', 'dora', 'pinned']);
+    expect(all.next).toBeNull();
+    const search = await json<{ items: UserJson[] }>(['user', 'list', '--search', 'CORP'], o);
+    expect(search.items.map((u) => u.username)).toEqual(['carol']);
+    const disabled = await json<{ items: UserJson[] }>(['user', 'list', '--state', 'disabled'], o);
+    expect(disabled.items.map((u) => u.username)).toEqual(['dora']);
+    const page1 = await json<{ items: UserJson[]; next: string | null }>(['user', 'list', '--limit', '2'], o);
+    expect(page1.items.map((u) => u.username)).toEqual(['bob', 'carol']);
+    expect(page1.next).not.toBeNull();
+    const page2 = await json<{ items: UserJson[] }>(['user', 'list', '--limit', '2', '--after', String(page1.next)], o);
+    expect(page2.items.map((u) => u.username)).toEqual(['dora', 'pinned']);
+    const human = await ok(['user', 'list', '--limit', '2'], o);
+    expect(human.split('\n')[0]).toMatch(/^USERNAME +STATE +DISPLAY NAME +EMAIL/);
+    expect(human).toContain('(more: --after');
+  });
+});
+
+describe('user update / states / delete', () => {
+  it('updates, renames and clears fields', async () => {
+    await ok(['user', 'add', 'frank', '--email', 'frank@example.com', '--phone', '+14155552671'], o);
+    const u = await json<UserJson>(['user', 'update', 'frank', '--display-name', 'Frank', '--email', '', '--phone', ''], o);
+    expect(u).toMatchObject({ displayName: 'Frank', email: null, phone: null });
+    const renamed = await json<UserJson>(['user', 'update', 'frank', '--rename', 'franklin'], o);
+    expect(renamed.username).toBe('franklin');
+    expect((await run(['user', 'show', 'frank'], o)).code).toBe(1);
+    const nothing = await run(['user', 'update', 'franklin'], o);
+    expect(nothing.code).toBe(2);
+    expect(nothing.stderr).toContain('nothing to change');
+  });
+
+  it('disables, enables, blocks and unblocks, with history', async () => {
+    await ok(['user', 'add', 'gina'], o);
+    expect(await ok(['user', 'disable', 'gina'], o)).toBe('gina: disabled\n');
+    expect(await ok(['user', 'enable', 'gina'], o)).toBe('gina: enabled\n');
+    const noReason = await run(['user', 'block', 'gina'], o);
+    expect(noReason.code).toBe(2);
+    expect(noReason.stderr).toContain("required option '--reason <text>' not specified");
+    const blocked = await json<UserJson>(['user', 'block', 'gina', '--reason', 'lost phone'], o);
+    expect(blocked).toMatchObject({ state: 'blocked', blockedReason: 'lost phone' });
+    expect(await ok(['user', 'unblock', 'gina', '--reason', 'found it'], o)).toBe('gina: enabled\n');
+    const history = await json<{ action: string; reason: string | null }[]>(['user', 'history', 'gina'], o);
+    expect(history.map((e) => e.action)).toEqual(['user.unblock', 'user.block', 'user.enable', 'user.disable']);
+    expect(history[1]!.reason).toBe('lost phone');
+  });
+
+  it('deletes only with --yes when not on a terminal', async () => {
+    await ok(['user', 'add', 'hank'], o);
+    const refused = await run(['user', 'delete', 'hank'], o);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('--yes');
+    expect((await json<UserJson>(['user', 'show', 'hank'], o)).username).toBe('hank');
+    expect(await ok(['user', 'delete', 'hank', '--yes'], o)).toBe('deleted user hank\n');
+    expect((await run(['user', 'show', 'hank'], o)).stderr).toMatch(/^error: user_not_found/);
+  });
+});
+
+describe('user import', () => {
+  it('imports good rows, reports bad rows by line, updates existing users, exits 1', async () => {
+    const csv = [
+      'username,display_name,email,phone,phone_country,status',
+      'imp1,Import One,imp1@example.com,+14155552671,,enabled',
+      'imp2,Import Two,not-an-email,,,enabled',
+      'imp3,Import Three,,4155552672,US,disabled',
+      ',No Name,,,,',
+      'bob,Bob Updated,,,,',
+      'imp4,Bad Status,,,,sleeping',
+    ].join('\n');
+    const file = path.join(dir, 'users.csv');
+    await writeFile(file, csv);
+    const r = await run(['user', 'import', file], o);
+    expect(r.code).toBe(1);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toBe('total 6, created 2, updated 1, skipped 3, errors 3');
+    expect(lines[1]).toMatch(/^ {2}row 3 \[email\]: /);
+    expect(lines[2]).toMatch(/^ {2}row 5 \[username\]: /);
+    expect(lines[3]).toMatch(/^ {2}row 7 \[status\]: /);
+    expect(r.stderr).toBe('');
+    expect(await json<UserJson>(['user', 'show', 'imp1'], o)).toMatchObject({ displayName: 'Import One', phone: { number: '+14155552671' } });
+    expect(await json<UserJson>(['user', 'show', 'imp3'], o)).toMatchObject({ state: 'disabled', phone: { number: '+14155552672', country: 'US' } });
+    expect((await json<UserJson>(['user', 'show', 'bob'], o)).displayName).toBe('Bob Updated');
+    expect((await run(['user', 'show', 'imp2'], o)).code).toBe(1);
+    expect((await run(['user', 'show', 'imp4'], o)).code).toBe(1);
+  });
+
+  it('--json gives the report; a clean file exits 0; a bad header fails the whole file', async () => {
+    const good = path.join(dir, 'good.csv');
+    await writeFile(good, 'username,email\nj1,j1@example.com\nj2,j2@example.com\n');
+    const report = await json<{ total: number; created: number; errors: unknown[] }>(['user', 'import', good], o);
+    expect(report).toMatchObject({ total: 2, created: 2, errors: [] });
+    const badHeader = path.join(dir, 'bad.csv');
+    await writeFile(badHeader, 'login,email\nx,x@example.com\n');
+    const r = await run(['user', 'import', badHeader], o);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: import_failed: /);
+    const missing = await run(['user', 'import', path.join(dir, 'nope.csv')], o);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^error: cannot read .*nope\.csv: ENOENT/);
+  });
+});
