@@ -227,6 +227,9 @@ describe('TOTP authentication', () => {
     const user = json(await t.app.inject({ method: 'GET', url: '/api/v1/users/alice', headers: t.as('helpdesk') }));
     expect(user).toMatchObject({ state: 'locked', failedCount: 3 });
     expect(user['lockedAt']).toBe(t.clock.now());
+    await createUser('zoe');
+    const locked = json<{ items: { username: string }[] }>(await t.app.inject({ method: 'GET', url: '/api/v1/users?state=locked', headers: t.as('helpdesk') }));
+    expect(locked.items.map((u) => u.username)).toEqual(['alice']);
 
     // Locked: even the right code is denied, and it looks like any other failure.
     expect((await authenticate({ username: 'alice', passcode: good })).state).toBe('denied');
