@@ -209,6 +209,16 @@ describe('logs', () => {
     expect(out).toContain('[Redacted]');
   });
 
+  it('writes readable lines with pretty, still redacted', () => {
+    const { lines, stream } = capture();
+    const log = createLogger({ level: 'info', pretty: true, destination: stream as unknown as pino.DestinationStream });
+    log.info({ user: 'alice', passcode: '314159' }, 'signed in');
+    log.debug('not shown at info');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^\d{2}:\d{2}:\d{2}\.\d{3} INFO  signed in user=alice passcode=\[Redacted\]\n$/);
+    expect(() => createLogger({ level: 'loud' })).toThrow(/loud/);
+  });
+
   it('keeps API keys, passcodes and enrolled secrets out of the request logs', async () => {
     const { lines, stream } = capture();
     const logger = createLogger({ level: 'trace', destination: stream as unknown as pino.DestinationStream });
