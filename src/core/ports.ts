@@ -122,7 +122,11 @@ export interface AuthenticationStore {
    * in `from`. True for exactly one concurrent caller.
    */
   transition(id: string, from: AuthState, to: AuthState, reason: AuthReason, fields: { methodId?: string | null; methodType?: string | null }, now: number): Promise<boolean>;
-  /** Most recent approval for the user, application and client address created at or after `since`. */
+  /**
+   * Most recent approval by a second factor (reason 'passcode_ok') for the user, application and
+   * client address, created at or after `since`. Approvals that were themselves cached, bypassed or
+   * trusted never extend the cache window.
+   */
   lastApproval(userId: string, applicationId: string, clientIp: string, since: number): Promise<Authentication | undefined>;
   /** Deletes finished authentications older than `before`. */
   prune(before: number): Promise<number>;

@@ -77,6 +77,7 @@ export function createAuthenticationStore({ db }: StoreContext): AuthenticationS
         .where('application_id', '=', applicationId)
         .where('client_ip', '=', clientIp)
         .where('state', '=', 'approved')
+        .where('reason', '=', 'passcode_ok')
         .where('created_at', '>=', since)
         .orderBy('created_at', 'desc')
         .limit(1)

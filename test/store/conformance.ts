@@ -696,6 +696,8 @@ export function describeStoreConformance(name: string, open: OpenStore): void {
           latest,
           approved({ createdAt: T0 + 5_000, clientIp: '198.51.100.7' }),
           approved({ createdAt: T0 + 5_000, applicationId: 'app-2' }),
+          approved({ createdAt: T0 + 5_000, reason: 'cached' }),
+          approved({ createdAt: T0 + 5_000, reason: 'trusted_ip' }),
           authentication(user, { createdAt: T0 + 5_000, state: 'denied', reason: 'invalid_passcode' }),
           authentication(user, { createdAt: T0 + 5_000 }),
           authentication(other, { createdAt: T0 + 5_000, state: 'approved', reason: 'passcode_ok' }),
