@@ -99,6 +99,16 @@ describe('users', () => {
     expect(expectProblemShape(gone).code).toBe('user_not_found');
   });
 
+  it('addresses users whose names need escaping in the path', async () => {
+    for (const username of ['CORP\\bob', 'bob@corp.example', 'a/b', 'import', 'émile']) {
+      const created = await t.app.inject({ method: 'POST', url: '/api/v1/users', headers: t.as('admin'), payload: { username } });
+      expect(created.statusCode, username).toBe(201);
+      expect(created.headers['location']).toBe(`/api/v1/users/${encodeURIComponent(username)}`);
+      const got = await t.app.inject({ method: 'GET', url: created.headers['location'] as string, headers: t.as('sdk') });
+      expect(json(got)['username']).toBe(username);
+    }
+  });
+
   it('blocks and unblocks with a reason, and shows the history', async () => {
     await createUser('carol');
     const blocked = await t.app.inject({ method: 'POST', url: '/api/v1/users/carol/block', headers: t.as('helpdesk'), payload: { reason: 'reported stolen phone' } });
