@@ -3,7 +3,10 @@ import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import { emit, loadCliConfig, note } from './runtime.ts';
 
 export function registerKeys(program: CommandUnknownOpts): void {
-  const keys = program.command('keys').description('manage the key file (sealing of secrets at rest)');
+  const keys = program
+    .command('keys')
+    .description('manage the key file (sealing of secrets at rest)')
+    .addHelpText('after', '\nExample:\n  $ countersign keys rotate');
 
   keys
     .command('rotate')
