@@ -56,7 +56,7 @@ export function eventTable(events: readonly AuditEvent[]): string {
 export function reportImport(cmd: CommandUnknownOpts, report: ImportReport): void {
   emit(cmd, report, () => [
     `total ${report.total}, created ${report.created}, updated ${report.updated}, skipped ${report.skipped}, errors ${report.errors.length}`,
-    ...report.errors.map((e) => `  row ${e.row}${e.field ? ` [${e.field}]` : ''}: ${e.message}`),
+    ...report.errors.map((e) => `  row ${e.row}${e.field && !e.message.startsWith(`${e.field}:`) ? ` [${e.field}]` : ''}: ${e.message}`),
   ]);
   if (report.errors.length > 0) throw new QuietFailure();
 }

@@ -102,7 +102,7 @@ describe('token import and resync', () => {
     const lines = r.stdout.trim().split('\n');
     expect(lines[0]).toBe('total 4, created 2, updated 0, skipped 2, errors 2');
     expect(lines[1]).toMatch(/^ {2}row 4 \[username\]: no such user$/);
-    expect(lines[2]).toMatch(/^ {2}row 5 \[secret\]: /);
+    expect(lines[2]).toMatch(/^ {2}row 5: secret: /);
     const hw1 = await json<MethodJson[]>(['token', 'list', 'hw1'], o);
     expect(hw1).toHaveLength(1);
     expect(hw1[0]).toMatchObject({ type: 'totp', label: 'Key fob', config: { serial: 'SN-0001', origin: 'imported' } });

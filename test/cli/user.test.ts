@@ -1,7 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installation, json, ok, removeDir, run } from './run.ts';
+import { MAIN, cleanEnv, installation, json, ok, removeDir, run } from './run.ts';
 
 interface UserJson {
   username: string;
@@ -169,15 +170,26 @@ describe('user import', () => {
     expect(r.code).toBe(1);
     const lines = r.stdout.trim().split('\n');
     expect(lines[0]).toBe('total 6, created 2, updated 1, skipped 3, errors 3');
-    expect(lines[1]).toMatch(/^ {2}row 3 \[email\]: /);
-    expect(lines[2]).toMatch(/^ {2}row 5 \[username\]: /);
-    expect(lines[3]).toMatch(/^ {2}row 7 \[status\]: /);
+    expect(lines[1]).toMatch(/^ {2}row 3: email: "not-an-email" is not an email address$/);
+    expect(lines[2]).toMatch(/^ {2}row 5: username: /);
+    expect(lines[3]).toMatch(/^ {2}row 7: status: /);
     expect(r.stderr).toBe('');
     expect(await json<UserJson>(['user', 'show', 'imp1'], o)).toMatchObject({ displayName: 'Import One', phone: { number: '+14155552671' } });
     expect(await json<UserJson>(['user', 'show', 'imp3'], o)).toMatchObject({ state: 'disabled', phone: { number: '+14155552672', country: 'US' } });
     expect((await json<UserJson>(['user', 'show', 'bob'], o)).displayName).toBe('Bob Updated');
     expect((await run(['user', 'show', 'imp2'], o)).code).toBe(1);
     expect((await run(['user', 'show', 'imp4'], o)).code).toBe(1);
+  });
+
+  it('shows a progress bar when run on a terminal', async () => {
+    const rows = Array.from({ length: 50 }, (_, i) => `tty${i},tty${i}@example.com`);
+    const file = path.join(dir, 'tty.csv');
+    await writeFile(file, ['username,email', ...rows].join('\n'));
+    // `script` runs the command on a pseudo-terminal.
+    const cmd = [process.execPath, MAIN, 'user', 'import', file].map((a) => `'${a}'`).join(' ');
+    const tty = execFileSync('script', ['-qec', cmd, '/dev/null'], { cwd: dir, env: cleanEnv(), encoding: 'utf8' });
+    expect(tty).toMatch(/users \[[█░]+\] 100% \| 50\/50/);
+    expect(tty).toContain('total 50, created 50');
   });
 
   it('--json gives the report; a clean file exits 0; a bad header fails the whole file', async () => {
