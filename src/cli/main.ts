@@ -10,6 +10,7 @@ import module from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { Command, CommanderError } from '@commander-js/extra-typings';
+import pkg from '../../package.json' with { type: 'json' };
 import { registerApiKey } from './apikey.ts';
 import { registerApp } from './app.ts';
 import { registerAudit } from './audit.ts';
@@ -43,7 +44,7 @@ function enableCompileCache(): void {
 export function buildProgram(): Command {
   const program = new Command('countersign')
     .description('Countersign: self-hosted multifactor authentication server')
-    .version(process.env['npm_package_version'] ?? '0.1.0', '-V, --version')
+    .version(pkg.version, '-V, --version')
     .option('--config <file>', 'configuration file (default: ./countersign.yaml, or env COUNTERSIGN_CONFIG)')
     .option('--json', 'machine-readable JSON output on stdout')
     .exitOverride()

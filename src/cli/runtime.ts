@@ -58,7 +58,7 @@ export async function loadCliConfig(cmd: CommandUnknownOpts): Promise<Config> {
       () => true,
       () => false,
     );
-    const envConfigured = process.env['COUNTERSIGN_DATABASE_URL'] !== undefined || process.env['COUNTERSIGN_KEYS_FILE'] !== undefined;
+    const envConfigured = Object.keys(process.env).some((k) => k.startsWith('COUNTERSIGN_DATABASE_') || k.startsWith('COUNTERSIGN_KEYS_'));
     if (!exists && !envConfigured) {
       throw new ConfigError(`no configuration: ${file} not found; run "countersign init" here, or pass --config FILE`);
     }
