@@ -10,7 +10,7 @@
  * associated data that binds the value to its row, so a sealed secret copied into another row
  * does not open. Rotation adds a key and makes it active; old keys stay to open older values.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { CoreError } from '../core/errors.ts';
 
@@ -23,14 +23,17 @@ const SEALED_PREFIX = 'v1';
 export class Keyring {
   readonly activeKid: string;
   readonly pepper: Uint8Array;
-  readonly #keys: ReadonlyMap<string, Buffer>;
-  readonly #active: Buffer;
+  // KeyObjects: a cipher made from a KeyObject skips re-importing the raw key (about 10x cheaper).
+  readonly #keys: ReadonlyMap<string, KeyObject>;
+  readonly #active: KeyObject;
 
   /** Use `loadKeyring` or `keyringFromKeys`. */
-  constructor(keys: ReadonlyMap<string, Buffer>, active: string, pepper: Uint8Array) {
-    const activeKey = keys.get(active);
+  constructor(keys: ReadonlyMap<string, Uint8Array>, active: string, pepper: Uint8Array) {
+    const imported = new Map<string, KeyObject>();
+    for (const [kid, key] of keys) imported.set(kid, createSecretKey(key));
+    const activeKey = imported.get(active);
     if (activeKey === undefined) throw new CoreError('config_invalid', `keyring: active key "${active}" is not among the keys`);
-    this.#keys = keys;
+    this.#keys = imported;
     this.#active = activeKey;
     this.activeKid = active;
     this.pepper = pepper;
@@ -58,11 +61,16 @@ export class Keyring {
     const decipher = createDecipheriv('aes-256-gcm', key, iv);
     decipher.setAAD(Buffer.from(aad, 'utf8'));
     decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
+    let plain: Buffer;
     try {
-      return new Uint8Array(Buffer.concat([decipher.update(body.subarray(0, body.length - TAG_BYTES)), decipher.final()]));
+      // GCM returns the whole plaintext from update(); final() only checks the tag.
+      plain = decipher.update(body.subarray(0, body.length - TAG_BYTES));
+      decipher.final();
     } catch {
       throw new CoreError('internal', 'sealed secret failed authentication (tampered, or bound to another row)');
     }
+    // A plain Uint8Array of its own (never a view into a shared Buffer pool).
+    return Uint8Array.from(plain);
   }
 
   /** Key id of a sealed value, without opening it. */

@@ -1,13 +1,25 @@
-import type { Selectable } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { CoreError } from '../core/errors.ts';
 import type { MethodStore } from '../core/ports.ts';
 import type { MethodRecord, MethodType, OathConfig } from '../core/types.ts';
 import { count, type StoreContext } from './context.ts';
 import { isForeignKeyViolation } from './errors.ts';
 import { Keyring } from './keyring.ts';
-import type { MethodsTable } from './schema.ts';
+import type { Database, MethodsTable } from './schema.ts';
 
 const RESEAL_BATCH = 500;
+
+/**
+ * A user's methods. No ORDER BY: on SQLite an ORDER BY next to a bound parameter makes the
+ * statement re-prepare on every call (about 25 µs); the caller sorts the few rows instead.
+ */
+export function methodsForUserQuery(db: Kysely<Database>, userId: string) {
+  return db.selectFrom('methods').selectAll().where('user_id', '=', userId);
+}
+
+function byCreation(a: MethodRecord, b: MethodRecord): number {
+  return a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
 
 export function createMethodStore({ db, keyring }: StoreContext): MethodStore {
   // The secret is sealed with the method id as associated data: a sealed value moved to another
@@ -57,8 +69,8 @@ export function createMethodStore({ db, keyring }: StoreContext): MethodStore {
     },
 
     async listForUser(userId) {
-      const rows = await db.selectFrom('methods').selectAll().where('user_id', '=', userId).orderBy('created_at').orderBy('id').execute();
-      return rows.map(toMethod);
+      const rows = await methodsForUserQuery(db, userId).execute();
+      return rows.map(toMethod).sort(byCreation);
     },
 
     async delete(id) {

@@ -1,11 +1,11 @@
 import { sql } from 'kysely';
-import type { Expression, Selectable, SqlBool, Updateable } from 'kysely';
+import type { Expression, Kysely, Selectable, SqlBool, Updateable } from 'kysely';
 import { CoreError } from '../core/errors.ts';
 import type { UserStore } from '../core/ports.ts';
 import type { MethodType, Page, Phone, User, UserQuery, UserSource, UserStatus } from '../core/types.ts';
 import { count, escapeLike, parseJson, toJson, type StoreContext } from './context.ts';
 import { isUniqueViolation } from './errors.ts';
-import type { UsersTable } from './schema.ts';
+import type { Database, UsersTable } from './schema.ts';
 
 function lower(text: string | null | undefined): string | null {
   return text === null || text === undefined ? null : text.toLowerCase();
@@ -43,6 +43,45 @@ function notFound(id: string): CoreError {
 
 function taken(username: string): CoreError {
   return new CoreError('user_exists', `username "${username}" is already taken`);
+}
+
+/**
+ * One page of users in username_lc order, one row more than asked to tell whether a next page
+ * exists (no COUNT). Exported for the query-plan checks in test/store/scale.test.ts.
+ */
+export function userListQuery(db: Kysely<Database>, query: UserQuery) {
+  if (!Number.isSafeInteger(query.limit) || query.limit < 1) {
+    throw new CoreError('validation_failed', 'limit must be a positive integer', { limit: 'must be a positive integer' });
+  }
+  let q = db.selectFrom('users').selectAll().orderBy('username_lc').limit(query.limit + 1);
+  if (query.after !== undefined) q = q.where('username_lc', '>', query.after);
+  if (query.search !== undefined && query.search !== '') {
+    const pattern = `%${escapeLike(query.search.toLowerCase())}%`;
+    const like = (column: 'username_lc' | 'display_name_lc' | 'email_lc'): Expression<SqlBool> =>
+      sql<SqlBool>`${sql.ref(column)} LIKE ${pattern} ESCAPE '\\'`;
+    q = q.where((eb) => eb.or([like('username_lc'), like('display_name_lc'), like('email_lc')]));
+  }
+  // Effective state, in order of precedence: disabled > blocked > locked > enabled. Each
+  // non-enabled state has a partial index (see the migrations).
+  switch (query.status) {
+    case undefined:
+      break;
+    case 'disabled':
+      q = q.where('status', '=', 'disabled');
+      break;
+    case 'blocked':
+      q = q.where('status', '<>', 'disabled').where('blocked_at', 'is not', null);
+      break;
+    case 'locked':
+      q = q.where('status', '<>', 'disabled').where('blocked_at', 'is', null).where('locked_at', 'is not', null);
+      break;
+    case 'enabled':
+      q = q.where('status', '<>', 'disabled').where('blocked_at', 'is', null).where('locked_at', 'is', null);
+      break;
+    default:
+      throw new CoreError('validation_failed', `unknown status "${String(query.status)}"`, { status: 'must be disabled, blocked, locked or enabled' });
+  }
+  return q;
 }
 
 export function createUserStore({ db }: StoreContext): UserStore {
@@ -93,38 +132,7 @@ export function createUserStore({ db }: StoreContext): UserStore {
     },
 
     async list(query: UserQuery): Promise<Page<User>> {
-      if (!Number.isSafeInteger(query.limit) || query.limit < 1) {
-        throw new CoreError('validation_failed', 'limit must be a positive integer', { limit: 'must be a positive integer' });
-      }
-      let q = db.selectFrom('users').selectAll().orderBy('username_lc').limit(query.limit + 1);
-      if (query.after !== undefined) q = q.where('username_lc', '>', query.after);
-      if (query.search !== undefined && query.search !== '') {
-        const pattern = `%${escapeLike(query.search.toLowerCase())}%`;
-        const like = (column: 'username_lc' | 'display_name_lc' | 'email_lc'): Expression<SqlBool> =>
-          sql<SqlBool>`${sql.ref(column)} LIKE ${pattern} ESCAPE '\\'`;
-        q = q.where((eb) => eb.or([like('username_lc'), like('display_name_lc'), like('email_lc')]));
-      }
-      // Effective state, in order of precedence: disabled > blocked > locked > enabled. Each
-      // non-enabled state has a partial index (see the migrations).
-      switch (query.status) {
-        case undefined:
-          break;
-        case 'disabled':
-          q = q.where('status', '=', 'disabled');
-          break;
-        case 'blocked':
-          q = q.where('status', '<>', 'disabled').where('blocked_at', 'is not', null);
-          break;
-        case 'locked':
-          q = q.where('status', '<>', 'disabled').where('blocked_at', 'is', null).where('locked_at', 'is not', null);
-          break;
-        case 'enabled':
-          q = q.where('status', '<>', 'disabled').where('blocked_at', 'is', null).where('locked_at', 'is', null);
-          break;
-        default:
-          throw new CoreError('validation_failed', `unknown status "${String(query.status)}"`, { status: 'must be disabled, blocked, locked or enabled' });
-      }
-      const rows = await q.execute();
+      const rows = await userListQuery(db, query).execute();
       const more = rows.length > query.limit;
       const items = (more ? rows.slice(0, query.limit) : rows).map(toUser);
       return { items, next: more ? (rows[query.limit - 1]?.username_lc ?? null) : null };

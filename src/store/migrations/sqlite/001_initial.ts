@@ -101,8 +101,11 @@ const statements = [
   `CREATE INDEX authentications_approval_idx ON authentications (user_id, application_id, client_ip, created_at) WHERE state = 'approved'`,
   `CREATE INDEX authentications_created_idx ON authentications (created_at)`,
 
+  // Plain INTEGER PRIMARY KEY: ids grow as max(id) + 1 without AUTOINCREMENT's extra write to
+  // sqlite_sequence on every insert. Ids stay increasing because only the oldest events are ever
+  // deleted (retention), never the newest.
   `CREATE TABLE audit_events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     at INTEGER NOT NULL,
     kind TEXT NOT NULL,
     action TEXT NOT NULL,
