@@ -24,7 +24,8 @@ const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 64);
 const PORT = 18443;
 const BARE_PORT = 18444;
 const root = new URL('..', import.meta.url).pathname;
-const cli = join(root, 'src/cli/main.ts');
+// The production entry point: the bundle, as scripts/quickstart runs it.
+const cli = join(root, 'bin/countersign');
 const dir = mkdtempSync(join(tmpdir(), 'countersign-bench-'));
 const children: ChildProcess[] = [];
 
@@ -98,7 +99,8 @@ function runWrk(port: number, script: string, env: Record<string, string>): WrkR
 }
 
 // 1. A fresh installation, made the way an administrator makes it.
-const init = JSON.parse(execFileSync(process.execPath, [cli, 'init', '--dir', dir, '--json'], { encoding: 'utf8' })) as { apiKey: string };
+execFileSync(process.execPath, [join(root, "scripts/build.ts")], { stdio: "inherit" });
+const init = JSON.parse(execFileSync(process.execPath, [cli, "init", "--dir", dir, "--json"], { encoding: "utf8" })) as { apiKey: string };
 const configFile = join(dir, 'countersign.yaml');
 const env = {
   ...process.env,
