@@ -1,5 +1,5 @@
 /** Maps driver errors to core errors: connection trouble becomes 'store_unavailable'. */
-import { CoreError, type ErrorCode } from '../core/errors.ts';
+import { CoreError } from '../core/errors.ts';
 
 interface DriverError {
   code?: unknown;
@@ -66,8 +66,4 @@ export function withTranslatedErrors<T extends object>(part: T): T {
         : value;
   }
   return wrapped as T;
-}
-
-export function fail(code: ErrorCode, message: string): never {
-  throw new CoreError(code, message);
 }

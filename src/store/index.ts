@@ -19,7 +19,7 @@ import { createAuditStore } from './audit.ts';
 import { createAuthenticationStore } from './authentications.ts';
 import { createBypassStore } from './bypasses.ts';
 import type { StoreContext } from './context.ts';
-import { isUnavailable, translateError, withTranslatedErrors } from './errors.ts';
+import { translateError, withTranslatedErrors } from './errors.ts';
 import type { Keyring } from './keyring.ts';
 import { createMethodStore } from './methods.ts';
 import { migrateToLatest } from './migrations/index.ts';
@@ -86,7 +86,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
       throw new CoreError('store_unavailable', `cannot open SQLite database ${target.file}: ${(e as Error).message}`);
     }
   } else {
-    dialect = postgresDialect(target.url, target.pool).dialect;
+    dialect = postgresDialect(target.url, target.pool);
   }
   const db = new Kysely<Database>({ dialect });
   try {
@@ -94,9 +94,8 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     else await migrateToLatest(db as Kysely<unknown>, target.kind);
   } catch (e) {
     await db.destroy().catch(() => undefined);
-    if (e instanceof CoreError) throw e;
-    if (isUnavailable(e)) throw translateError(e);
-    throw new CoreError('internal', `cannot prepare the database schema: ${(e as Error).message}`);
+    const translated = translateError(e);
+    throw translated instanceof CoreError ? translated : new CoreError('internal', `cannot prepare the database schema: ${(e as Error).message}`);
   }
   return createStore({ db, dialect: target.kind, keyring: opts.keyring });
 }

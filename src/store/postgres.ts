@@ -19,7 +19,7 @@ const typeParsers = {
   },
 };
 
-export function postgresDialect(connectionString: string, poolSize: number): { dialect: PostgresDialect; pool: pg.Pool } {
+export function postgresDialect(connectionString: string, poolSize: number): PostgresDialect {
   const pool = new pg.Pool({
     connectionString,
     max: poolSize,
@@ -29,5 +29,5 @@ export function postgresDialect(connectionString: string, poolSize: number): { d
   // An idle client losing its connection emits 'error' on the pool; unhandled, it would end the
   // process. The next query reports the outage to its caller instead.
   pool.on('error', () => undefined);
-  return { dialect: new PostgresDialect({ pool }), pool };
+  return new PostgresDialect({ pool });
 }

@@ -59,9 +59,9 @@ function withStatementCache(db: Database.Database): SqliteDatabase {
 /** `file` is a path or ':memory:'. */
 export function sqliteDialect(file: string): CountersignSqliteDialect {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  // `timeout` is SQLite's busy_timeout: how long a statement waits for another process's lock.
   const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
   try {
-    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     if (file !== ':memory:') db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');

@@ -6,7 +6,7 @@ import type { Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
 import { Migrator } from 'kysely/migration';
 import { CoreError } from '../../core/errors.ts';
-import { isUnavailable, translateError } from '../errors.ts';
+import { isUnavailable } from '../errors.ts';
 import { initial as postgresInitial } from './postgres/001_initial.ts';
 import { initial as sqliteInitial } from './sqlite/001_initial.ts';
 
@@ -23,7 +23,8 @@ export async function migrateToLatest(db: Kysely<unknown>, dialect: 'sqlite' | '
   });
   const { error, results } = await migrator.migrateToLatest();
   if (error === undefined) return;
-  if (isUnavailable(error)) throw translateError(error);
   const failed = results?.find((r) => r.status === 'Error')?.migrationName;
-  throw new CoreError('internal', `database migration ${failed ?? '(set-up)'} failed: ${(error as Error).message}`);
+  // Connection trouble stays as it is (the caller reports it as store_unavailable).
+  if (failed === undefined || isUnavailable(error)) throw error;
+  throw new CoreError('internal', `database migration ${failed} failed: ${(error as Error).message}`);
 }
