@@ -7,6 +7,7 @@ import { parse } from 'csv-parse/sync';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestApp, expectProblemShape, json, totpAt } from './helpers.ts';
 import type { TestApp } from './helpers.ts';
+import { adminActor } from '../support/harness.ts';
 
 let t: TestApp;
 beforeEach(async () => {
@@ -186,13 +187,22 @@ describe('TOTP authentication', () => {
     expect(audit.items.map((e) => e.reason)).toEqual(['malformed_passcode', 'user_not_found', 'invalid_passcode', 'replayed_passcode', 'passcode_ok']);
   });
 
-  it('uses the caller address when the body has no clientIp', async () => {
+  it("never takes the calling application's address for the user's", async () => {
     await createUser('alice');
     await enroll('alice');
-    await authenticate({ username: 'alice', passcode: '000000' });
+    // The caller (127.0.0.1 under inject) is inside a trusted network: that must not approve anyone.
+    await t.core.settings.update({ trustedIps: ['127.0.0.0/8'] }, adminActor);
+    const withoutIp = await authenticate({ username: 'alice' });
+    expect(withoutIp.state).toBe('challenge');
+    const fromTrusted = await authenticate({ username: 'alice', clientIp: '127.0.0.9' });
+    expect(fromTrusted.state).toBe('approved');
     await authenticate({ username: 'alice', passcode: '000000', clientIp: '198.51.100.4' });
-    const audit = json<{ items: { clientIp: string }[] }>(await t.app.inject({ method: 'GET', url: '/api/v1/audit-events?action=authenticate', headers: t.as('admin') }));
-    expect(audit.items.map((e) => e.clientIp)).toEqual(['198.51.100.4', '127.0.0.1']);
+    const audit = json<{ items: { clientIp: string | null; reason: string }[] }>(await t.app.inject({ method: 'GET', url: '/api/v1/audit-events?action=authenticate', headers: t.as('admin') }));
+    expect(audit.items.map((e) => [e.clientIp, e.reason])).toEqual([
+      ['198.51.100.4', expect.stringMatching(/passcode/)],
+      ['127.0.0.9', 'trusted_ip'],
+      [null, 'challenge_issued'],
+    ]);
   });
 
   it('issues a challenge, accepts the answer once, and can be polled', async () => {

@@ -225,7 +225,9 @@ export const CreateAuthenticationBody = Type.Object(
   {
     username: Username,
     application: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: "Application name; 'default' when omitted" })),
-    clientIp: Type.Optional(Nullable(Type.String({ minLength: 2, maxLength: 64, description: "End user's address; the caller's address when omitted" }))),
+    clientIp: Type.Optional(
+      Nullable(Type.String({ minLength: 2, maxLength: 64, description: "End user's address, for trusted networks and the approval cache; neither applies when omitted" })),
+    ),
     passcode: Type.Optional(Passcode),
     method: Type.Optional(MethodTypeSchema),
   },

@@ -25,7 +25,8 @@ export async function authenticationsRoutes(app: Api, opts: { core: Core }): Pro
         description:
           'State `approved` or `denied` when decided at once (passcode given, trusted address, bypass, cached approval), ' +
           '`challenge` when a passcode is needed: answer with POST /authentications/{id}/passcode. ' +
-          "clientIp is the end user's address; when omitted, the caller's address is used.",
+          "clientIp is the end user's address, used for trusted networks and the approval cache; when omitted, neither applies " +
+          "(the calling application's own address is never taken for the user's).",
         body: CreateAuthenticationBody,
         response: { 201: AuthenticationViewSchema },
       },
@@ -33,7 +34,7 @@ export async function authenticationsRoutes(app: Api, opts: { core: Core }): Pro
     async (request, reply) => {
       const b = request.body;
       const outcome = await core.authentications.create(
-        { username: b.username, application: b.application, clientIp: b.clientIp ?? request.ip, passcode: b.passcode, method: b.method },
+        { username: b.username, application: b.application, clientIp: b.clientIp ?? null, passcode: b.passcode, method: b.method },
         actorOf(request),
       );
       reply.code(201);
