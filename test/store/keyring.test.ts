@@ -1,12 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { inspect } from 'node:util';
 import { join } from 'node:path';
 import { Secret } from 'otpauth';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isCoreError } from '../../src/core/errors.ts';
 import { openStore } from '../../src/store/index.ts';
-import { createKeyFile, keyringFromKeys, loadKeyring, rotateKeyFile } from '../../src/store/keyring.ts';
+import { createKeyFile, Keyring, keyringFromKeys, loadKeyring, rotateKeyFile } from '../../src/store/keyring.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'countersign-keyring-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -70,11 +71,25 @@ describe('Keyring sealing', () => {
     }
   });
 
+  it('shows no key material when logged or serialized', () => {
+    const key = randomBytes(32);
+    const pepper = randomBytes(32);
+    const ring = keyringFromKeys({ k1: key }, 'k1', pepper);
+    const shown = `${inspect(ring, { showHidden: true, depth: 5 })} ${JSON.stringify(ring)} ${String(ring)}`;
+    for (const secret of [key, pepper]) {
+      for (const text of [secret.toString('hex'), secret.toString('base64'), Array.from(secret.subarray(0, 8)).join(', ')]) expect(shown).not.toContain(text);
+    }
+    expect(Buffer.from(ring.pepper)).toEqual(pepper);
+    ring.pepper.fill(0);
+    expect(Buffer.from(ring.pepper)).toEqual(pepper);
+  });
+
   it('checks key and pepper sizes and the active key', () => {
     expect(() => keyringFromKeys({ k1: randomBytes(16) }, 'k1', randomBytes(32))).toThrow();
     expect(() => keyringFromKeys({ k1: randomBytes(32) }, 'k1', randomBytes(8))).toThrow();
     expect(() => keyringFromKeys({ k1: randomBytes(32) }, 'k2', randomBytes(32))).toThrow();
     expect(() => keyringFromKeys({ 'bad.kid': randomBytes(32) }, 'bad.kid', randomBytes(32))).toThrow();
+    expect(() => new Keyring(new Map([['k1', randomBytes(31)]]), 'k1', randomBytes(32))).toThrow();
   });
 });
 
