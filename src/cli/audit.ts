@@ -2,47 +2,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Option, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import type { AuditEvent, AuditQuery } from '../core/types.ts';
+import { auditCsv } from '../doors/audit-csv.ts';
 import { UsageError, emit, globals, intArg, table, time, timeArg, withContext, write } from './runtime.ts';
 
-/** CSV columns, in order: the fields MFA Server reports carried, then ours. */
-export const AUDIT_CSV_COLUMNS = [
-  'id',
-  'time',
-  'kind',
-  'action',
-  'result',
-  'reason',
-  'username',
-  'displayName',
-  'email',
-  'phone',
-  'device',
-  'method',
-  'mode',
-  'application',
-  'serverName',
-  'clientIp',
-  'actor',
-  'authenticationId',
-  'details',
-] as const;
-
-export async function auditCsv(events: readonly AuditEvent[]): Promise<string> {
-  const { stringify } = await import('csv-stringify/sync');
-  const rows = events.map((e) =>
-    AUDIT_CSV_COLUMNS.map((c) => {
-      if (c === 'time') return new Date(e.at).toISOString();
-      if (c === 'details') return e.details === null ? '' : JSON.stringify(e.details);
-      const v = e[c];
-      return v === null ? '' : String(v);
-    }),
-  );
-  // Text starting with = + - @ is prefixed so spreadsheets do not run it as a formula (plain
-  // numbers such as E.164 phone numbers are left alone).
-  const safe = rows.map((r) => r.map((cell) => (/^[=+\-@\t\r]/.test(cell) && !/^[+-]?\d+(\.\d+)?$/.test(cell) ? `'${cell}` : cell)));
-  return stringify([[...AUDIT_CSV_COLUMNS], ...safe]);
-}
-
+/** One event as a readable line (for `audit tail`). */
 export function auditLine(e: AuditEvent): string {
   const parts = [
     time(e.at),
@@ -120,7 +83,7 @@ Examples:
       await withContext(cmd, async ({ core }) => {
         const events = await core.audit.query(query);
         if (opts.csv) {
-          process.stdout.write(await auditCsv(events));
+          process.stdout.write(auditCsv(events));
           return;
         }
         emit(cmd, events, () => (events.length === 0 ? 'no events' : auditTable(events)));

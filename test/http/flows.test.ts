@@ -319,6 +319,14 @@ describe('TOTP authentication', () => {
     const rows = parse(res.body, { columns: true }) as Record<string, string>[];
     expect(rows[0]?.['username']).toBe(`'=HYPERLINK("http://x")`);
   });
+
+  it('leaves phone numbers in the CSV export as they are', async () => {
+    await t.app.inject({ method: 'POST', url: '/api/v1/users', headers: t.as('admin'), payload: { username: 'phoned', phone: { number: '+14155552671' } } });
+    await authenticate({ username: 'phoned', passcode: '123456' });
+    const res = await t.app.inject({ method: 'GET', url: '/api/v1/audit-events?format=csv&kind=authentication', headers: t.as('admin') });
+    const rows = parse(res.body, { columns: true }) as Record<string, string>[];
+    expect(rows[0]?.['phone']).toBe('+14155552671');
+  });
 });
 
 describe('methods', () => {

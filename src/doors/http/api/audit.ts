@@ -2,12 +2,12 @@
  * The audit trail: every decision and every administrative change, newest first.
  * JSON by default; CSV (header row, ISO 8601 times) with `Accept: text/csv` or `?format=csv`.
  */
-import { stringify } from 'csv-stringify/sync';
 import { Type } from 'typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Core } from '../../../core/api.ts';
 import { CoreError } from '../../../core/errors.ts';
 import type { AuditEvent, AuditKind, AuditQuery } from '../../../core/types.ts';
+import { auditCsv } from '../../audit-csv.ts';
 import { HELPDESK } from '../auth.ts';
 import { AuditPage } from '../schemas.ts';
 import type { Api } from '../schemas.ts';
@@ -51,49 +51,6 @@ function wantsCsv(request: FastifyRequest, format: 'json' | 'csv' | undefined): 
   if (format !== undefined) return format === 'csv';
   const accept = request.headers.accept;
   return accept !== undefined && accept.includes('text/csv');
-}
-
-export const CSV_COLUMNS = [
-  'id',
-  'at',
-  'kind',
-  'action',
-  'result',
-  'reason',
-  'username',
-  'userId',
-  'displayName',
-  'email',
-  'phone',
-  'device',
-  'method',
-  'mode',
-  'application',
-  'serverName',
-  'clientIp',
-  'actor',
-  'authenticationId',
-  'details',
-] as const satisfies readonly (keyof AuditEvent)[];
-
-/** Cells that a spreadsheet would run as a formula are prefixed with a quote (CSV injection). */
-function cell(value: string): string {
-  const c = value.charCodeAt(0);
-  // = + - @ TAB CR
-  return c === 61 || c === 43 || c === 45 || c === 64 || c === 9 || c === 13 ? `'${value}` : value;
-}
-
-export function auditCsv(events: readonly AuditEvent[]): string {
-  const rows = events.map((e) =>
-    CSV_COLUMNS.map((col) => {
-      const v = e[col];
-      if (v === null || v === undefined) return '';
-      if (col === 'at') return new Date(v as number).toISOString();
-      if (col === 'details') return cell(JSON.stringify(v));
-      return typeof v === 'string' ? cell(v) : String(v);
-    }),
-  );
-  return stringify(rows, { header: true, columns: [...CSV_COLUMNS], eof: true, record_delimiter: 'windows' });
 }
 
 export async function auditRoutes(app: Api, opts: { core: Core }): Promise<void> {

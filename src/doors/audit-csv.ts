@@ -1,0 +1,50 @@
+/** The audit trail as CSV, the same for every front door (API export, CLI). */
+import { stringify } from 'csv-stringify/sync';
+import type { AuditEvent } from '../core/types.ts';
+
+export const AUDIT_CSV_COLUMNS = [
+  'id',
+  'at',
+  'kind',
+  'action',
+  'result',
+  'reason',
+  'username',
+  'userId',
+  'displayName',
+  'email',
+  'phone',
+  'device',
+  'method',
+  'mode',
+  'application',
+  'serverName',
+  'clientIp',
+  'actor',
+  'authenticationId',
+  'details',
+] as const satisfies readonly (keyof AuditEvent)[];
+
+const NUMBER = /^[+-]?\d+(\.\d+)?$/;
+
+/**
+ * Text a spreadsheet would run as a formula (= + - @ TAB CR first) is prefixed with a quote (CSV
+ * injection); plain numbers such as E.164 phone numbers are left alone.
+ */
+function cell(value: string): string {
+  return /^[=+\-@\t\r]/.test(value) && !NUMBER.test(value) ? `'${value}` : value;
+}
+
+/** Header row, then one event per row; times in ISO 8601 (UTC); CRLF line ends. */
+export function auditCsv(events: readonly AuditEvent[]): string {
+  const rows = events.map((e) =>
+    AUDIT_CSV_COLUMNS.map((col) => {
+      const v = e[col];
+      if (v === null || v === undefined) return '';
+      if (col === 'at') return new Date(v as number).toISOString();
+      if (col === 'details') return cell(JSON.stringify(v));
+      return typeof v === 'string' ? cell(v) : String(v);
+    }),
+  );
+  return stringify(rows, { header: true, columns: [...AUDIT_CSV_COLUMNS], eof: true, record_delimiter: 'windows' });
+}
