@@ -3,15 +3,13 @@
  * on one SQLite file and on PostgreSQL: exactly one consume wins; N failures count as N.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/core/ports.ts';
 import { openStore } from '../../src/store/index.ts';
 import { createKeyFile, loadKeyring } from '../../src/store/keyring.ts';
 import type { WorkerOp } from './concurrency-worker.ts';
 import { probePostgres, tempDatabaseHooks } from './pg.ts';
+import { tempDirHooks } from './temp-dir.ts';
 import { Worker } from './worker-client.ts';
 
 const PROCESSES = 3;
@@ -19,10 +17,10 @@ const CALLS_PER_PROCESS = 20;
 const ROUNDS = 5;
 const T0 = Date.UTC(2026, 0, 1);
 
-const dir = mkdtempSync(join(tmpdir(), 'countersign-race-'));
-const keyFile = join(dir, 'keys.json');
+const dir = tempDirHooks('countersign-race-');
+const keyFile = (): string => dir.path('keys.json');
+beforeAll(() => createKeyFile(keyFile()));
 const pg = await probePostgres();
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function describeRaces(name: string, url: () => string): void {
   describe(`concurrent processes: ${name}`, () => {
@@ -31,8 +29,8 @@ function describeRaces(name: string, url: () => string): void {
     let nextId = 0;
 
     beforeAll(async () => {
-      store = await openStore({ url: url(), keyring: await loadKeyring(keyFile) });
-      workers = Array.from({ length: PROCESSES }, () => new Worker(url(), keyFile));
+      store = await openStore({ url: url(), keyring: await loadKeyring(keyFile()) });
+      workers = Array.from({ length: PROCESSES }, () => new Worker(url(), keyFile()));
       await Promise.all(workers.map((w) => w.ready));
     }, 60_000);
     afterAll(async () => {
@@ -94,8 +92,7 @@ function describeRaces(name: string, url: () => string): void {
   });
 }
 
-await createKeyFile(keyFile);
-describeRaces('sqlite file', () => `sqlite:${join(dir, 'race.db')}`);
+describeRaces('sqlite file', () => `sqlite:${dir.path('race.db')}`);
 if (pg.ok) {
   describe('postgres', () => {
     const db = tempDatabaseHooks();

@@ -1,17 +1,16 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { join } from 'node:path';
 import { Secret } from 'otpauth';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isCoreError } from '../../src/core/errors.ts';
 import { openStore } from '../../src/store/index.ts';
 import { createKeyFile, Keyring, keyringFromKeys, loadKeyring, rotateKeyFile } from '../../src/store/keyring.ts';
+import { tempDirHooks } from './temp-dir.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'countersign-keyring-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const path = (name: string): string => join(dir, `${name}-${randomUUID()}`);
+const dir = tempDirHooks('countersign-keyring-');
+const path = (name: string): string => dir.path(`${name}-${randomUUID()}`);
 
 async function configError(promise: Promise<unknown>): Promise<string> {
   try {
@@ -172,7 +171,7 @@ describe('key files', () => {
     const third = await loadKeyring(file);
     expect(third.open(oldSealed, 'method-1')).toEqual(new Uint8Array(oldSecret));
     expect(third.open(newSealed, 'method-1')).toEqual(new Uint8Array(oldSecret));
-    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    expect(readdirSync(dir.path()).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 });
 
@@ -206,7 +205,8 @@ describe('SQLite file at rest', () => {
   }
 
   it('holds no seed in any encoding, in the database or its WAL', async () => {
-    const folder = mkdtempSync(join(dir, 'db-'));
+    const folder = dir.path('db');
+    mkdirSync(folder);
     const keyring = keyringFromKeys({ k1: randomBytes(32) }, 'k1', randomBytes(32));
     const store = await openStore({ url: `sqlite:${join(folder, 'countersign.db')}`, keyring });
     const user = await store.users.create({ username: 'seed-owner' }, randomUUID(), 1);

@@ -1,19 +1,18 @@
 /** Opening the store: database.url forms, connection settings, migrations, unavailability. */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isCoreError } from '../../src/core/errors.ts';
 import { openStore, parseDatabaseUrl } from '../../src/store/index.ts';
 import { createKeyFile, keyringFromKeys } from '../../src/store/keyring.ts';
 import { createTempDatabase, probePostgres, tempDatabaseHooks } from './pg.ts';
+import { tempDirHooks } from './temp-dir.ts';
 import { Worker } from './worker-client.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'countersign-open-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDirHooks('countersign-open-');
 const keyring = keyringFromKeys({ k1: new Uint8Array(32).fill(3) }, 'k1', new Uint8Array(32).fill(4));
 
 function codeOf(fn: () => unknown): { code: string | undefined; message: string } {
@@ -61,7 +60,7 @@ describe('database.url', () => {
 
 describe('SQLite', () => {
   it('creates missing parent folders and sets WAL mode', async () => {
-    const file = join(dir, 'a', 'b', 'c', 'store.db');
+    const file = dir.path('a', 'b', 'c', 'store.db');
     const store = await openStore({ url: `sqlite:${file}`, keyring });
     expect(existsSync(file)).toBe(true);
     await store.users.create({ username: 'x' }, randomUUID(), 1);
@@ -72,7 +71,7 @@ describe('SQLite', () => {
   });
 
   it('enforces foreign keys and keeps data across openings', async () => {
-    const url = `sqlite:${join(dir, 'fk.db')}`;
+    const url = `sqlite:${dir.path('fk.db')}`;
     const first = await openStore({ url, keyring });
     const user = await first.users.create({ username: 'keeper' }, randomUUID(), 1);
     await first.close();
@@ -90,26 +89,27 @@ describe('SQLite', () => {
   });
 
   it('migrates once when several processes open a new file at the same moment', async () => {
-    const folder = mkdtempSync(join(dir, 'fresh-'));
-    const keyFile = join(folder, 'keys.json');
+    const folder = dir.path('fresh');
+    mkdirSync(folder);
+    const keyFile = dir.path('fresh', 'keys.json');
     await createKeyFile(keyFile);
-    const url = `sqlite:${join(folder, 'new.db')}`;
+    const url = `sqlite:${dir.path('fresh', 'new.db')}`;
     const workers = Array.from({ length: 4 }, () => new Worker(url, keyFile, { migrate: true }));
     try {
       await Promise.all(workers.map((w) => w.ready));
     } finally {
       await Promise.all(workers.map((w) => w.exit()));
     }
-    const raw = new Database(join(folder, 'new.db'), { readonly: true });
+    const raw = new Database(dir.path('fresh', 'new.db'), { readonly: true });
     expect(raw.prepare('select name from kysely_migration').all()).toEqual([{ name: '001_initial' }]);
     raw.close();
   });
 
   it('reports store_unavailable when the file cannot be opened', async () => {
-    const blocker = join(dir, 'not-a-folder');
+    const blocker = dir.path('not-a-folder');
     writeFileSync(blocker, 'x');
-    expect((await rejection(openStore({ url: `sqlite:${join(blocker, 'db.sqlite')}`, keyring }))).code).toBe('store_unavailable');
-    const garbage = join(dir, 'garbage.db');
+    expect((await rejection(openStore({ url: `sqlite:${blocker}/db.sqlite`, keyring }))).code).toBe('store_unavailable');
+    const garbage = dir.path('garbage.db');
     writeFileSync(garbage, 'this is not a database, just text that is long enough to be a header........');
     expect((await rejection(openStore({ url: `sqlite:${garbage}`, keyring }))).code).toBe('store_unavailable');
   });
@@ -120,7 +120,7 @@ describe.skipIf(!postgres.ok)(`PostgreSQL${postgres.ok ? '' : ` (${postgres.reas
   const temp = tempDatabaseHooks();
 
   it('migrates once when several processes open a new database at the same moment', async () => {
-    const keyFile = join(dir, 'pg-keys.json');
+    const keyFile = dir.path('pg-keys.json');
     await createKeyFile(keyFile);
     const workers = Array.from({ length: 4 }, () => new Worker(temp.url(), keyFile, { migrate: true }));
     try {

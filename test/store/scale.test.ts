@@ -4,9 +4,6 @@
  * Plans are asserted on the SQL the store itself compiles; timings are printed, not asserted.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler } from 'kysely';
 import pg from 'pg';
@@ -19,6 +16,7 @@ import type { Database as Schema } from '../../src/store/schema.ts';
 import { methodsForUserQuery } from '../../src/store/methods.ts';
 import { userListQuery } from '../../src/store/users.ts';
 import { probePostgres, tempDatabaseHooks } from './pg.ts';
+import { tempDirHooks } from './temp-dir.ts';
 
 const USERS = 200_000;
 const keyring = keyringFromKeys({ k1: randomBytes(32) }, 'k1', randomBytes(32));
@@ -141,13 +139,14 @@ async function measure(name: string, store: Store): Promise<void> {
 }
 
 describe('SQLite with 200,000 users', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'countersign-scale-'));
-  const file = join(dir, 'scale.db');
+  const dir = tempDirHooks('countersign-scale-');
+  let file: string;
   let store: Store;
   let raw: Database.Database;
   const compiler = compilerFor('sqlite');
 
   beforeAll(async () => {
+    file = dir.path('scale.db');
     await (await openStore({ url: `sqlite:${file}`, keyring })).close();
     const fill = new Database(file);
     fill.exec(SQLITE_FILL);
@@ -160,7 +159,6 @@ describe('SQLite with 200,000 users', () => {
   afterAll(async () => {
     raw?.close();
     await store?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const plan = (query: { sql: string; parameters: readonly unknown[] }): string[] =>
