@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
 import { hash, verify, type Algorithm } from '@node-rs/argon2';
 import type { KeyedHasher, PasswordHasher } from '../core/ports.ts';
 
@@ -19,7 +19,7 @@ export function argon2Hasher(opts: { memoryCost?: number; timeCost?: number } = 
 
 /** HMAC-SHA-256 under a server-side pepper, for high-entropy secrets such as API keys. */
 export function hmacHasher(pepper: Uint8Array): KeyedHasher {
-  const key = Buffer.from(pepper);
+  const key = createSecretKey(Buffer.from(pepper));
   const digestBuf = (value: string): Buffer => createHmac('sha256', key).update(value, 'utf8').digest();
   return {
     digest: (value) => digestBuf(value).toString('hex'),

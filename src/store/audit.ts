@@ -31,35 +31,37 @@ function toEvent(row: Selectable<AuditEventsTable>): AuditEvent {
 }
 
 /** Append-only. Ids grow with insertion; queries page by id. Username filters ignore case. */
-export function createAuditStore({ db }: StoreContext): AuditStore {
+export function createAuditStore({ db, writes }: StoreContext): AuditStore {
   return {
     async append(event) {
-      const row = await db
-        .insertInto('audit_events')
-        .values({
-          at: event.at,
-          kind: event.kind,
-          action: event.action,
-          result: event.result,
-          reason: event.reason,
-          username: event.username,
-          username_lc: event.username === null ? null : event.username.toLowerCase(),
-          user_id: event.userId,
-          display_name: event.displayName,
-          email: event.email,
-          phone: event.phone,
-          device: event.device,
-          method: event.method,
-          mode: event.mode,
-          application: event.application,
-          server_name: event.serverName,
-          client_ip: event.clientIp,
-          actor: event.actor,
-          authentication_id: event.authenticationId,
-          details: toJson(event.details),
-        })
-        .returning('id')
-        .executeTakeFirstOrThrow();
+      const row = await writes.run((w) =>
+        w
+          .insertInto('audit_events')
+          .values({
+            at: event.at,
+            kind: event.kind,
+            action: event.action,
+            result: event.result,
+            reason: event.reason,
+            username: event.username,
+            username_lc: event.username === null ? null : event.username.toLowerCase(),
+            user_id: event.userId,
+            display_name: event.displayName,
+            email: event.email,
+            phone: event.phone,
+            device: event.device,
+            method: event.method,
+            mode: event.mode,
+            application: event.application,
+            server_name: event.serverName,
+            client_ip: event.clientIp,
+            actor: event.actor,
+            authentication_id: event.authenticationId,
+            details: toJson(event.details),
+          })
+          .returning('id')
+          .executeTakeFirstOrThrow(),
+      );
       return row.id;
     },
 

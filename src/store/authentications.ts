@@ -27,28 +27,30 @@ function toAuthentication(row: Selectable<AuthenticationsTable>): Authentication
   };
 }
 
-export function createAuthenticationStore({ db }: StoreContext): AuthenticationStore {
+export function createAuthenticationStore({ db, writes }: StoreContext): AuthenticationStore {
   return {
     async create(auth) {
       try {
-        await db
-          .insertInto('authentications')
-          .values({
-            id: auth.id,
-            user_id: auth.userId,
-            username: auth.username,
-            application_id: auth.applicationId,
-            application_name: auth.applicationName,
-            client_ip: auth.clientIp,
-            state: auth.state,
-            reason: auth.reason,
-            method_id: auth.methodId,
-            method_type: auth.methodType,
-            created_at: auth.createdAt,
-            updated_at: auth.updatedAt,
-            expires_at: auth.expiresAt,
-          })
-          .execute();
+        await writes.run((w) =>
+          w
+            .insertInto('authentications')
+            .values({
+              id: auth.id,
+              user_id: auth.userId,
+              username: auth.username,
+              application_id: auth.applicationId,
+              application_name: auth.applicationName,
+              client_ip: auth.clientIp,
+              state: auth.state,
+              reason: auth.reason,
+              method_id: auth.methodId,
+              method_type: auth.methodType,
+              created_at: auth.createdAt,
+              updated_at: auth.updatedAt,
+              expires_at: auth.expiresAt,
+            })
+            .execute(),
+        );
       } catch (e) {
         if (isForeignKeyViolation(e)) throw new CoreError('user_not_found', `no user with id ${auth.userId}`);
         throw e;

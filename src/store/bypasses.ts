@@ -22,7 +22,7 @@ function toBypass(row: Selectable<BypassesTable>): Bypass {
  * A user has at most one unused bypass (a partial unique index). Issuing a new one overwrites it,
  * cancelling deletes it; used bypasses stay as history. A bypass is active while now < expiresAt.
  */
-export function createBypassStore({ db }: StoreContext): BypassStore {
+export function createBypassStore({ db, writes }: StoreContext): BypassStore {
   return {
     async issue(bypass) {
       const values = {
@@ -42,7 +42,13 @@ export function createBypassStore({ db }: StoreContext): BypassStore {
             oc
               .column('user_id')
               .where('used_at', 'is', null)
-              .doUpdateSet({ id: values.id, reason: values.reason, created_by: values.created_by, created_at: values.created_at, expires_at: values.expires_at }),
+              .doUpdateSet({
+                id: values.id,
+                reason: values.reason,
+                created_by: values.created_by,
+                created_at: values.created_at,
+                expires_at: values.expires_at,
+              }),
           )
           .returningAll()
           .executeTakeFirstOrThrow();
@@ -67,13 +73,15 @@ export function createBypassStore({ db }: StoreContext): BypassStore {
     async consume(userId, now) {
       // At most one row can match (the partial unique index); the conditional UPDATE lets exactly
       // one concurrent caller mark it used.
-      const result = await db
-        .updateTable('bypasses')
-        .set({ used_at: now })
-        .where('user_id', '=', userId)
-        .where('used_at', 'is', null)
-        .where('expires_at', '>', now)
-        .executeTakeFirst();
+      const result = await writes.run((w) =>
+        w
+          .updateTable('bypasses')
+          .set({ used_at: now })
+          .where('user_id', '=', userId)
+          .where('used_at', 'is', null)
+          .where('expires_at', '>', now)
+          .executeTakeFirst(),
+      );
       return count(result.numUpdatedRows) === 1;
     },
 

@@ -1,12 +1,15 @@
 /** What every store part is built from. */
 import type { Kysely } from 'kysely';
 import type { Keyring } from './keyring.ts';
+import type { WriteBatcher } from './write-batch.ts';
 import type { Database } from './schema.ts';
 
 export interface StoreContext {
   readonly db: Kysely<Database>;
   readonly dialect: 'sqlite' | 'postgres';
   readonly keyring: Keyring;
+  /** Group commit for the hot-path writes. */
+  readonly writes: WriteBatcher;
 }
 
 /** A row count reported by Kysely (bigint) as a number. */

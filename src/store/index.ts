@@ -26,6 +26,7 @@ import { migrateToLatest } from './migrations/index.ts';
 import { postgresDialect } from './postgres.ts';
 import type { Database } from './schema.ts';
 import { createSettingsStore } from './settings.ts';
+import { createWriteBatcher } from './write-batch.ts';
 import { sqliteDialect } from './sqlite.ts';
 import { createUserStore } from './users.ts';
 
@@ -97,7 +98,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     const translated = translateError(e);
     throw translated instanceof CoreError ? translated : new CoreError('internal', `cannot prepare the database schema: ${(e as Error).message}`);
   }
-  return createStore({ db, dialect: target.kind, keyring: opts.keyring });
+  return createStore({ db, dialect: target.kind, keyring: opts.keyring, writes: createWriteBatcher(db) });
 }
 
 function createStore(ctx: StoreContext): Store {

@@ -21,7 +21,7 @@ function byCreation(a: MethodRecord, b: MethodRecord): number {
   return a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
-export function createMethodStore({ db, keyring }: StoreContext): MethodStore {
+export function createMethodStore({ db, keyring, writes }: StoreContext): MethodStore {
   // The secret is sealed with the method id as associated data: a sealed value moved to another
   // row does not open.
   const toMethod = (row: Selectable<MethodsTable>): MethodRecord => ({
@@ -86,12 +86,14 @@ export function createMethodStore({ db, keyring }: StoreContext): MethodStore {
     async consumeStep(id, step, drift, now) {
       // The replay guard: one conditional UPDATE, so of any number of callers presenting the same
       // step, in any number of processes, exactly one sees a changed row.
-      const result = await db
-        .updateTable('methods')
-        .set({ last_step: step, drift, last_used_at: now })
-        .where('id', '=', id)
-        .where((eb) => eb.or([eb('last_step', 'is', null), eb('last_step', '<', step)]))
-        .executeTakeFirst();
+      const result = await writes.run((w) =>
+        w
+          .updateTable('methods')
+          .set({ last_step: step, drift, last_used_at: now })
+          .where('id', '=', id)
+          .where((eb) => eb.or([eb('last_step', 'is', null), eb('last_step', '<', step)]))
+          .executeTakeFirst(),
+      );
       return count(result.numUpdatedRows) === 1;
     },
 

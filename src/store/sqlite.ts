@@ -65,6 +65,8 @@ export function sqliteDialect(file: string): CountersignSqliteDialect {
     if (file !== ':memory:') db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
+    // 32 MiB of page cache (the default is 2 MiB): the users and methods of a large directory stay hot.
+    db.pragma('cache_size = -32768');
   } catch (e) {
     db.close();
     throw e;

@@ -53,12 +53,15 @@ export function userListQuery(db: Kysely<Database>, query: UserQuery) {
   if (!Number.isSafeInteger(query.limit) || query.limit < 1) {
     throw new CoreError('validation_failed', 'limit must be a positive integer', { limit: 'must be a positive integer' });
   }
-  let q = db.selectFrom('users').selectAll().orderBy('username_lc').limit(query.limit + 1);
+  let q = db
+    .selectFrom('users')
+    .selectAll()
+    .orderBy('username_lc')
+    .limit(query.limit + 1);
   if (query.after !== undefined) q = q.where('username_lc', '>', query.after);
   if (query.search !== undefined && query.search !== '') {
     const pattern = `%${escapeLike(query.search.toLowerCase())}%`;
-    const like = (column: 'username_lc' | 'display_name_lc' | 'email_lc'): Expression<SqlBool> =>
-      sql<SqlBool>`${sql.ref(column)} LIKE ${pattern} ESCAPE '\\'`;
+    const like = (column: 'username_lc' | 'display_name_lc' | 'email_lc'): Expression<SqlBool> => sql<SqlBool>`${sql.ref(column)} LIKE ${pattern} ESCAPE '\\'`;
     q = q.where((eb) => eb.or([like('username_lc'), like('display_name_lc'), like('email_lc')]));
   }
   // Effective state, in order of precedence: disabled > blocked > locked > enabled. Each
@@ -84,7 +87,7 @@ export function userListQuery(db: Kysely<Database>, query: UserQuery) {
   return q;
 }
 
-export function createUserStore({ db }: StoreContext): UserStore {
+export function createUserStore({ db, writes }: StoreContext): UserStore {
   return {
     async create(user, id, now) {
       const source = user.source ?? { kind: 'local' };
@@ -139,7 +142,10 @@ export function createUserStore({ db }: StoreContext): UserStore {
     },
 
     async count() {
-      const row = await db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      const row = await db
+        .selectFrom('users')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
       return Number(row.n);
     },
 
@@ -201,23 +207,27 @@ export function createUserStore({ db }: StoreContext): UserStore {
         threshold > 0
           ? sql<number | null>`CASE WHEN locked_at IS NULL AND failed_count + 1 >= ${threshold} THEN ${now} ELSE locked_at END`
           : sql<number | null>`locked_at`;
-      const row = await db
-        .updateTable('users')
-        .set((eb) => ({ failed_count: eb('failed_count', '+', 1), locked_at: lock, updated_at: now }))
-        .where('id', '=', id)
-        .returning(['failed_count', 'locked_at'])
-        .executeTakeFirst();
+      const row = await writes.run((w) =>
+        w
+          .updateTable('users')
+          .set((eb) => ({ failed_count: eb('failed_count', '+', 1), locked_at: lock, updated_at: now }))
+          .where('id', '=', id)
+          .returning(['failed_count', 'locked_at'])
+          .executeTakeFirst(),
+      );
       if (row === undefined) throw notFound(id);
       return { failedCount: row.failed_count, lockedAt: row.locked_at };
     },
 
     async resetFailures(id, now) {
-      await db
-        .updateTable('users')
-        .set({ failed_count: 0, locked_at: null, updated_at: now })
-        .where('id', '=', id)
-        .where((eb) => eb.or([eb('failed_count', '<>', 0), eb('locked_at', 'is not', null)]))
-        .execute();
+      await writes.run((w) =>
+        w
+          .updateTable('users')
+          .set({ failed_count: 0, locked_at: null, updated_at: now })
+          .where('id', '=', id)
+          .where((eb) => eb.or([eb('failed_count', '<>', 0), eb('locked_at', 'is not', null)]))
+          .execute(),
+      );
     },
   };
 }
