@@ -121,6 +121,7 @@ function createStore(ctx: StoreContext): Store {
       }
     },
     async close() {
+      await ctx.writes.drain();
       await db.destroy();
     },
   };

@@ -25,6 +25,8 @@ interface Pending {
 
 export interface WriteBatcher {
   run<T>(write: (db: Executor) => Promise<T>): Promise<T>;
+  /** Settles once every write queued so far has been committed or has failed (before closing). */
+  drain(): Promise<void>;
 }
 
 const MAX_BATCH = 512;
@@ -33,6 +35,7 @@ export function createWriteBatcher(db: Kysely<Database>): WriteBatcher {
   let queue: Pending[] = [];
   let scheduled = false;
   let running = false;
+  const idle: (() => void)[] = [];
 
   function schedule(): void {
     if (scheduled || running || queue.length === 0) return;
@@ -73,6 +76,7 @@ export function createWriteBatcher(db: Kysely<Database>): WriteBatcher {
     } finally {
       running = false;
       schedule();
+      if (queue.length === 0) for (const wake of idle.splice(0)) wake();
     }
   }
 
@@ -82,6 +86,10 @@ export function createWriteBatcher(db: Kysely<Database>): WriteBatcher {
         queue.push({ write, resolve: resolve as (v: unknown) => void, reject });
         schedule();
       });
+    },
+    drain(): Promise<void> {
+      if (queue.length === 0 && !running) return Promise.resolve();
+      return new Promise<void>((resolve) => idle.push(resolve));
     },
   };
 }
