@@ -28,6 +28,8 @@ await build({
   external,
   banner: { js: banner },
   sourcemap: 'linked',
+  minify: true,
+  keepNames: true,
   logLevel: 'warning',
 });
 process.stderr.write(`built dist/countersign.mjs in ${Math.round(performance.now() - started)} ms\n`);

@@ -10,12 +10,13 @@
  * Every response carries `x-request-id`, `x-content-type-options: nosniff` and
  * `cache-control: no-store`; errors are `application/problem+json` (see errors.ts).
  */
+import { SerializerSelector, type RouteDefinition, type Serializer } from '@fastify/fast-json-stringify-compiler';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController } from 'fastify';
-import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifySerializerCompiler, FastifyReply, FastifyRequest, FastifyServerOptions, RouteOptions } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { Core } from '../../core/api.ts';
@@ -109,7 +110,10 @@ export function operationId(method: string, url: string): string {
 }
 
 /** OpenAPI: every operation gets an operationId, its roles and its problem responses. */
-function documentRoute({ schema, url, route }: { schema: RouteOptions['schema']; url: string; route: RouteOptions }): { schema: NonNullable<RouteOptions['schema']>; url: string } {
+function documentRoute({ schema, url, route }: { schema: RouteOptions['schema']; url: string; route: RouteOptions }): {
+  schema: NonNullable<RouteOptions['schema']>;
+  url: string;
+} {
   const s: Record<string, unknown> = { ...(schema ?? {}) };
   s['operationId'] ??= operationId([route.method].flat()[0] ?? 'get', route.url);
   const roles = route.config?.roles;
@@ -133,6 +137,7 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
   };
   const app = (Fastify(options) as unknown as FastifyInstance).withTypeProvider<TypeBoxTypeProvider>() as Api;
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  app.setSerializerCompiler(lazySerializers());
   installErrorHandling(app);
   registerTextParsers(app);
 
@@ -193,8 +198,22 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
     { prefix: API_PREFIX },
   );
 
-  app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async (_request, reply) => reply.type('application/json; charset=utf-8').send(app.swagger()));
+  app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async (_request, reply) =>
+    reply.type('application/json; charset=utf-8').send(app.swagger()),
+  );
   await app.register(swaggerUi, { routePrefix: DOCS_PREFIX, staticCSP: true, uiConfig: { url: `${API_PREFIX}/openapi.json` } as never });
 
   return app as unknown as FastifyInstance;
+}
+
+/**
+ * Response serializers compiled on a route's first response instead of all at start-up (compiling
+ * every route's serializer took about a third of the time to ready).
+ */
+function lazySerializers(): FastifySerializerCompiler<unknown> {
+  const build = SerializerSelector()(undefined, {});
+  return (route) => {
+    let serialize: Serializer | undefined;
+    return (doc) => (serialize ??= build(route as RouteDefinition))(doc);
+  };
 }
