@@ -15,9 +15,9 @@ export function registerKeys(program: CommandUnknownOpts): void {
       'after',
       `
 Older keys stay in the key file so backups made before the rotation still open. Back up the key
-file after rotating. Restart every running server (each node, with the new key file) right after:
-a server started before the rotation cannot open secrets sealed under the new key, and denies
-those users until it restarts. Re-run it if it was interrupted.
+file after rotating. A running server that meets a secret sealed under a key it does not know
+re-reads its key file, so servers sharing this key file need no restart; on other nodes, copy the
+new key file first. Re-run the command if it was interrupted.
 
 Example:
   $ countersign keys rotate`,
@@ -35,6 +35,6 @@ Example:
         await ctx.close();
       }
       emit(cmd, { keyFile: config.keys.file, activeKey: kid, resealed }, () => `new active key ${kid} in ${config.keys.file}; re-sealed ${resealed} secret(s)`);
-      note('Back up the key file now, and restart every running server so it loads the new key.');
+      note('Back up the key file now; other nodes with their own copy of the key file need the new one.');
     });
 }

@@ -11,6 +11,7 @@
  * does not open. Rotation adds a key and makes it active; old keys stay to open older values.
  */
 import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { CoreError } from '../core/errors.ts';
 
@@ -24,12 +25,18 @@ export class Keyring {
   readonly activeKid: string;
   // Private, so neither logging nor JSON.stringify of a Keyring shows key material. KeyObjects:
   // a cipher made from a KeyObject skips re-importing the raw key (about 10x cheaper).
-  readonly #keys: ReadonlyMap<string, KeyObject>;
+  readonly #keys: Map<string, KeyObject>;
   readonly #active: KeyObject;
   readonly #pepper: Uint8Array;
+  readonly #reload: (() => ReadonlyMap<string, Uint8Array>) | undefined;
+  #reloadedAt = 0;
 
-  /** Checks key ids and sizes. `loadKeyring` and `keyringFromKeys` are the usual ways in. */
-  constructor(keys: ReadonlyMap<string, Uint8Array>, active: string, pepper: Uint8Array) {
+  /**
+   * Checks key ids and sizes. `loadKeyring` and `keyringFromKeys` are the usual ways in. `reload`
+   * re-reads the key file when a sealed value names a key this keyring does not know (a rotation
+   * done by `countersign keys rotate` while this process runs).
+   */
+  constructor(keys: ReadonlyMap<string, Uint8Array>, active: string, pepper: Uint8Array, reload?: () => ReadonlyMap<string, Uint8Array>) {
     const imported = new Map<string, KeyObject>();
     for (const [kid, key] of keys) {
       if (!KID_PATTERN.test(kid)) throw new CoreError('config_invalid', `keyring: key id "${kid}" must match ${KID_PATTERN}`);
@@ -42,7 +49,21 @@ export class Keyring {
     this.#keys = imported;
     this.#active = activeKey;
     this.#pepper = new Uint8Array(pepper);
+    this.#reload = reload;
     this.activeKid = active;
+  }
+
+  /** The key for `kid`, re-reading the key file (at most once a second) when it is unknown. */
+  #key(kid: string): KeyObject | undefined {
+    const known = this.#keys.get(kid);
+    if (known !== undefined || this.#reload === undefined || performance.now() - this.#reloadedAt < 1000) return known;
+    this.#reloadedAt = performance.now();
+    try {
+      for (const [id, key] of this.#reload()) if (!this.#keys.has(id) && key.length === KEY_BYTES) this.#keys.set(id, createSecretKey(key));
+    } catch {
+      // An unreadable or malformed file adds nothing; the caller reports the unknown key.
+    }
+    return this.#keys.get(kid);
   }
 
   /** The HMAC pepper for API keys (a copy). */
@@ -64,7 +85,7 @@ export class Keyring {
     const parts = sealed.split('.');
     if (parts.length !== 4 || parts[0] !== SEALED_PREFIX) throw new CoreError('internal', 'sealed secret is malformed');
     const [, kid, ivText, bodyText] = parts as [string, string, string, string];
-    const key = this.#keys.get(kid);
+    const key = this.#key(kid);
     if (key === undefined) throw new CoreError('internal', `sealed secret uses key "${kid}", which is not in the key file`);
     const iv = Buffer.from(ivText, 'base64url');
     const body = Buffer.from(bodyText, 'base64url');
@@ -131,9 +152,16 @@ export async function createKeyFile(path: string): Promise<void> {
 /** Reads and checks a key file. */
 export async function loadKeyring(path: string): Promise<Keyring> {
   const file = await readKeyFile(path);
-  const keys: Record<string, Uint8Array> = {};
-  for (const [kid, value] of Object.entries(file.keys)) keys[kid] = Buffer.from(value, 'base64');
-  return keyringFromKeys(keys, file.active, Buffer.from(file.pepper, 'base64'));
+  const reload = (): ReadonlyMap<string, Uint8Array> => {
+    const mode = statSync(path).mode;
+    if ((mode & 0o077) !== 0) throw new CoreError('config_invalid', `key file ${path} is readable by other users`);
+    return keysOf(checkKeyFile(JSON.parse(readFileSync(path, 'utf8')), path));
+  };
+  return new Keyring(keysOf(file), file.active, Buffer.from(file.pepper, 'base64'), reload);
+}
+
+function keysOf(file: KeyFile): Map<string, Uint8Array> {
+  return new Map(Object.entries(file.keys).map(([kid, value]) => [kid, Buffer.from(value, 'base64')]));
 }
 
 /** Adds a new key to the file and makes it active. Old keys stay so older secrets still open. */
