@@ -93,7 +93,7 @@ Examples:
   addPolicyOptions(add)
     .addHelpText('after', '\nExamples:\n  $ countersign app add vpn --trusted-ip 10.1.0.0/16,10.2.0.0/16\n  $ countersign app add intranet --methods totp --cache-seconds 600')
     .action(async (name, opts, cmd) => {
-      const policy = policyOf(opts as PolicyOptions);
+      const policy = policyOf(opts);
       await withContext(cmd, async ({ core }) => {
         const created = await core.applications.create({ name, ...policy }, cliActor());
         emit(cmd, created, () => `added application ${created.name}\n${appRecord(created)}`);

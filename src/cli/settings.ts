@@ -27,7 +27,7 @@ export function patchFor(current: Settings, key: string, value: unknown): Settin
     const near = known.filter((k) => k.toLowerCase().includes(segments.at(-1)!.toLowerCase()) || k.toLowerCase().startsWith(top.toLowerCase()));
     throw new UsageError(`unknown setting ${key}${near.length > 0 ? `; did you mean ${near.slice(0, 3).join(', ')}?` : ''} (see: countersign settings show)`);
   }
-  return (segments.length === 1 ? { [top]: value } : { [top]: { [segments[1]!]: value } }) as SettingsPatch;
+  return (segments.length === 1 ? { [top]: value } : { [top]: { [segments[1]!]: value } });
 }
 
 export function registerSettings(program: CommandUnknownOpts): void {

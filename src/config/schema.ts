@@ -208,12 +208,12 @@ function collect(node: SchemaNode, segments: string[], optional: boolean, out: C
 /** Every leaf option, in schema order. */
 export const CONFIG_OPTIONS: readonly ConfigOption[] = (() => {
   const out: ConfigOption[] = [];
-  collect(ConfigSchema as unknown as SchemaNode, [], false, out);
+  collect(ConfigSchema, [], false, out);
   return out;
 })();
 
 /** Sections (top-level and nested objects) with their descriptions, in schema order. */
-export function sectionsOf(node: SchemaNode = ConfigSchema as unknown as SchemaNode, prefix: string[] = []): { path: string; description: string }[] {
+export function sectionsOf(node: SchemaNode = ConfigSchema, prefix: string[] = []): { path: string; description: string }[] {
   const out: { path: string; description: string }[] = [];
   for (const [key, child] of Object.entries(node.properties ?? {})) {
     if (child.type === 'object') {

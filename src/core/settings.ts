@@ -81,7 +81,7 @@ export function applySettingsPatch(current: Settings, patch: SettingsPatch): { s
         const path = `${key}.${sub}`;
         const rule = INTEGER_RULES[path];
         if (!rule) errors[path] = 'unknown setting';
-        else if (!Number.isInteger(subValue) || (subValue as number) < rule.min || (subValue as number) > rule.max)
+        else if (!Number.isInteger(subValue) || (subValue) < rule.min || (subValue) > rule.max)
           errors[path] = `must be an integer from ${rule.min} to ${rule.max}`;
         else merged[sub] = subValue;
       }

@@ -43,7 +43,7 @@ export function auditCsv(events: readonly AuditEvent[]): string {
       if (v === null || v === undefined) return '';
       if (col === 'at') return new Date(v as number).toISOString();
       if (col === 'details') return cell(JSON.stringify(v));
-      return typeof v === 'string' ? cell(v) : String(v);
+      return typeof v === 'string' ? cell(v) : typeof v === 'number' ? String(v) : cell(JSON.stringify(v));
     }),
   );
   return stringify(rows, { header: true, columns: [...AUDIT_CSV_COLUMNS], eof: true, record_delimiter: 'windows' });

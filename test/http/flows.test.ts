@@ -52,8 +52,7 @@ async function authenticate(body: Record<string, unknown>, role: 'sdk' | 'helpde
 
 /** Everything the caller sees except what naturally differs between two attempts. */
 function visible(v: AuthView) {
-  const { id, createdAt, expiresAt, username, method, ...rest } = v;
-  void id, createdAt, expiresAt, username, method;
+  const { id: _id, createdAt: _createdAt, expiresAt: _expiresAt, username: _username, method: _method, ...rest } = v;
   return rest;
 }
 

@@ -3,7 +3,6 @@
  * with their address allow-list, rate limits, security headers, proxies, and logs without secrets.
  */
 import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { routesOf } from '../../src/doors/http/app.ts';
 import { createLogger } from '../../src/ops/logger.ts';
@@ -202,7 +201,7 @@ describe('logs', () => {
 
   it('redacts secrets wherever they appear in a logged object', () => {
     const { lines, stream } = capture();
-    const log = createLogger({ level: 'info', destination: stream as unknown as pino.DestinationStream });
+    const log = createLogger({ level: 'info', destination: stream });
     log.info(
       { passcode: '123456', req: { headers: { authorization: 'Bearer cs_abc_def', host: 'x' } }, body: { pin: '4711', user: { password: 'hunter2' } }, token: 'cs_t_s', keep: 'visible' },
       'hello',
@@ -215,7 +214,7 @@ describe('logs', () => {
 
   it('writes readable lines with pretty, still redacted', () => {
     const { lines, stream } = capture();
-    const log = createLogger({ level: 'info', pretty: true, destination: stream as unknown as pino.DestinationStream });
+    const log = createLogger({ level: 'info', pretty: true, destination: stream });
     log.info({ user: 'alice', passcode: '314159' }, 'signed in');
     log.debug('not shown at info');
     expect(lines).toHaveLength(1);
@@ -225,7 +224,7 @@ describe('logs', () => {
 
   it('keeps API keys, passcodes and enrolled secrets out of the request logs', async () => {
     const { lines, stream } = capture();
-    const logger = createLogger({ level: 'trace', destination: stream as unknown as pino.DestinationStream });
+    const logger = createLogger({ level: 'trace', destination: stream });
     const s = await start({ logger });
     await s.app.inject({ method: 'POST', url: '/api/v1/users', headers: s.as('admin'), payload: { username: 'alice', pin: '98765' } });
     const e = json<{ secret: string }>(await s.app.inject({ method: 'POST', url: '/api/v1/users/alice/methods', headers: s.as('admin'), payload: { type: 'totp' } }));

@@ -70,11 +70,12 @@ function validateApplication(input: Partial<NewApplication>, partial: boolean): 
   }
   if (input.cacheSeconds !== undefined) out['cacheSeconds'] = input.cacheSeconds === null ? null : validateInteger(input.cacheSeconds, 'cacheSeconds', 0, 86_400);
   if (input.allowedMethods !== undefined) {
-    if (input.allowedMethods !== null && (!Array.isArray(input.allowedMethods) || !input.allowedMethods.every((m) => (METHOD_TYPES as readonly string[]).includes(m))))
+    const list: unknown = input.allowedMethods;
+    if (list !== null && (!Array.isArray(list) || !list.every((m) => typeof m === 'string' && (METHOD_TYPES as readonly string[]).includes(m))))
       throw invalid('allowedMethods', `must be null or a list of ${METHOD_TYPES.join(', ')}`);
     out['allowedMethods'] = input.allowedMethods === null ? null : [...new Set(input.allowedMethods as MethodType[])];
   }
-  return out as Partial<NewApplication>;
+  return out;
 }
 
 export function createApplicationsService({ store, clock, random, audit, policy }: AdminDeps) {

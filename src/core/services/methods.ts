@@ -19,8 +19,13 @@ export function toMethodView(m: MethodRecord): MethodView {
   return { id: m.id, type: m.type, label: m.label, config: m.config, drift: m.drift, createdAt: m.createdAt, lastUsedAt: m.lastUsedAt };
 }
 
+/** A scalar from parsed input as text; anything else (objects, arrays) as the empty string. */
+function scalarText(v: unknown): string {
+  return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'bigint' ? String(v) : '';
+}
+
 function oathConfig(input: { algorithm?: unknown; digits?: unknown; period?: unknown; serial?: unknown }, origin: OathConfig['origin'], prefix = ''): OathConfig {
-  const algorithm = input.algorithm === undefined || input.algorithm === '' ? 'SHA1' : String(input.algorithm).toUpperCase().replace('-', '');
+  const algorithm = input.algorithm === undefined || input.algorithm === '' ? 'SHA1' : scalarText(input.algorithm).toUpperCase().replace('-', '');
   if (algorithm !== 'SHA1' && algorithm !== 'SHA256' && algorithm !== 'SHA512') throw invalid(`${prefix}algorithm`, 'must be SHA1, SHA256 or SHA512');
   const digits = input.digits === undefined || input.digits === '' ? 6 : Number(input.digits);
   if (digits !== 6 && digits !== 7 && digits !== 8) throw invalid(`${prefix}digits`, 'must be 6, 7 or 8');
@@ -100,7 +105,7 @@ export function createMethodsService(deps: MethodsDeps) {
 
   /** RFC 6030 key container with plaintext secrets. */
   function pskcRows(text: string): { rows: (() => TokenRow)[] } {
-    const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', removeNSPrefix: true, isArray: (name) => name === 'KeyPackage', processEntities: false });
+    const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', removeNSPrefix: true, parseTagValue: false, parseAttributeValue: false, isArray: (name) => name === 'KeyPackage', processEntities: false });
     let doc: Record<string, unknown>;
     try {
       doc = parser.parse(text, true) as Record<string, unknown>;
@@ -114,11 +119,11 @@ export function createMethodsService(deps: MethodsDeps) {
     return {
       rows: packages.map((pkg) => () => {
         const key = get(pkg, 'Key');
-        const alg = String(get(key, '@Algorithm') ?? '');
+        const alg = scalarText(get(key, '@Algorithm'));
         const type = alg.endsWith(':totp') ? 'totp' : alg.endsWith(':hotp') ? 'hotp' : null;
         if (!type) throw invalid('Algorithm', `unsupported key algorithm "${alg}" (expected the PSKC hotp or totp URN)`);
         if (get(key, 'Data', 'Secret', 'EncryptedValue') !== undefined) throw invalid('Secret', 'encrypted secrets are not supported: export the container with plaintext secrets');
-        const b64 = String(get(key, 'Data', 'Secret', 'PlainValue') ?? '').replace(/\s+/g, '');
+        const b64 = scalarText(get(key, 'Data', 'Secret', 'PlainValue')).replace(/\s+/g, '');
         if (!/^[A-Za-z0-9+/]+=*$/.test(b64)) throw invalid('Secret', 'missing or malformed PlainValue');
         const secret = new Uint8Array(Buffer.from(b64, 'base64'));
         if (secret.length < MIN_IMPORTED_SECRET_BYTES) throw invalid('Secret', `must be at least ${MIN_IMPORTED_SECRET_BYTES * 8} bits`);
@@ -126,7 +131,7 @@ export function createMethodsService(deps: MethodsDeps) {
         if (typeof username !== 'string' || username === '') throw invalid('UserId', 'each KeyPackage must name its user (Key/UserId or DeviceInfo/UserId)');
         const hashAlg = get(key, 'AlgorithmParameters', 'Suite');
         const counterText = get(key, 'Data', 'Counter', 'PlainValue');
-        const counter = counterText === undefined ? null : Number(counterText);
+        const counter = counterText === undefined ? null : Number(scalarText(counterText) || Number.NaN);
         if (counter !== null && (!Number.isSafeInteger(counter) || counter < 0)) throw invalid('Counter', 'must be a non-negative integer');
         const serial = get(pkg, 'DeviceInfo', 'SerialNo');
         const config = oathConfig(
@@ -134,7 +139,7 @@ export function createMethodsService(deps: MethodsDeps) {
             algorithm: typeof hashAlg === 'string' ? hashAlg.replace(/^HMAC-/i, '') : undefined,
             digits: get(key, 'AlgorithmParameters', 'ResponseFormat', '@Length'),
             period: get(key, 'Data', 'TimeInterval', 'PlainValue'),
-            serial: serial === undefined ? undefined : String(serial),
+            serial: scalarText(serial) || undefined,
           },
           'imported',
         );

@@ -102,7 +102,7 @@ export function createUsersService(deps: UsersDeps) {
     if (patch.status !== undefined) out['status'] = validateStatus(patch.status);
     if (patch.defaultMethod !== undefined) out['defaultMethod'] = validateMethodType(patch.defaultMethod);
     if (patch.pin !== undefined) out['pinHash'] = patch.pin === null ? null : await passwords.hash(validatePin(patch.pin));
-    return out as UserPatch;
+    return out;
   }
 
   async function create(input: CreateUserInput, actor: Actor): Promise<UserView> {

@@ -135,7 +135,7 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
     ...(opts.logger === false ? { logger: false } : { loggerInstance: opts.logger }),
     ...(opts.https ? { https: { key: opts.https.key, cert: opts.https.cert } } : {}),
   };
-  const app = (Fastify(options) as unknown as FastifyInstance).withTypeProvider<TypeBoxTypeProvider>() as Api;
+  const app = (Fastify(options) as unknown as FastifyInstance).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
   app.setSerializerCompiler(lazySerializers());
   installErrorHandling(app);
@@ -146,7 +146,7 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) {
       if (method === 'HEAD') continue;
-      const hidden = (route.schema as { hide?: boolean } | undefined)?.hide === true;
+      const hidden = (route.schema)?.hide === true;
       routes.push({ method, url: route.url, roles: route.config?.roles, hidden });
     }
   });
@@ -175,7 +175,7 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
       components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'API key: cs_<id>_<secret>' } } },
       security: [{ apiKey: [] }],
     },
-    transform: documentRoute as never,
+    transform: documentRoute,
   });
 
   await app.register(opsRoutes, { metrics: opts.metrics, metricsAllowFrom: opts.metricsAllowFrom, ready: opts.ready });
@@ -201,9 +201,9 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async (_request, reply) =>
     reply.type('application/json; charset=utf-8').send(app.swagger()),
   );
-  await app.register(swaggerUi, { routePrefix: DOCS_PREFIX, staticCSP: true, uiConfig: { url: `${API_PREFIX}/openapi.json` } as never });
+  await app.register(swaggerUi, { routePrefix: DOCS_PREFIX, staticCSP: true, uiConfig: { url: `${API_PREFIX}/openapi.json` } });
 
-  return app as unknown as FastifyInstance;
+  return app;
 }
 
 /**

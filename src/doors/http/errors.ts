@@ -250,6 +250,8 @@ export function toProblem(err: unknown): MappedError {
       return { body: problem('payload_too_large', 'The request body is too large.'), serverFault: false };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return { body: problem('unsupported_media_type', 'The request content type is not supported by this route.'), serverFault: false };
+    default:
+      break;
   }
   if (status === 413) return { body: problem('payload_too_large', 'The request body is too large.'), serverFault: false };
   if (status === 415) return { body: problem('unsupported_media_type', 'The request content type is not supported.'), serverFault: false };

@@ -6,7 +6,7 @@ import { Type } from 'typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Core } from '../../../core/api.ts';
 import { CoreError } from '../../../core/errors.ts';
-import type { AuditEvent, AuditKind, AuditQuery } from '../../../core/types.ts';
+import type { AuditQuery } from '../../../core/types.ts';
 import { auditCsv } from '../../audit-csv.ts';
 import { HELPDESK } from '../auth.ts';
 import { AuditPage } from '../schemas.ts';
@@ -83,7 +83,7 @@ export async function auditRoutes(app: Api, opts: { core: Core }): Promise<void>
         username: q.username,
         application: q.application,
         result: q.result,
-        kind: q.kind as AuditKind | undefined,
+        kind: q.kind,
         action: q.action,
         from: q.from === undefined ? undefined : parseTime('from', q.from),
         to: q.to === undefined ? undefined : parseTime('to', q.to),
