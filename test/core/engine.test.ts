@@ -271,6 +271,21 @@ describe('token import', () => {
     expect((await t.core.authentications.create({ username: 'ned', passcode: code }, adminActor)).view.state).toBe('approved');
   });
 
+  it('keeps PSKC values as text (a numeric-looking base64 secret keeps its leading zero)', async () => {
+    await t.core.users.create({ username: 'pia' }, cliActor);
+    const b64 = '0123456789012345678901234567';
+    const pskc = `<KeyContainer Version="1.0" xmlns="urn:ietf:params:xml:ns:keyprov:pskc"><KeyPackage>
+      <DeviceInfo><SerialNo>000123</SerialNo></DeviceInfo>
+      <Key Id="1" Algorithm="urn:ietf:params:xml:ns:keyprov:pskc:hotp"><UserId>pia</UserId>
+      <Data><Secret><PlainValue>${b64}</PlainValue></Secret><Counter><PlainValue>0</PlainValue></Counter></Data></Key>
+    </KeyPackage></KeyContainer>`;
+    expect(await t.core.methods.importTokens('pskc', pskc, cliActor)).toMatchObject({ created: 1 });
+    const [m] = await t.core.methods.list('pia');
+    expect(m?.config.serial).toBe('000123');
+    const code = generateCode(new Uint8Array(Buffer.from(b64, 'base64')), 0, { algorithm: 'SHA1', digits: 6 });
+    expect((await t.core.authentications.create({ username: 'pia', passcode: code }, adminActor)).view.state).toBe('approved');
+  });
+
   it('resynchronizes an HOTP token that ran ahead', async () => {
     await t.core.users.create({ username: 'olga' }, cliActor);
     await t.core.methods.importTokens('csv', 'username,type,secret\nolga,hotp,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n', cliActor);
