@@ -1,9 +1,11 @@
-import type { Selectable } from 'kysely';
+import { NoResultError } from 'kysely';
+import type { InsertQueryNode, Kysely, Selectable } from 'kysely';
 import { CoreError } from '../core/errors.ts';
 import type { AuditStore } from '../core/ports.ts';
-import type { AuditEvent, AuditKind, AuditQuery } from '../core/types.ts';
+import type { AuditEvent, AuditKind, AuditQuery, NewAuditEvent } from '../core/types.ts';
 import { parseJson, toJson, type StoreContext } from './context.ts';
-import type { AuditEventsTable } from './schema.ts';
+import { prepareQuery } from './prepared.ts';
+import type { AuditEventsTable, Database } from './schema.ts';
 
 function toEvent(row: Selectable<AuditEventsTable>): AuditEvent {
   return {
@@ -30,38 +32,47 @@ function toEvent(row: Selectable<AuditEventsTable>): AuditEvent {
   };
 }
 
+type AppendArgs = NewAuditEvent & { readonly usernameLc: string | null; readonly detailsJson: string | null };
+
+/** The insert behind append, built once (see prepared.ts): every authentication appends one event. */
+function appendQuery(db: Kysely<Database>) {
+  return prepareQuery((a: AppendArgs) =>
+    db
+      .insertInto('audit_events')
+      .values({
+        at: a.at,
+        kind: a.kind,
+        action: a.action,
+        result: a.result,
+        reason: a.reason,
+        username: a.username,
+        username_lc: a.usernameLc,
+        user_id: a.userId,
+        display_name: a.displayName,
+        email: a.email,
+        phone: a.phone,
+        device: a.device,
+        method: a.method,
+        mode: a.mode,
+        application: a.application,
+        server_name: a.serverName,
+        client_ip: a.clientIp,
+        actor: a.actor,
+        authentication_id: a.authenticationId,
+        details: a.detailsJson,
+      })
+      .returning('id'),
+  );
+}
+
 /** Append-only. Ids grow with insertion; queries page by id. Username filters ignore case. */
 export function createAuditStore({ db, writes }: StoreContext): AuditStore {
+  const insert = appendQuery(db);
   return {
     async append(event) {
-      const row = await writes.run((w) =>
-        w
-          .insertInto('audit_events')
-          .values({
-            at: event.at,
-            kind: event.kind,
-            action: event.action,
-            result: event.result,
-            reason: event.reason,
-            username: event.username,
-            username_lc: event.username === null ? null : event.username.toLowerCase(),
-            user_id: event.userId,
-            display_name: event.displayName,
-            email: event.email,
-            phone: event.phone,
-            device: event.device,
-            method: event.method,
-            mode: event.mode,
-            application: event.application,
-            server_name: event.serverName,
-            client_ip: event.clientIp,
-            actor: event.actor,
-            authentication_id: event.authenticationId,
-            details: toJson(event.details),
-          })
-          .returning('id')
-          .executeTakeFirstOrThrow(),
-      );
+      const args: AppendArgs = { ...event, usernameLc: event.username === null ? null : event.username.toLowerCase(), detailsJson: toJson(event.details) };
+      const row = (await writes.run((w) => insert.execute(w, args))).rows[0];
+      if (row === undefined) throw new NoResultError(insert.node as InsertQueryNode);
       return row.id;
     },
 

@@ -1,10 +1,11 @@
-import type { Selectable, Updateable } from 'kysely';
+import type { Kysely, Selectable, Updateable } from 'kysely';
 import { CoreError } from '../core/errors.ts';
 import type { AuthenticationStore } from '../core/ports.ts';
 import type { Authentication, AuthReason, AuthState, MethodType } from '../core/types.ts';
 import { count, type StoreContext } from './context.ts';
 import { isForeignKeyViolation } from './errors.ts';
-import type { AuthenticationsTable } from './schema.ts';
+import { prepareQuery } from './prepared.ts';
+import type { AuthenticationsTable, Database } from './schema.ts';
 
 const FINISHED: AuthState[] = ['approved', 'denied', 'expired'];
 const OPEN: AuthState[] = ['challenge', 'pending'];
@@ -27,30 +28,33 @@ function toAuthentication(row: Selectable<AuthenticationsTable>): Authentication
   };
 }
 
+/** The authentication hot path's insert, built once (see prepared.ts). */
+function createQuery(db: Kysely<Database>) {
+  return prepareQuery((auth: Authentication) =>
+    db.insertInto('authentications').values({
+      id: auth.id,
+      user_id: auth.userId,
+      username: auth.username,
+      application_id: auth.applicationId,
+      application_name: auth.applicationName,
+      client_ip: auth.clientIp,
+      state: auth.state,
+      reason: auth.reason,
+      method_id: auth.methodId,
+      method_type: auth.methodType,
+      created_at: auth.createdAt,
+      updated_at: auth.updatedAt,
+      expires_at: auth.expiresAt,
+    }),
+  );
+}
+
 export function createAuthenticationStore({ db, writes }: StoreContext): AuthenticationStore {
+  const insert = createQuery(db);
   return {
     async create(auth) {
       try {
-        await writes.run((w) =>
-          w
-            .insertInto('authentications')
-            .values({
-              id: auth.id,
-              user_id: auth.userId,
-              username: auth.username,
-              application_id: auth.applicationId,
-              application_name: auth.applicationName,
-              client_ip: auth.clientIp,
-              state: auth.state,
-              reason: auth.reason,
-              method_id: auth.methodId,
-              method_type: auth.methodType,
-              created_at: auth.createdAt,
-              updated_at: auth.updatedAt,
-              expires_at: auth.expiresAt,
-            })
-            .execute(),
-        );
+        await writes.run((w) => insert.execute(w, auth));
       } catch (e) {
         if (isForeignKeyViolation(e)) throw new CoreError('user_not_found', `no user with id ${auth.userId}`);
         throw e;

@@ -1,10 +1,11 @@
-import type { Selectable } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { CoreError } from '../core/errors.ts';
 import type { BypassStore } from '../core/ports.ts';
 import type { Bypass } from '../core/types.ts';
 import { count, type StoreContext } from './context.ts';
 import { isForeignKeyViolation } from './errors.ts';
-import type { BypassesTable } from './schema.ts';
+import { prepareQuery } from './prepared.ts';
+import type { BypassesTable, Database } from './schema.ts';
 
 function toBypass(row: Selectable<BypassesTable>): Bypass {
   return {
@@ -18,11 +19,19 @@ function toBypass(row: Selectable<BypassesTable>): Bypass {
   };
 }
 
+/** The authentication hot path's query, built once (see prepared.ts): most users have no bypass. */
+function activeQuery(db: Kysely<Database>) {
+  return prepareQuery((a: { userId: string; now: number }) =>
+    db.selectFrom('bypasses').selectAll().where('user_id', '=', a.userId).where('used_at', 'is', null).where('expires_at', '>', a.now),
+  );
+}
+
 /**
  * A user has at most one unused bypass (a partial unique index). Issuing a new one overwrites it,
  * cancelling deletes it; used bypasses stay as history. A bypass is active while now < expiresAt.
  */
 export function createBypassStore({ db, writes }: StoreContext): BypassStore {
+  const active = activeQuery(db);
   return {
     async issue(bypass) {
       const values = {
@@ -39,16 +48,13 @@ export function createBypassStore({ db, writes }: StoreContext): BypassStore {
           .insertInto('bypasses')
           .values(values)
           .onConflict((oc) =>
-            oc
-              .column('user_id')
-              .where('used_at', 'is', null)
-              .doUpdateSet({
-                id: values.id,
-                reason: values.reason,
-                created_by: values.created_by,
-                created_at: values.created_at,
-                expires_at: values.expires_at,
-              }),
+            oc.column('user_id').where('used_at', 'is', null).doUpdateSet({
+              id: values.id,
+              reason: values.reason,
+              created_by: values.created_by,
+              created_at: values.created_at,
+              expires_at: values.expires_at,
+            }),
           )
           .returningAll()
           .executeTakeFirstOrThrow();
@@ -60,13 +66,7 @@ export function createBypassStore({ db, writes }: StoreContext): BypassStore {
     },
 
     async active(userId, now) {
-      const row = await db
-        .selectFrom('bypasses')
-        .selectAll()
-        .where('user_id', '=', userId)
-        .where('used_at', 'is', null)
-        .where('expires_at', '>', now)
-        .executeTakeFirst();
+      const row = (await active.execute(db, { userId, now })).rows[0];
       return row && toBypass(row);
     },
 

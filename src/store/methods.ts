@@ -5,6 +5,7 @@ import type { MethodRecord, MethodType, OathConfig } from '../core/types.ts';
 import { count, type StoreContext } from './context.ts';
 import { isForeignKeyViolation } from './errors.ts';
 import { Keyring } from './keyring.ts';
+import { prepareQuery } from './prepared.ts';
 import type { Database, MethodsTable } from './schema.ts';
 
 const RESEAL_BATCH = 500;
@@ -21,7 +22,24 @@ function byCreation(a: MethodRecord, b: MethodRecord): number {
   return a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
+/** The authentication hot path's queries, built once (see prepared.ts). */
+function hotPathQueries(db: Kysely<Database>) {
+  return {
+    listForUser: prepareQuery((a: { userId: string }) => methodsForUserQuery(db, a.userId)),
+    // The replay guard: one conditional UPDATE, so of any number of callers presenting the same
+    // step, in any number of processes, exactly one sees a changed row.
+    consumeStep: prepareQuery((a: { id: string; step: number; drift: number; now: number }) =>
+      db
+        .updateTable('methods')
+        .set({ last_step: a.step, drift: a.drift, last_used_at: a.now })
+        .where('id', '=', a.id)
+        .where((eb) => eb.or([eb('last_step', 'is', null), eb('last_step', '<', a.step)])),
+    ),
+  };
+}
+
 export function createMethodStore({ db, keyring, writes }: StoreContext): MethodStore {
+  const hot = hotPathQueries(db);
   // The secret is sealed with the method id as associated data: a sealed value moved to another
   // row does not open.
   const toMethod = (row: Selectable<MethodsTable>): MethodRecord => ({
@@ -69,7 +87,7 @@ export function createMethodStore({ db, keyring, writes }: StoreContext): Method
     },
 
     async listForUser(userId) {
-      const rows = await methodsForUserQuery(db, userId).execute();
+      const { rows } = await hot.listForUser.execute(db, { userId });
       return rows.map(toMethod).sort(byCreation);
     },
 
@@ -84,17 +102,8 @@ export function createMethodStore({ db, keyring, writes }: StoreContext): Method
     },
 
     async consumeStep(id, step, drift, now) {
-      // The replay guard: one conditional UPDATE, so of any number of callers presenting the same
-      // step, in any number of processes, exactly one sees a changed row.
-      const result = await writes.run((w) =>
-        w
-          .updateTable('methods')
-          .set({ last_step: step, drift, last_used_at: now })
-          .where('id', '=', id)
-          .where((eb) => eb.or([eb('last_step', 'is', null), eb('last_step', '<', step)]))
-          .executeTakeFirst(),
-      );
-      return count(result.numUpdatedRows) === 1;
+      const result = await writes.run((w) => hot.consumeStep.execute(w, { id, step, drift, now }));
+      return count(result.numAffectedRows) === 1;
     },
 
     async setStep(id, step, drift, now) {

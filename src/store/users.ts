@@ -5,6 +5,7 @@ import type { UserStore } from '../core/ports.ts';
 import type { MethodType, Page, Phone, User, UserQuery, UserSource, UserStatus } from '../core/types.ts';
 import { count, escapeLike, parseJson, toJson, type StoreContext } from './context.ts';
 import { isUniqueViolation } from './errors.ts';
+import { prepareQuery } from './prepared.ts';
 import type { Database, UsersTable } from './schema.ts';
 
 function lower(text: string | null | undefined): string | null {
@@ -87,7 +88,37 @@ export function userListQuery(db: Kysely<Database>, query: UserQuery) {
   return q;
 }
 
+/** The authentication hot path's queries, built once (see prepared.ts). */
+function hotPathQueries(db: Kysely<Database>) {
+  // recordFailure: one statement; the row lock (PostgreSQL) or the write lock (SQLite) makes
+  // concurrent increments add up, and SET expressions see the row as it was before this update.
+  const recordFailure = (lock: (a: { threshold: number; now: number }) => Expression<number | null>) =>
+    prepareQuery((a: { id: string; threshold: number; now: number }) =>
+      db
+        .updateTable('users')
+        .set((eb) => ({ failed_count: eb('failed_count', '+', 1), locked_at: lock(a), updated_at: a.now }))
+        .where('id', '=', a.id)
+        .returning(['failed_count', 'locked_at']),
+    );
+  return {
+    getByUsername: prepareQuery((a: { usernameLc: string }) => db.selectFrom('users').selectAll().where('username_lc', '=', a.usernameLc)),
+    recordFailureAndLock: recordFailure(
+      (a) => sql<number | null>`CASE WHEN locked_at IS NULL AND failed_count + 1 >= ${a.threshold} THEN ${a.now} ELSE locked_at END`,
+    ),
+    // Threshold 0: never locks.
+    recordFailure: recordFailure(() => sql<number | null>`locked_at`),
+    resetFailures: prepareQuery((a: { id: string; now: number }) =>
+      db
+        .updateTable('users')
+        .set({ failed_count: 0, locked_at: null, updated_at: a.now })
+        .where('id', '=', a.id)
+        .where((eb) => eb.or([eb('failed_count', '<>', 0), eb('locked_at', 'is not', null)])),
+    ),
+  };
+}
+
 export function createUserStore({ db, writes }: StoreContext): UserStore {
+  const hot = hotPathQueries(db);
   return {
     async create(user, id, now) {
       const source = user.source ?? { kind: 'local' };
@@ -125,7 +156,7 @@ export function createUserStore({ db, writes }: StoreContext): UserStore {
     },
 
     async getByUsername(username) {
-      const row = await db.selectFrom('users').selectAll().where('username_lc', '=', username.toLowerCase()).executeTakeFirst();
+      const row = (await hot.getByUsername.execute(db, { usernameLc: username.toLowerCase() })).rows[0];
       return row && toUser(row);
     },
 
@@ -198,36 +229,17 @@ export function createUserStore({ db, writes }: StoreContext): UserStore {
     },
 
     async recordFailure(id, threshold, now) {
-      // One statement: the row lock (PostgreSQL) or the write lock (SQLite) makes concurrent
-      // increments add up, and SET expressions see the row as it was before this update.
       if (!Number.isSafeInteger(threshold) || threshold < 0) {
         throw new CoreError('validation_failed', 'lockout threshold must be a non-negative integer', { threshold: 'must be a non-negative integer' });
       }
-      const lock =
-        threshold > 0
-          ? sql<number | null>`CASE WHEN locked_at IS NULL AND failed_count + 1 >= ${threshold} THEN ${now} ELSE locked_at END`
-          : sql<number | null>`locked_at`;
-      const row = await writes.run((w) =>
-        w
-          .updateTable('users')
-          .set((eb) => ({ failed_count: eb('failed_count', '+', 1), locked_at: lock, updated_at: now }))
-          .where('id', '=', id)
-          .returning(['failed_count', 'locked_at'])
-          .executeTakeFirst(),
-      );
+      const query = threshold > 0 ? hot.recordFailureAndLock : hot.recordFailure;
+      const row = (await writes.run((w) => query.execute(w, { id, threshold, now }))).rows[0];
       if (row === undefined) throw notFound(id);
       return { failedCount: row.failed_count, lockedAt: row.locked_at };
     },
 
     async resetFailures(id, now) {
-      await writes.run((w) =>
-        w
-          .updateTable('users')
-          .set({ failed_count: 0, locked_at: null, updated_at: now })
-          .where('id', '=', id)
-          .where((eb) => eb.or([eb('failed_count', '<>', 0), eb('locked_at', 'is not', null)]))
-          .execute(),
-      );
+      await writes.run((w) => hot.resetFailures.execute(w, { id, now }));
     },
   };
 }
