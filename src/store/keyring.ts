@@ -29,7 +29,7 @@ export class Keyring {
   readonly #active: KeyObject;
   readonly #pepper: Uint8Array;
   readonly #reload: (() => ReadonlyMap<string, Uint8Array>) | undefined;
-  #reloadedAt = 0;
+  #reloadedAt = Number.NEGATIVE_INFINITY;
 
   /**
    * Checks key ids and sizes. `loadKeyring` and `keyringFromKeys` are the usual ways in. `reload`
