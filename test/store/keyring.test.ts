@@ -74,7 +74,7 @@ describe('Keyring sealing', () => {
     const key = randomBytes(32);
     const pepper = randomBytes(32);
     const ring = keyringFromKeys({ k1: key }, 'k1', pepper);
-    const shown = `${inspect(ring, { showHidden: true, depth: 5 })} ${JSON.stringify(ring)} ${String(ring)}`;
+    const shown = `${inspect(ring, { showHidden: true, depth: 5 })} ${JSON.stringify(ring)} ${String(ring as unknown as string)}`;
     for (const secret of [key, pepper]) {
       for (const text of [secret.toString('hex'), secret.toString('base64'), Array.from(secret.subarray(0, 8)).join(', ')]) expect(shown).not.toContain(text);
     }
@@ -97,7 +97,7 @@ describe('key files', () => {
     const file = path('keys');
     await createKeyFile(file);
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    const json = JSON.parse(readFileSync(file, 'utf8'));
+    const json = JSON.parse(readFileSync(file, 'utf8')) as { keys: { k1: string }; pepper: string };
     expect(json).toEqual({ version: 1, active: 'k1', keys: { k1: expect.any(String) }, pepper: expect.any(String) });
     expect(Buffer.from(json.keys.k1, 'base64')).toHaveLength(32);
     expect(Buffer.from(json.pepper, 'base64')).toHaveLength(32);

@@ -25,6 +25,6 @@ export async function migrateToLatest(db: Kysely<unknown>, dialect: 'sqlite' | '
   if (error === undefined) return;
   const failed = results?.find((r) => r.status === 'Error')?.migrationName;
   // Connection trouble stays as it is (the caller reports it as store_unavailable).
-  if (failed === undefined || isUnavailable(error)) throw error;
+  if (failed === undefined || isUnavailable(error)) throw error instanceof Error ? error : new Error('database migration failed', { cause: error });
   throw new CoreError('internal', `database migration ${failed} failed: ${(error as Error).message}`);
 }
