@@ -14,6 +14,7 @@ import { ConfigError } from './config/errors.ts';
 import { isLoopbackHost } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import type { AuthenticationListener, Core } from './core/api.ts';
+import { trackInFlight } from './core/in-flight.ts';
 import { createCore } from './core/index.ts';
 import type { Store } from './core/ports.ts';
 import { systemClock } from './platform/clock.ts';
@@ -54,7 +55,17 @@ export async function openContext(config: Config, opts: OpenContextOptions = {})
       serverName: config.server.serverName,
       ...(opts.onAuthentication ? { onAuthentication: opts.onAuthentication } : {}),
     });
-    return { core, store, keyring, close: () => store.close() };
+    // Closing waits (up to 10 s) for core calls still running, so their writes commit first.
+    const tracked = trackInFlight(core);
+    return {
+      core: tracked.core,
+      store,
+      keyring,
+      close: async () => {
+        await tracked.idle(10_000);
+        await store.close();
+      },
+    };
   } catch (e) {
     await store.close();
     throw e;
