@@ -41,7 +41,7 @@ async function rejectsWith(promise: Promise<unknown>, code: ErrorCode): Promise<
   expect(isCoreError(error) ? error.code : error).toBe(code);
 }
 
-function auditEvent(over: Partial<NewAuditEvent>): NewAuditEvent {
+export function auditEvent(over: Partial<NewAuditEvent>): NewAuditEvent {
   return {
     at: T0,
     kind: 'authentication',

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestCore, type TestCore } from '../support/harness.ts';
+import { auditEvent } from './conformance.ts';
 
 let t: TestCore | undefined;
 afterEach(async () => {
@@ -7,27 +8,7 @@ afterEach(async () => {
   t = undefined;
 });
 
-const event = (i: number) => ({
-  at: 1_000 + i,
-  kind: 'admin' as const,
-  action: 'test.write',
-  result: 'success',
-  reason: null,
-  username: `u${i}`,
-  userId: null,
-  displayName: null,
-  email: null,
-  phone: null,
-  device: null,
-  method: null,
-  mode: null,
-  application: null,
-  serverName: null,
-  clientIp: null,
-  actor: null,
-  authenticationId: null,
-  details: null,
-});
+const event = (i: number) => auditEvent({ at: 1_000 + i, kind: 'admin', action: 'test.write', result: 'success', username: `u${i}` });
 
 describe('group commit', () => {
   it('commits many concurrent writes, each acknowledged with its own result, in arrival order', async () => {
