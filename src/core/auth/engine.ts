@@ -217,8 +217,11 @@ export function createEngine(deps: EngineDeps) {
       updatedAt: now,
       expiresAt: now + settings.challengeSeconds * 1000,
     };
-    await store.authentications.create(auth);
-    await audit.authentication({ auth, user: flow.user, method: flow.method, actor, mode: input.passcode === undefined ? 'challenge' : 'passcode' });
+    // Issued together, the record and its audit event share one group commit.
+    await Promise.all([
+      store.authentications.create(auth),
+      audit.authentication({ auth, user: flow.user, method: flow.method, actor, mode: input.passcode === undefined ? 'challenge' : 'passcode' }),
+    ]);
     return finish(auth, started);
   }
 
