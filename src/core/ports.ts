@@ -165,3 +165,16 @@ export interface Store {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** Why a first factor (username + password) was refused. Explained inside; one failure outside. */
+export type FirstFactorFailure = 'invalid_credentials' | 'unknown_user' | 'empty_password' | 'directory_unavailable' | 'ambiguous_user';
+
+export type FirstFactorResult = { ok: true; dn: string } | { ok: false; reason: FirstFactorFailure };
+
+/**
+ * Checks a username and password (LDAP bind, local argon2id passwords). Every front door that
+ * takes a password calls one of these before the second factor. Never throws for a refusal.
+ */
+export interface FirstFactorProvider {
+  verify(username: string, password: string): Promise<FirstFactorResult>;
+}
