@@ -2,7 +2,9 @@
  * The directory layer against a real OpenLDAP (Debian slapd) started by the test on loopback high
  * ports: first factor, fail-over, StartTLS/ldaps certificate checking and the test-connection report.
  */
+import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
 import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLdapFirstFactor, directorySource, testConnection, type DirectorySource, type DirectorySourceInput } from '../../src/directory/index.ts';
@@ -72,6 +74,11 @@ describe.skipIf(!available)('LDAP directory (real slapd)', () => {
     it('refuses a login name that matches two entries', async () => {
       const ff = createLdapFirstFactor(source());
       expect(await ff.verify('dup', 'dup-pass')).toEqual({ ok: false, reason: 'ambiguous_user' });
+    });
+
+    it('refuses a disabled (policy-locked) account even with its right password', async () => {
+      const ff = createLdapFirstFactor(source());
+      expect(await ff.verify('dave', 'dave-pass-4')).toEqual({ ok: false, reason: 'invalid_credentials' });
     });
 
     it('refuses an empty password without contacting the directory', async () => {
@@ -166,5 +173,18 @@ describe.skipIf(!available)('LDAP directory (real slapd)', () => {
         [ldap.url, 'bind', 49],
       ]);
     });
+  });
+});
+
+describe.skipIf(!available)('test slapd', () => {
+  it('stops its process and removes its directory', async () => {
+    const s = await startSlapd();
+    const port = Number(new URL(s.url).port);
+    expect(port).toBeGreaterThan(1024);
+    expect(existsSync(join(s.dir, 'slapd.conf'))).toBe(true);
+    await s.stop();
+    expect(existsSync(s.dir)).toBe(false);
+    const report = await testConnection(directorySource({ urls: [s.url], bindDn: s.bindDn, bindPassword: s.bindPassword, baseDn: s.baseDn, startTls: false, timeoutMs: 1000 }));
+    expect(report.attempts[0]).toMatchObject({ stage: 'connect', code: 'ECONNREFUSED' });
   });
 });

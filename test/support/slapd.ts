@@ -22,6 +22,8 @@ export interface TestUser {
   password: string;
   /** Kept out of the user OU (a second entry with the same uid, for the ambiguity test). */
   ou?: string;
+  /** Locked by the password policy (pwdAccountLockedTime): a disabled account. */
+  disabled?: boolean;
 }
 
 export interface Slapd {
@@ -36,6 +38,8 @@ export interface Slapd {
   /** The self-signed server certificate (its own CA). */
   caPem: string;
   users: TestUser[];
+  /** The temp dir holding config, database and keys (removed by stop()). */
+  dir: string;
   stop(): Promise<void>;
 }
 
@@ -48,6 +52,7 @@ export const TEST_USERS: TestUser[] = [
   { uid: 'carol', cn: 'Carol Chen', mail: 'carol@example.test', password: 'carol-pass-3' },
   { uid: 'dup', cn: 'Dup One', mail: 'dup1@example.test', password: 'dup-pass' },
   { uid: 'dup', cn: 'Dup Two', mail: 'dup2@example.test', password: 'dup-pass', ou: 'contractors' },
+  { uid: 'dave', cn: 'Dave Disabled', mail: 'dave@example.test', password: 'dave-pass-4', disabled: true },
 ];
 
 /** True when slapd can run here; under CI a missing binary fails the caller's suite instead. */
@@ -96,6 +101,8 @@ function seedLdif(bindPassword: string): string {
     `dn: ou=people,${BASE_DN}\nobjectClass: organizationalUnit\nou: people`,
     `dn: ou=contractors,${BASE_DN}\nobjectClass: organizationalUnit\nou: contractors`,
     `dn: ou=services,${BASE_DN}\nobjectClass: organizationalUnit\nou: services`,
+    `dn: ou=policies,${BASE_DN}\nobjectClass: organizationalUnit\nou: policies`,
+    `dn: cn=default,ou=policies,${BASE_DN}\nobjectClass: applicationProcess\nobjectClass: pwdPolicy\ncn: default\npwdAttribute: userPassword\npwdLockout: TRUE`,
     `dn: cn=countersign,ou=services,${BASE_DN}\nobjectClass: person\ncn: countersign\nsn: service\nuserPassword:: ${b64(ssha(bindPassword))}`,
   ];
   for (const u of TEST_USERS) {
@@ -110,6 +117,8 @@ function seedLdif(bindPassword: string): string {
         `sn: ${sn ?? u.cn}`,
         `mail: ${u.mail}`,
         `userPassword:: ${b64(ssha(u.password))}`,
+        // 000001010000Z: locked until an administrator unlocks it.
+        ...(u.disabled ? ['pwdAccountLockedTime: 000001010000Z'] : []),
       ].join('\n'),
     );
   }
@@ -126,6 +135,7 @@ function slapdConf(dir: string, rootPassword: string): string {
     `argsfile ${join(dir, 'slapd.args')}`,
     'modulepath /usr/lib/ldap',
     'moduleload back_mdb',
+    'moduleload ppolicy',
     `TLSCACertificateFile ${join(dir, 'ca.pem')}`,
     `TLSCertificateFile ${join(dir, 'cert.pem')}`,
     `TLSCertificateKeyFile ${join(dir, 'key.pem')}`,
@@ -138,6 +148,8 @@ function slapdConf(dir: string, rootPassword: string): string {
     `directory ${join(dir, 'db')}`,
     'index objectClass eq',
     'index uid eq',
+    'overlay ppolicy',
+    `ppolicy_default "cn=default,ou=policies,${BASE_DN}"`,
     // Passwords: usable for bind only; everything else readable by any bound identity.
     'access to attrs=userPassword by anonymous auth by * none',
     'access to * by users read by * none',
@@ -194,6 +206,7 @@ export async function startSlapd(): Promise<Slapd> {
           baseDn: BASE_DN,
           caPem: pems.cert,
           users: TEST_USERS,
+          dir,
           stop: async () => {
             if (running.exitCode === null) {
               const exited = new Promise<void>((r) => running.once('exit', () => r()));
