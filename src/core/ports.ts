@@ -58,6 +58,8 @@ export interface UserStore {
   /** Case-insensitive lookup. */
   getByUsername(username: string): Promise<User | undefined>;
   getById(id: string): Promise<User | undefined>;
+  /** The user imported from `directory` whose stable directory id is `externalId` (exact match). */
+  getBySource(directory: string, externalId: string): Promise<User | undefined>;
   list(query: UserQuery): Promise<Page<User>>;
   count(): Promise<number>;
   /** Throws CoreError('user_not_found'); 'user_exists' on a rename onto a taken name. */

@@ -165,6 +165,18 @@ export function createUserStore({ db, writes }: StoreContext): UserStore {
       return row && toUser(row);
     },
 
+    async getBySource(directory, externalId) {
+      const row = await db
+        .selectFrom('users')
+        .selectAll()
+        .where('source_kind', '=', 'directory')
+        .where('source_directory', '=', directory)
+        .where('source_external_id', '=', externalId)
+        .orderBy('created_at')
+        .executeTakeFirst();
+      return row && toUser(row);
+    },
+
     async list(query: UserQuery): Promise<Page<User>> {
       const rows = await userListQuery(db, query).execute();
       const more = rows.length > query.limit;

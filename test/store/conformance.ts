@@ -118,6 +118,19 @@ export function describeStoreConformance(name: string, open: OpenStore): void {
     });
 
     describe('users', () => {
+      it('finds a directory user by directory and external id, exactly', async () => {
+        const externalId = randomUUID();
+        const directory = unique('corp');
+        const user = await newUser({ source: { kind: 'directory', directory, externalId } });
+        await newUser({ source: { kind: 'directory', directory: unique('other'), externalId } });
+        await newUser();
+        expect(await store.users.getBySource(directory, externalId)).toEqual(user);
+        expect(await store.users.getBySource(directory, externalId.toUpperCase())).toBeUndefined();
+        expect(await store.users.getBySource(directory.toUpperCase(), externalId)).toBeUndefined();
+        expect(await store.users.getBySource(directory, randomUUID())).toBeUndefined();
+        expect(await store.users.getBySource('', '')).toBeUndefined();
+      });
+
       it('creates a user and reads it back by id and by username in any case', async () => {
         const username = unique('Alice.');
         const id = randomUUID();

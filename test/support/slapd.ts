@@ -45,6 +45,85 @@ export interface Slapd {
 
 export const BASE_DN = 'dc=example,dc=test';
 
+/** An Active Directory-shaped account, seeded under ou=ad with `startSlapd({ad: true})`. */
+export interface AdTestUser {
+  sAMAccountName: string;
+  /** userPrincipalName only (no sAMAccountName) when `upnOnly`. */
+  upnOnly?: boolean;
+  displayName: string;
+  mail: string;
+  /** 16 bytes, as AD stores it. */
+  objectGUID: Buffer;
+  /** 512 normal, 514 disabled (0x2). */
+  userAccountControl: number;
+  mobile?: string;
+  telephoneNumber?: string;
+  preferredLanguage?: string;
+  /** Direct groups (memberOf written as AD shows it; OpenLDAP does not compute it here). */
+  groups: string[];
+}
+
+export const AD_OU = `ou=ad,${BASE_DN}`;
+export const GROUPS_OU = `ou=groups,${BASE_DN}`;
+export const groupDn = (cn: string): string => `cn=${cn},${GROUPS_OU}`;
+
+/** Groups: vpn contains engineering (nested) and frank; engineering contains erin. */
+export const AD_USERS: AdTestUser[] = [
+  { sAMAccountName: 'erin', displayName: 'Erin Evans', mail: 'erin@example.test', objectGUID: Buffer.from('00112233445566778899aabbccddeeff', 'hex'), userAccountControl: 512, mobile: '+1 415 555 0101', preferredLanguage: 'de', groups: ['engineering'] },
+  { sAMAccountName: 'frank', displayName: 'Frank Fox', mail: 'frank@example.test', objectGUID: Buffer.from('0102030405060708090a0b0c0d0e0f10', 'hex'), userAccountControl: 514, telephoneNumber: 'not a phone', groups: ['vpn'] },
+  { sAMAccountName: 'grace', upnOnly: true, displayName: 'Grace Green', mail: 'grace@example.test', objectGUID: Buffer.from('a0a1a2a3a4a5a6a7a8a9aaabacadaeaf', 'hex'), userAccountControl: 66048, groups: [] },
+];
+
+/** OpenLDAP groupOfNames: staff = alice + nested admins (carol). */
+export const GROUPS: { cn: string; members: string[] }[] = [
+  { cn: 'engineering', members: [`cn=erin,${AD_OU}`] },
+  { cn: 'vpn', members: [groupDn('engineering'), `cn=frank,${AD_OU}`] },
+  { cn: 'admins', members: [`uid=carol,ou=people,${BASE_DN}`] },
+  { cn: 'staff', members: [`uid=alice,ou=people,${BASE_DN}`, groupDn('admins'), groupDn('staff')] },
+];
+
+/** AD attribute names with Active Directory's own OIDs, and an auxiliary class carrying them. */
+export const AD_SCHEMA = `
+attributetype ( 1.2.840.113556.1.4.221 NAME 'sAMAccountName' EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
+attributetype ( 1.2.840.113556.1.4.656 NAME 'userPrincipalName' EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
+attributetype ( 1.2.840.113556.1.4.2 NAME 'objectGUID' EQUALITY octetStringMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.40 SINGLE-VALUE )
+attributetype ( 1.2.840.113556.1.4.8 NAME 'userAccountControl' EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+attributetype ( 1.2.840.113556.1.4.302 NAME 'sAMAccountType' EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+attributetype ( 1.2.840.113556.1.2.102 NAME 'memberOf' EQUALITY distinguishedNameMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.12 )
+objectclass ( 1.3.6.1.4.1.4203.666.11.77.1 NAME 'countersignAdUser' AUXILIARY
+  MAY ( sAMAccountName $ userPrincipalName $ objectGUID $ userAccountControl $ sAMAccountType $ memberOf ) )
+`;
+
+function adSeed(): string[] {
+  const entries = [`dn: ${AD_OU}\nobjectClass: organizationalUnit\nou: ad`, `dn: ${GROUPS_OU}\nobjectClass: organizationalUnit\nou: groups`];
+  for (const u of AD_USERS) {
+    const [given, sn] = u.displayName.split(' ');
+    entries.push(
+      [
+        `dn: cn=${u.sAMAccountName},${AD_OU}`,
+        'objectClass: inetOrgPerson',
+        'objectClass: countersignAdUser',
+        `cn: ${u.sAMAccountName}`,
+        `givenName: ${given ?? u.displayName}`,
+        `sn: ${sn ?? u.displayName}`,
+        `displayName: ${u.displayName}`,
+        `mail: ${u.mail}`,
+        ...(u.upnOnly ? [] : [`sAMAccountName: ${u.sAMAccountName}`]),
+        `userPrincipalName: ${u.sAMAccountName}@example.test`,
+        `objectGUID:: ${u.objectGUID.toString('base64')}`,
+        `userAccountControl: ${u.userAccountControl}`,
+        'sAMAccountType: 805306368',
+        ...(u.mobile ? [`mobile: ${u.mobile}`] : []),
+        ...(u.telephoneNumber ? [`telephoneNumber: ${u.telephoneNumber}`] : []),
+        ...(u.preferredLanguage ? [`preferredLanguage: ${u.preferredLanguage}`] : []),
+        ...u.groups.map((g) => `memberOf: ${groupDn(g)}`),
+      ].join('\n'),
+    );
+  }
+  for (const g of GROUPS) entries.push([`dn: ${groupDn(g.cn)}`, 'objectClass: groupOfNames', `cn: ${g.cn}`, ...g.members.map((m) => `member: ${m}`)].join('\n'));
+  return entries;
+}
+
 /** The seeded users. `dup` exists twice (two OUs) so a lookup by uid is ambiguous. */
 export const TEST_USERS: TestUser[] = [
   { uid: 'alice', cn: 'Alice Anders', mail: 'alice@example.test', password: 'alice-pass-1' },
@@ -95,7 +174,7 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-function seedLdif(bindPassword: string): string {
+function seedLdif(bindPassword: string, ad: boolean): string {
   const entries = [
     `dn: ${BASE_DN}\nobjectClass: dcObject\nobjectClass: organization\ndc: example\no: Example Test`,
     `dn: ou=people,${BASE_DN}\nobjectClass: organizationalUnit\nou: people`,
@@ -122,15 +201,17 @@ function seedLdif(bindPassword: string): string {
       ].join('\n'),
     );
   }
+  if (ad) entries.push(...adSeed());
   return entries.join('\n\n') + '\n';
 }
 
-function slapdConf(dir: string, rootPassword: string): string {
+function slapdConf(dir: string, rootPassword: string, ad: boolean): string {
   return [
     'include /etc/ldap/schema/core.schema',
     'include /etc/ldap/schema/cosine.schema',
     'include /etc/ldap/schema/inetorgperson.schema',
     'include /etc/ldap/schema/nis.schema',
+    ...(ad ? [`include ${join(dir, 'ad.schema')}`] : []),
     `pidfile ${join(dir, 'slapd.pid')}`,
     `argsfile ${join(dir, 'slapd.args')}`,
     'modulepath /usr/lib/ldap',
@@ -148,6 +229,7 @@ function slapdConf(dir: string, rootPassword: string): string {
     `directory ${join(dir, 'db')}`,
     'index objectClass eq',
     'index uid eq',
+    ...(ad ? ['index sAMAccountName eq', 'index memberOf eq'] : []),
     'overlay ppolicy',
     `ppolicy_default "cn=default,ou=policies,${BASE_DN}"`,
     // Passwords: usable for bind only; everything else readable by any bound identity.
@@ -157,7 +239,13 @@ function slapdConf(dir: string, rootPassword: string): string {
   ].join('\n');
 }
 
-export async function startSlapd(): Promise<Slapd> {
+export interface SlapdOptions {
+  /** Load an Active Directory-shaped schema and seed ou=ad users (AD_USERS) and ou=groups (GROUPS). */
+  ad?: boolean;
+}
+
+export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
+  const ad = options.ad === true;
   const dir = mkdtempSync(join(tmpdir(), 'countersign-slapd-'));
   let child: ChildProcess | undefined;
   const cleanup = (): void => {
@@ -183,8 +271,9 @@ export async function startSlapd(): Promise<Slapd> {
     const rootPassword = randomBytes(12).toString('hex');
     const bindPassword = randomBytes(12).toString('hex');
     const conf = join(dir, 'slapd.conf');
-    writeFileSync(conf, slapdConf(dir, rootPassword));
-    writeFileSync(join(dir, 'seed.ldif'), seedLdif(bindPassword));
+    if (ad) writeFileSync(join(dir, 'ad.schema'), AD_SCHEMA);
+    writeFileSync(conf, slapdConf(dir, rootPassword, ad));
+    writeFileSync(join(dir, 'seed.ldif'), seedLdif(bindPassword, ad));
     execFileSync(SLAPADD, ['-f', conf, '-l', join(dir, 'seed.ldif')], { stdio: 'pipe' });
 
     for (let attempt = 0; ; attempt++) {
