@@ -32,6 +32,8 @@ const statements = [
   `CREATE INDEX users_disabled_idx ON users (username_lc) WHERE status = 'disabled'`,
   `CREATE INDEX users_blocked_idx ON users (username_lc) WHERE blocked_at IS NOT NULL`,
   `CREATE INDEX users_locked_idx ON users (username_lc) WHERE locked_at IS NOT NULL`,
+  // Directory users are found by their stable id; one Countersign user per directory entry.
+  `CREATE UNIQUE INDEX users_source_idx ON users (source_directory, source_external_id) WHERE source_directory IS NOT NULL`,
 
   `CREATE TABLE methods (
     id text NOT NULL PRIMARY KEY,
