@@ -53,10 +53,12 @@ export interface CreateUserInput {
 
 export type UpdateUserInput = Partial<Omit<CreateUserInput, 'source'>>;
 
-export interface UserView extends Omit<User, 'pinHash'> {
+export interface UserView extends Omit<User, 'pinHash' | 'passwordHash'> {
   /** disabled > blocked > locked > enabled */
   readonly state: EffectiveStatus;
   readonly hasPin: boolean;
+  /** The user has a local password (the hash itself is never shown). */
+  readonly hasPassword: boolean;
 }
 
 export interface MethodView {

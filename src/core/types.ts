@@ -41,6 +41,8 @@ export interface User {
   readonly failedCount: number;
   readonly defaultMethod: MethodType | null;
   readonly pinHash: string | null;
+  /** argon2id hash of the local password (first factor); null when the user has none. */
+  readonly passwordHash: string | null;
   readonly source: UserSource;
   readonly createdAt: number;
   readonly updatedAt: number;
@@ -56,6 +58,7 @@ export interface NewUser {
   readonly status?: UserStatus;
   readonly defaultMethod?: MethodType | null;
   readonly pinHash?: string | null;
+  readonly passwordHash?: string | null;
   readonly source?: UserSource;
 }
 
@@ -69,6 +72,7 @@ export interface UserPatch {
   readonly status?: UserStatus;
   readonly defaultMethod?: MethodType | null;
   readonly pinHash?: string | null;
+  readonly passwordHash?: string | null;
 }
 
 /** The effective state shown to administrators, in order of precedence. */

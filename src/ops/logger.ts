@@ -31,6 +31,7 @@ export const REDACTED_KEYS = [
   'code2',
   'apiKey',
   'pinHash',
+  'passwordHash',
   'hash',
   'bindPassword',
 ] as const;

@@ -25,6 +25,8 @@ export interface UsersTable {
   failed_count: number;
   default_method: string | null;
   pin_hash: string | null;
+  /** argon2id PHC string of the local password, or null. */
+  password_hash: string | null;
   source_kind: string;
   source_directory: string | null;
   source_external_id: string | null;

@@ -32,6 +32,7 @@ function toUser(row: Selectable<UsersTable>): User {
     failedCount: row.failed_count,
     defaultMethod: row.default_method as MethodType | null,
     pinHash: row.pin_hash,
+    passwordHash: row.password_hash,
     source,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -142,6 +143,7 @@ export function createUserStore({ db, writes }: StoreContext): UserStore {
           failed_count: 0,
           default_method: user.defaultMethod ?? null,
           pin_hash: user.pinHash ?? null,
+          password_hash: user.passwordHash ?? null,
           source_kind: source.kind,
           source_directory: source.kind === 'directory' ? source.directory : null,
           source_external_id: source.kind === 'directory' ? source.externalId : null,
@@ -212,6 +214,7 @@ export function createUserStore({ db, writes }: StoreContext): UserStore {
       if (patch.status !== undefined) set.status = patch.status;
       if (patch.defaultMethod !== undefined) set.default_method = patch.defaultMethod;
       if (patch.pinHash !== undefined) set.pin_hash = patch.pinHash;
+      if (patch.passwordHash !== undefined) set.password_hash = patch.passwordHash;
       let row;
       try {
         row = await db.updateTable('users').set(set).where('id', '=', id).returningAll().executeTakeFirst();

@@ -10,6 +10,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCoreError, type ErrorCode } from '../../src/core/errors.ts';
 import type { Store } from '../../src/core/ports.ts';
+import { toUserView } from '../../src/core/services/users.ts';
 import type { Authentication, NewAuditEvent, NewMethod, NewUser, OathConfig, User } from '../../src/core/types.ts';
 import { keyringFromKeys, type Keyring } from '../../src/store/keyring.ts';
 
@@ -145,6 +146,7 @@ export function describeStoreConformance(name: string, open: OpenStore): void {
             status: 'disabled',
             defaultMethod: 'totp',
             pinHash: '$argon2id$v=19$fake',
+            passwordHash: '$argon2id$v=19$password',
             source: { kind: 'directory', directory: 'corp', externalId: 'guid-1' },
           },
           id,
@@ -165,6 +167,7 @@ export function describeStoreConformance(name: string, open: OpenStore): void {
           failedCount: 0,
           defaultMethod: 'totp',
           pinHash: '$argon2id$v=19$fake',
+          passwordHash: '$argon2id$v=19$password',
           source: { kind: 'directory', directory: 'corp', externalId: 'guid-1' },
           createdAt: T0,
           updatedAt: T0,
@@ -191,9 +194,33 @@ export function describeStoreConformance(name: string, open: OpenStore): void {
           blockedAt: null,
           defaultMethod: null,
           pinHash: null,
+          passwordHash: null,
           source: { kind: 'local' },
         });
         expect(typeof user.language).toBe('string');
+      });
+
+      it('stores, replaces and clears a password hash, and never shows it in a view', async () => {
+        const user = await newUser();
+        expect(user.passwordHash).toBeNull();
+        expect(toUserView(user).hasPassword).toBe(false);
+        const hash = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g';
+        const set = await store.users.update(user.id, { passwordHash: hash }, T0 + 1);
+        expect(set.passwordHash).toBe(hash);
+        expect(set.pinHash).toBeNull();
+        expect((await store.users.getById(user.id))?.passwordHash).toBe(hash);
+        expect((await store.users.getByUsername(user.username.toUpperCase()))?.passwordHash).toBe(hash);
+        const listed = (await store.users.list({ search: user.username, limit: 10 })).items.find((u) => u.id === user.id);
+        expect(listed?.passwordHash).toBe(hash);
+        const view = toUserView(set);
+        expect(view.hasPassword).toBe(true);
+        expect(view).not.toHaveProperty('passwordHash');
+        expect(JSON.stringify(view)).not.toContain(hash);
+        const other = await store.users.update(user.id, { displayName: 'Unrelated' }, T0 + 2);
+        expect(other.passwordHash).toBe(hash);
+        const cleared = await store.users.update(user.id, { passwordHash: null }, T0 + 3);
+        expect(cleared.passwordHash).toBeNull();
+        expect(toUserView(cleared).hasPassword).toBe(false);
       });
 
       it('treats usernames case-insensitively, including non-ASCII letters', async () => {

@@ -24,8 +24,8 @@ export function effectiveStatus(user: User): EffectiveStatus {
 }
 
 export function toUserView(user: User): UserView {
-  const { pinHash, ...rest } = user;
-  return { ...rest, state: effectiveStatus(user), hasPin: pinHash !== null };
+  const { pinHash, passwordHash, ...rest } = user;
+  return { ...rest, state: effectiveStatus(user), hasPin: pinHash !== null, hasPassword: passwordHash !== null };
 }
 
 function validateMethodType(value: unknown, field = 'defaultMethod'): MethodType | null {

@@ -88,6 +88,7 @@ export const UserViewSchema = Type.Object({
   failedCount: Type.Integer(),
   defaultMethod: Nullable(MethodTypeSchema),
   hasPin: Type.Boolean(),
+  hasPassword: Type.Boolean({ description: 'The user has a local password (first factor)' }),
   source: UserSourceSchema,
   createdAt: Millis,
   updatedAt: Millis,

@@ -22,6 +22,7 @@ const statements = [
     failed_count integer NOT NULL DEFAULT 0,
     default_method text,
     pin_hash text,
+    password_hash text,
     source_kind text NOT NULL,
     source_directory text,
     source_external_id text,

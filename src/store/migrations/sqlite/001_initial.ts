@@ -22,6 +22,7 @@ const statements = [
     failed_count INTEGER NOT NULL DEFAULT 0,
     default_method TEXT,
     pin_hash TEXT,
+    password_hash TEXT,
     source_kind TEXT NOT NULL,
     source_directory TEXT,
     source_external_id TEXT,
