@@ -12,6 +12,7 @@ import { enableCompileCache } from './compile-cache.ts';
 import { registerApp } from './app.ts';
 import { registerAudit } from './audit.ts';
 import { registerBypass } from './bypass.ts';
+import { registerDirectory } from './directory.ts';
 import { registerInit } from './init.ts';
 import { registerKeys } from './keys.ts';
 import { reportError } from './runtime.ts';
@@ -53,6 +54,7 @@ Exit status: 0 success, 1 failure, 2 usage error. COUNTERSIGN_DEBUG=1 prints sta
   registerApp(program);
   registerSettings(program);
   registerAudit(program);
+  registerDirectory(program);
   registerKeys(program);
   return program;
 }

@@ -173,6 +173,9 @@ function checkLeaf(node: SchemaNode, value: unknown, label: string, key: string,
       if (key === 'database.url') checkDatabaseUrl(value, label, shown);
       if (node['x-network'] && !isNetwork(value)) throw notAllowed(label, shown, node, key);
       return;
+    case 'object':
+      checkMapping(node, value, label, key, shown);
+      return;
     case 'array': {
       if (!Array.isArray(value)) throw notAllowed(label, shown, node, key);
       const items = node.items;
@@ -181,6 +184,31 @@ function checkLeaf(node: SchemaNode, value: unknown, label: string, key: string,
     }
     default:
       return;
+  }
+}
+
+/**
+ * A mapping inside a list (a directory source): unknown keys, missing required keys and each value
+ * are checked, and defaults are filled in. Labels name the item, e.g. `directories[0].timeoutMs`.
+ */
+function checkMapping(node: SchemaNode, value: unknown, label: string, key: string, shown: string): void {
+  if (!isPlainObject(value)) throw notAllowed(label, shown, node, key);
+  const props = node.properties ?? {};
+  for (const [k, v] of Object.entries(value)) {
+    const child = props[k];
+    const childLabel = `${label}.${k}`;
+    if (!child) {
+      const close = Object.keys(props).find((p) => levenshtein(p.toLowerCase(), k.toLowerCase()) <= Math.max(2, Math.floor(k.length / 3)));
+      throw new ConfigError(`unknown key ${childLabel}${close ? `; did you mean ${label}.${close}?` : ''}`, childLabel);
+    }
+    // Secrets are never echoed in messages.
+    checkLeaf(child, v, childLabel, childLabel, /password/i.test(k) ? '(the value given)' : show(v));
+  }
+  for (const [k, child] of Object.entries(props)) {
+    if (value[k] === undefined && child.default !== undefined) value[k] = child.default;
+  }
+  for (const required of node.required ?? []) {
+    if (value[required] === undefined) throw new ConfigError(`${label}.${required} is required: ${describeAllowed(props[required] ?? {})}`, `${label}.${required}`);
   }
 }
 
@@ -326,6 +354,18 @@ function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>)
 /** Relative paths (and `sqlite:` URLs) resolve against the config file's folder. */
 function resolvePaths(config: Record<string, unknown>, baseDir: string): void {
   for (const option of CONFIG_OPTIONS) {
+    const items = option.schema.items;
+    if (option.schema.type === 'array' && items?.type === 'object') {
+      const list = getPath(config, option.segments);
+      if (!Array.isArray(list)) continue;
+      for (const item of list as unknown[]) {
+        if (!isPlainObject(item)) continue;
+        for (const [k, child] of Object.entries(items.properties ?? {})) {
+          if (child['x-path'] && typeof item[k] === 'string') item[k] = path.resolve(baseDir, item[k]);
+        }
+      }
+      continue;
+    }
     if (!option.isPath) continue;
     const v = getPath(config, option.segments);
     if (typeof v !== 'string') continue;
@@ -359,7 +399,39 @@ export function isLoopbackHost(host: string): boolean {
   return ipaddr.process(bare).range() === 'loopback';
 }
 
+const DIRECTORY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+function checkDirectories(config: Config): void {
+  const seen = new Set<string>();
+  config.directories.forEach((d, i) => {
+    const at = `directories[${i}]`;
+    if (!DIRECTORY_NAME.test(d.name)) {
+      throw new ConfigError(`${at}.name: ${show(d.name)} is not allowed: letters, digits, ".", "_" and "-" (at most 64, starting with a letter or digit)`, `${at}.name`);
+    }
+    if (seen.has(d.name)) throw new ConfigError(`${at}.name: ${show(d.name)} is not allowed: another directory source has that name`, `${at}.name`);
+    seen.add(d.name);
+    if (d.urls.length === 0) throw new ConfigError(`${at}.urls: [] is not allowed: at least one ldap:// or ldaps:// URL`, `${at}.urls`);
+    d.urls.forEach((u, j) => {
+      let ok = false;
+      try {
+        const parsed = new URL(u);
+        ok = (parsed.protocol === 'ldap:' || parsed.protocol === 'ldaps:') && parsed.hostname !== '';
+      } catch {
+        ok = false;
+      }
+      if (!ok) throw new ConfigError(`${at}.urls[${j}]: ${show(u)} is not allowed: an ldap:// or ldaps:// URL with a host`, `${at}.urls`);
+    });
+    if ((d.bindPassword === undefined) === (d.bindPasswordFile === undefined)) {
+      throw new ConfigError(`${at}.bindPassword: set exactly one of ${at}.bindPassword and ${at}.bindPasswordFile`, `${at}.bindPassword`);
+    }
+    if (d.phoneCountry !== undefined && !/^[A-Z]{2}$/.test(d.phoneCountry)) {
+      throw new ConfigError(`${at}.phoneCountry: ${show(d.phoneCountry)} is not allowed: a two-letter country code such as US`, `${at}.phoneCountry`);
+    }
+  });
+}
+
 function checkCrossField(config: Config): void {
+  checkDirectories(config);
   if (config.server.plainHttp && !config.server.allowInsecurePublicHttp && !isLoopbackHost(config.server.host)) {
     throw new ConfigError(
       `server.plainHttp: true is not allowed with server.host ${JSON.stringify(config.server.host)}: plain HTTP is allowed on a loopback host (127.0.0.1, ::1, localhost) only, unless server.allowInsecurePublicHttp is true`,

@@ -107,6 +107,28 @@ export function renderConfigDocs(): string {
       );
     }
     out.push('');
+    const items = section.items;
+    if (section.type === 'array' && items?.type === 'object') {
+      out.push(`Each entry of \`${name}\`:`, '');
+      out.push('| Key | Type | Default | Allowed | Description |');
+      out.push('|---|---|---|---|---|');
+      const rows = (node: SchemaNode, prefix: string): void => {
+        for (const [key, child] of Object.entries(node.properties ?? {})) {
+          const required = (node.required ?? []).includes(key);
+          if (child.type === 'object') {
+            out.push(`| \`${prefix}${key}\` | mapping (optional) | none | ${cell(describeAllowed(child))} | ${cell(child.description ?? '')} |`);
+            rows(child, `${prefix}${key}.`);
+            continue;
+          }
+          const def = child.default !== undefined ? `\`${JSON.stringify(child.default)}\`` : required ? 'required' : 'none';
+          out.push(
+            `| \`${prefix}${key}\` | ${typeName(child)}${required ? '' : ' (optional)'} | ${cell(def)} | ${cell(describeAllowed(child))} | ${cell(child.description ?? '')} |`,
+          );
+        }
+      };
+      rows(items, '');
+      out.push('');
+    }
   }
   return out.join('\n');
 }

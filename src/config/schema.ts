@@ -129,6 +129,67 @@ const MetricsSchema = Type.Object(
   { additionalProperties: false, default: {}, description: 'Prometheus metrics.' },
 );
 
+const attributeName = (description: string) => Type.Optional(Type.String({ minLength: 1, description }));
+
+const DirectoryAttributesSchema = Type.Object(
+  {
+    login: attributeName('Login name attribute (preset: `sAMAccountName` / `uid`).'),
+    loginFallback: attributeName('Used when the login attribute is absent (preset: `userPrincipalName` / none).'),
+    externalId: attributeName('Stable id that survives renames (preset: `objectGUID` / `entryUUID`).'),
+    displayName: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), { description: 'Display name attributes, first present wins (preset: `displayName`, `cn`).' }),
+    ),
+    email: attributeName('E-mail attribute (preset: `mail`).'),
+    phone: attributeName('Primary phone attribute, where texts and calls go (preset: `mobile`).'),
+    backupPhone: attributeName('Backup phone attribute (preset: `telephoneNumber`).'),
+    language: attributeName('Preferred language attribute (preset: `preferredLanguage`).'),
+    userFilter: attributeName('LDAP filter selecting user accounts, in parentheses (preset: `(sAMAccountType=805306368)` / `(objectClass=inetOrgPerson)`).'),
+    groupMembership: Type.Optional(
+      Type.Union([Type.Literal('inChain'), Type.Literal('memberOf'), Type.Literal('member')], {
+        description: 'How `--group` finds members (preset: `inChain` / `member`).',
+      }),
+    ),
+  },
+  { additionalProperties: false, description: 'Attribute names that replace the preset\'s (each optional).' },
+);
+
+const DirectorySchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, description: 'Name of the source (letters, digits, `.`, `_`, `-`), used on the command line and stored with imported users. Do not rename a source that has imported users. Required.' }),
+    urls: Type.Array(Type.String({ minLength: 1 }), {
+      description: '`ldap://` or `ldaps://` URLs, tried in order (primary first, then backups). Required.',
+    }),
+    bindDn: Type.String({ minLength: 1, description: 'DN of the service account used to search the directory. Required.' }),
+    bindPassword: Type.Optional(Type.String({ minLength: 1, description: 'Password of the service account. Prefer `bindPasswordFile`. Exactly one of the two is required.' })),
+    bindPasswordFile: Type.Optional(
+      Type.String({ minLength: 1, 'x-path': true, description: 'File holding the service account password (container secrets); one trailing newline is dropped.' }),
+    ),
+    baseDn: Type.String({ minLength: 1, description: 'Subtree searched for users. Required.' }),
+    startTls: Type.Boolean({ default: false, description: 'Upgrade `ldap://` connections with StartTLS before any bind (ignored for `ldaps://`).' }),
+    caFile: Type.Optional(
+      Type.String({ minLength: 1, 'x-path': true, description: 'PEM file of the CA(s) that issued the directory certificate. Default: the system CAs.' }),
+    ),
+    rejectUnauthorized: Type.Boolean({ default: true, description: 'Verify the directory certificate chain and host name. Turn off for tests only.' }),
+    timeoutMs: Type.Integer({ minimum: 100, maximum: 120_000, default: 5000, description: 'Per-URL connect timeout and per-operation timeout, in milliseconds.' }),
+    preset: Type.Union([Type.Literal('activeDirectory'), Type.Literal('openldap')], {
+      default: 'openldap',
+      description: 'Attribute preset: `activeDirectory` (sAMAccountName, objectGUID, userAccountControl) or `openldap` (uid, entryUUID).',
+    }),
+    attributes: Type.Optional(DirectoryAttributesSchema),
+    pageSize: Type.Integer({ minimum: 1, maximum: 1000, default: 500, description: 'Entries per page of the paged results control.' }),
+    phoneCountry: Type.Optional(
+      Type.String({ minLength: 2, description: 'Two-letter country (`US`) for phone numbers written without `+country`. Default: such numbers are dropped with a warning.' }),
+    ),
+  },
+  { additionalProperties: false, description: 'One directory source.' },
+);
+
+const DirectoriesSchema = Type.Array(DirectorySchema, {
+  default: [],
+  description:
+    'LDAP directory sources (Active Directory, OpenLDAP) for `countersign directory test`, `search` and `import`. Set with care through the environment: `COUNTERSIGN_DIRECTORIES` takes a JSON list.',
+});
+
 export const ConfigSchema = Type.Object(
   {
     server: ServerSchema,
@@ -137,11 +198,13 @@ export const ConfigSchema = Type.Object(
     log: LogSchema,
     rateLimit: RateLimitSchema,
     metrics: MetricsSchema,
+    directories: DirectoriesSchema,
   },
   { additionalProperties: false },
 );
 
 export type Config = Static<typeof ConfigSchema>;
+export type DirectoryConfig = Static<typeof DirectorySchema>;
 
 /** One leaf option of the schema, flattened (for the loader, env overrides, docs and init). */
 export interface ConfigOption {
@@ -230,6 +293,8 @@ export function describeAllowed(node: SchemaNode): string {
     return 'one of ' + node.anyOf.map((n) => String(n.const)).join(', ');
   }
   switch (node.type) {
+    case 'object':
+      return 'a mapping';
     case 'integer':
       return `an integer ${node.minimum ?? '-inf'}..${node.maximum ?? 'inf'}`;
     case 'number':
