@@ -183,6 +183,12 @@ export interface Core {
     block(username: string, reason: string, actor: Actor): Promise<UserView>;
     unblock(username: string, reason: string, actor: Actor): Promise<UserView>;
     unlock(username: string, actor: Actor): Promise<UserView>;
+    /**
+     * Sets the local password (first factor) of a local user, or clears it with null. Policy: 12 to
+     * 1024 characters, not the username; stored as an argon2id hash. Audited as user.password.set
+     * or user.password.clear, never with the value.
+     */
+    setPassword(username: string, password: string | null, actor: Actor): Promise<UserView>;
     /** Block, unblock, lock and unlock events of the user, newest first. */
     history(username: string, limit?: number): Promise<AuditEvent[]>;
     /**

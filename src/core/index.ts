@@ -53,6 +53,7 @@ export function createCore(deps: CoreDeps): Core {
       block: users.block,
       unblock: users.unblock,
       unlock: users.unlock,
+      setPassword: users.setPassword,
       history: users.history,
       importCsv: users.importCsv,
     },

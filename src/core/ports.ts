@@ -169,7 +169,7 @@ export interface Store {
 }
 
 /** Why a first factor (username + password) was refused. Explained inside; one failure outside. */
-export type FirstFactorFailure = 'invalid_credentials' | 'unknown_user' | 'empty_password' | 'directory_unavailable' | 'ambiguous_user' | 'account_disabled';
+export type FirstFactorFailure = 'invalid_credentials' | 'unknown_user' | 'empty_password' | 'directory_unavailable' | 'ambiguous_user' | 'account_disabled' | 'account_locked';
 
 export type FirstFactorResult = { ok: true; dn: string } | { ok: false; reason: FirstFactorFailure };
 

@@ -76,6 +76,20 @@ export function validatePin(value: unknown, field = 'pin'): string {
   return value;
 }
 
+/** Local passwords (first factor): 12 to 1024 characters, not the username in any case. */
+export const PASSWORD_MIN_LENGTH = 12;
+export const PASSWORD_MAX_LENGTH = 1024;
+
+export function validatePassword(value: unknown, username: string, field = 'password'): string {
+  if (typeof value !== 'string') throw invalid(field, 'must be a string');
+  // Code points, so a password of emoji is not counted twice.
+  const length = [...value].length;
+  if (length < PASSWORD_MIN_LENGTH) throw invalid(field, `must be at least ${PASSWORD_MIN_LENGTH} characters`);
+  if (length > PASSWORD_MAX_LENGTH) throw invalid(field, `must be at most ${PASSWORD_MAX_LENGTH} characters`);
+  if (value.toLowerCase() === username.toLowerCase()) throw invalid(field, 'must not be the username');
+  return value;
+}
+
 export function validateReason(value: unknown, field = 'reason'): string {
   const v = validateText(value, field, 500, { required: true });
   return v as string;

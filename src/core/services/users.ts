@@ -8,6 +8,7 @@ import {
   invalid,
   requireLanguage,
   validateEmail,
+  validatePassword,
   validatePhone,
   validatePin,
   validateReason,
@@ -233,6 +234,24 @@ export function createUsersService(deps: UsersDeps) {
       const now = clock.now();
       const updated = await store.users.setBlocked(user.id, null, now);
       await audit.admin({ action: 'user.unblock', user, actor, now, reason: why });
+      return toUserView(updated);
+    },
+
+    /**
+     * Sets (or with null clears) the user's local password, the first factor for local users.
+     * Directory users sign in with their directory password, so they cannot be given one. The
+     * value is hashed with argon2id and never logged or audited.
+     */
+    async setPassword(username: string, password: string | null, actor: Actor): Promise<UserView> {
+      const user = await find(username);
+      let passwordHash: string | null = null;
+      if (password !== null) {
+        if (user.source.kind !== 'local') throw invalid('username', 'is a directory user; directory users sign in with their directory password');
+        passwordHash = await passwords.hash(validatePassword(password, user.username));
+      }
+      const now = clock.now();
+      const updated = await store.users.update(user.id, { passwordHash }, now);
+      await audit.admin({ action: password === null ? 'user.password.clear' : 'user.password.set', user: updated, actor, now });
       return toUserView(updated);
     },
 
