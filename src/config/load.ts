@@ -103,7 +103,7 @@ function parseYaml(text: string, file: string): Record<string, unknown> {
   const value: unknown = doc.toJS();
   if (value === null || value === undefined) return {};
   if (!isPlainObject(value)) {
-    throw new ConfigError(`config file ${file}: the top level must be a mapping of sections (server, database, keys, log, rateLimit, metrics)`);
+    throw new ConfigError(`config file ${file}: the top level must be a mapping of sections (server, database, keys, log, rateLimit, metrics, directories)`);
   }
   return value;
 }
