@@ -28,6 +28,8 @@ const EXPECTED: Record<string, Role[]> = {
   'POST /api/v1/users/:username/unblock': HELP,
   'POST /api/v1/users/:username/unlock': HELP,
   'GET /api/v1/users/:username/history': HELP,
+  'PUT /api/v1/users/:username/password': ADMIN,
+  'DELETE /api/v1/users/:username/password': HELP,
   'GET /api/v1/users/:username/methods': ALL,
   'POST /api/v1/users/:username/methods': HELP,
   'DELETE /api/v1/users/:username/methods/:id': HELP,

@@ -1,6 +1,6 @@
 /**
- * Users: list, create, read, update, delete, enable/disable, block/unblock, unlock, history and
- * CSV import.
+ * Users: list, create, read, update, delete, enable/disable, block/unblock, unlock, local password,
+ * history and CSV import.
  */
 import { Type } from 'typebox';
 import type { Core } from '../../../core/api.ts';
@@ -28,6 +28,18 @@ const ListQuery = Type.Object(
     state: Type.Optional(EffectiveStatusSchema),
     after: Type.Optional(Type.String({ maxLength: 256, description: 'Cursor: the `next` of the previous page' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
+  },
+  { additionalProperties: false },
+);
+
+const PasswordBody = Type.Object(
+  {
+    password: Type.String({
+      minLength: 1,
+      // The policy (12 to 1024 characters, not the username) is the core's; this bounds the body only.
+      maxLength: 4096,
+      description: 'The new local password: 12 to 1024 characters, not the username. Stored as an argon2id hash, never shown again.',
+    }),
   },
   { additionalProperties: false },
 );
@@ -150,6 +162,37 @@ export async function usersRoutes(app: Api, opts: { core: Core }): Promise<void>
       schema: { tags, summary: 'Unlock a user locked out by failed authentications', params: UsernameParams, response: { 200: UserViewSchema } },
     },
     async (request) => core.users.unlock(request.params.username, actorOf(request)),
+  );
+
+  app.put(
+    '/users/:username/password',
+    {
+      config: { roles: ADMIN_ONLY },
+      schema: {
+        tags,
+        summary: "Set a local user's password (first factor)",
+        description: 'Local users only; directory users sign in with their directory password. Audited as user.password.set, without the value.',
+        params: UsernameParams,
+        body: PasswordBody,
+        response: { 200: UserViewSchema },
+      },
+    },
+    async (request) => core.users.setPassword(request.params.username, request.body.password, actorOf(request)),
+  );
+
+  app.delete(
+    '/users/:username/password',
+    {
+      config: { roles: HELPDESK },
+      schema: {
+        tags,
+        summary: "Clear a user's local password",
+        description: 'The user can no longer pass a local password first factor. Audited as user.password.clear.',
+        params: UsernameParams,
+        response: { 200: UserViewSchema },
+      },
+    },
+    async (request) => core.users.setPassword(request.params.username, null, actorOf(request)),
   );
 
   app.get(
