@@ -25,6 +25,7 @@ export function userRecord(u: UserView): string {
     ['failed attempts', u.failedCount],
     ['default method', u.defaultMethod],
     ['PIN', u.hasPin ? 'set' : 'none'],
+    ['password', u.hasPassword ? 'set' : 'none'],
     ['source', u.source.kind === 'local' ? 'local' : `directory ${u.source.directory} (${u.source.externalId})`],
     ['created', time(u.createdAt)],
     ['updated', time(u.updatedAt)],
@@ -268,6 +269,33 @@ Examples:
     });
 
   user
+    .command('password')
+    .description("set or clear a local user's password (the first factor of local users)")
+    .argument('<username>')
+    .option('--stdin', 'read the new password from standard input (its first line, exactly), or ask twice on a terminal')
+    .option('--clear', 'remove the password')
+    .addHelpText(
+      'after',
+      `
+The password is never taken from the command line, where other users could read it.
+Policy: 12 to 1024 characters, not the username.
+
+Examples:
+  $ countersign user password alice --stdin
+  $ printf '%s\n' "$NEW_PASSWORD" | countersign user password alice --stdin
+  $ countersign user password alice --clear`,
+    )
+    .action(async (username, opts, cmd) => {
+      if (opts.stdin && opts.clear) throw new UsageError('--stdin and --clear cannot be used together');
+      if (!opts.stdin && !opts.clear) throw new UsageError('give --stdin to set the password or --clear to remove it');
+      const password = opts.clear ? null : await readPassword();
+      await withContext(cmd, async ({ core }) => {
+        const u = await core.users.setPassword(username, password, cliActor());
+        emit(cmd, u, () => `${u.username}: password ${u.hasPassword ? 'set' : 'cleared'}`);
+      });
+    });
+
+  user
     .command('delete')
     .description('delete a user with all their tokens and bypasses')
     .argument('<username>')
@@ -326,6 +354,23 @@ Example:
         reportImport(cmd, report);
       });
     });
+}
+
+/**
+ * A new password: asked twice without echo on a terminal, else the first line of standard input
+ * exactly as given (only the line ending removed: spaces may be part of a password).
+ */
+async function readPassword(): Promise<string> {
+  if (process.stdin.isTTY) {
+    const first = await readSecret('New password: ');
+    const again = await readSecret('Repeat the password: ');
+    if (first !== again) throw new UsageError('the passwords do not match; nothing changed');
+    return first;
+  }
+  const text = await readInput('-');
+  const line = text.split(/\r?\n/)[0] ?? '';
+  if (line === '') throw new UsageError('no password on standard input');
+  return line;
 }
 
 /** Reads a file, or standard input for "-". */

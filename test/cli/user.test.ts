@@ -207,3 +207,63 @@ describe('user import', () => {
     expect(missing.stderr).toMatch(/^error: cannot read .*nope\.csv: ENOENT/);
   });
 });
+
+describe('user password', () => {
+  const PASSWORD = ' correct horse battery staple ';
+
+  async function storedHash(username: string): Promise<string | null> {
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(path.join(dir, 'countersign.db'), { readonly: true });
+    try {
+      const row = db.prepare('SELECT password_hash FROM users WHERE username_lc = ?').get(username.toLowerCase()) as { password_hash: string | null } | undefined;
+      return row?.password_hash ?? null;
+    } finally {
+      db.close();
+    }
+  }
+
+  it('sets a password from standard input, exactly as given, and never prints it', async () => {
+    await ok(['user', 'add', 'paula'], o);
+    const r = await run(['user', 'password', 'paula', '--stdin', '--json'], { ...o, input: `${PASSWORD}\nignored second line\n` });
+    expect(r.code, r.stderr).toBe(0);
+    const view = JSON.parse(r.stdout) as UserJson & { hasPassword: boolean };
+    expect(view.hasPassword).toBe(true);
+    expect(view).not.toHaveProperty('passwordHash');
+    expect(r.stdout + r.stderr).not.toContain('horse');
+    const hash = await storedHash('paula');
+    expect(hash).toMatch(/^\$argon2id\$/);
+    const { argon2Hasher } = await import('../../src/platform/hashing.ts');
+    expect(await argon2Hasher().verify(hash as string, PASSWORD)).toBe(true);
+    expect(await argon2Hasher().verify(hash as string, PASSWORD.trim())).toBe(false);
+    expect(await ok(['user', 'show', 'paula'], o)).toMatch(/^password: +set$/m);
+    expect(await ok(['user', 'password', 'paula', '--stdin'], { ...o, input: 'another long passphrase\n' })).toBe('paula: password set\n');
+    expect(await storedHash('paula')).not.toBe(hash);
+  });
+
+  it('clears a password', async () => {
+    await ok(['user', 'add', 'quinn'], o);
+    await ok(['user', 'password', 'quinn', '--stdin'], { ...o, input: 'a long enough password\n' });
+    expect(await ok(['user', 'password', 'quinn', '--clear'], o)).toBe('quinn: password cleared\n');
+    expect(await storedHash('quinn')).toBeNull();
+    expect((await json<{ hasPassword: boolean }>(['user', 'show', 'quinn'], o)).hasPassword).toBe(false);
+  });
+
+  it('refuses a password outside the policy, naming the field, and bad option combinations', async () => {
+    await ok(['user', 'add', 'rita'], o);
+    const short = await run(['user', 'password', 'rita', '--stdin'], { ...o, input: 'short\n' });
+    expect(short.code).toBe(1);
+    expect(short.stderr).toMatch(/^error: validation_failed: password: /);
+    const empty = await run(['user', 'password', 'rita', '--stdin'], { ...o, input: '' });
+    expect(empty.code).toBe(2);
+    const both = await run(['user', 'password', 'rita', '--stdin', '--clear'], o);
+    expect(both.code).toBe(2);
+    const neither = await run(['user', 'password', 'rita'], o);
+    expect(neither.code).toBe(2);
+    // No way to pass the password on the command line.
+    const argv = await run(['user', 'password', 'rita', 'a long enough password'], o);
+    expect(argv.code).toBe(2);
+    expect(await storedHash('rita')).toBeNull();
+    const unknown = await run(['user', 'password', 'nobody', '--stdin'], { ...o, input: 'a long enough password\n' });
+    expect(unknown.stderr).toMatch(/^error: user_not_found: /);
+  });
+});
