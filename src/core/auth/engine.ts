@@ -15,6 +15,7 @@ import type { Clock, Random, Store } from '../ports.ts';
 import type { Application, Authentication, AuthReason, AuthState, MethodRecord, MethodType, Settings, User } from '../types.ts';
 import type { Audit } from '../audit.ts';
 import type { PolicyCache } from '../policy-cache.ts';
+import { createLockout, SYSTEM } from './lockout.ts';
 
 export const FAILURE_MESSAGE = 'authentication failed';
 const MESSAGES: Record<AuthState, string> = {
@@ -57,6 +58,7 @@ const DECOY_SECRET = new Uint8Array(20).fill(0x5a);
 
 export function createEngine(deps: EngineDeps) {
   const { store, clock, random, audit, policy } = deps;
+  const lockout = createLockout(store, audit);
 
   const resolveUser: Step = async (flow) => {
     flow.user = await store.users.getByUsername(flow.input.username);
@@ -69,16 +71,9 @@ export function createEngine(deps: EngineDeps) {
     const user = flow.user as User;
     if (user.status === 'disabled') return { state: 'denied', reason: 'user_disabled' };
     if (user.blockedAt !== null) return { state: 'denied', reason: 'user_blocked' };
-    if (user.lockedAt !== null) {
-      const auto = flow.settings.lockout.autoUnlockSeconds;
-      if (auto > 0 && flow.now >= user.lockedAt + auto * 1000) {
-        await store.users.resetFailures(user.id, flow.now);
-        await audit.admin({ action: 'user.unlock', user, actor: SYSTEM, reason: 'automatic unlock after the lockout period', now: flow.now });
-        flow.user = { ...user, lockedAt: null, failedCount: 0 };
-        return undefined;
-      }
-      return { state: 'denied', reason: 'user_locked' };
-    }
+    const released = await lockout.release(user, flow.settings, flow.now);
+    if (released === 'locked') return { state: 'denied', reason: 'user_locked' };
+    flow.user = released;
     return undefined;
   };
 
@@ -151,16 +146,7 @@ export function createEngine(deps: EngineDeps) {
         failure = 'malformed_passcode';
       }
     }
-    const counted = await store.users.recordFailure(user.id, flow.settings.lockout.threshold, flow.now);
-    if (counted.lockedAt !== null && user.lockedAt === null && counted.lockedAt === flow.now) {
-      await audit.admin({
-        action: 'user.lock',
-        user,
-        actor: SYSTEM,
-        reason: `${counted.failedCount} consecutive failed authentications`,
-        now: flow.now,
-      });
-    }
+    await lockout.countFailure(user, flow.settings, flow.now);
     return { state: 'denied', reason: failure };
   }
 
@@ -275,5 +261,3 @@ export function createEngine(deps: EngineDeps) {
 }
 
 export type Engine = ReturnType<typeof createEngine>;
-
-export const SYSTEM: Actor = { kind: 'system', name: 'system', role: 'admin' };

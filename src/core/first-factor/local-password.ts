@@ -11,7 +11,7 @@
  * factor or an administrator does, so knowing the password does not buy more passcode guesses.
  */
 import { createAudit } from '../audit.ts';
-import type { Actor } from '../api.ts';
+import { createLockout } from '../auth/lockout.ts';
 import type { Clock, FirstFactorFailure, FirstFactorProvider, FirstFactorResult, PasswordHasher, Store } from '../ports.ts';
 import { mergeSettings } from '../settings.ts';
 import type { User } from '../types.ts';
@@ -29,13 +29,12 @@ export interface LocalPasswordDeps {
 const MAX_USERNAME_LENGTH = 256;
 /** Hashed once per provider to make the dummy hash; never a valid password (too short for the policy). */
 const DUMMY_PASSWORD = 'countersign-dummy';
-const SYSTEM: Actor = { kind: 'system', name: 'system', role: 'admin' };
 
 const fail = (reason: FirstFactorFailure): FirstFactorResult => ({ ok: false, reason });
 
 export function createLocalPasswordFirstFactor(deps: LocalPasswordDeps): FirstFactorProvider {
   const { store, passwords, clock } = deps;
-  const audit = createAudit(store, deps.serverName ?? 'countersign');
+  const lockout = createLockout(store, createAudit(store, deps.serverName ?? 'countersign'));
   let dummy: Promise<string> | undefined;
   const dummyHash = (): Promise<string> => {
     dummy ??= passwords.hash(DUMMY_PASSWORD).catch((err: unknown) => {
@@ -69,21 +68,12 @@ export function createLocalPasswordFirstFactor(deps: LocalPasswordDeps): FirstFa
       if (user.status === 'disabled' || user.blockedAt !== null) return fail('account_disabled');
       const now = clock.now();
       const settings = mergeSettings(await store.settings.get());
-      let lockedAt = user.lockedAt;
-      if (lockedAt !== null) {
-        const auto = settings.lockout.autoUnlockSeconds;
-        if (!(auto > 0 && now >= lockedAt + auto * 1000)) return fail('account_locked');
-        await store.users.resetFailures(user.id, now);
-        await audit.admin({ action: 'user.unlock', user, actor: SYSTEM, reason: 'automatic unlock after the lockout period', now });
-        lockedAt = null;
-      }
+      const released = await lockout.release(user, settings, now);
+      if (released === 'locked') return fail('account_locked');
 
       // 4. The password itself. Over-long passwords were checked against the dummy: never a match.
       if (matches && !tooLong) return { ok: true, dn: user.username };
-      const counted = await store.users.recordFailure(user.id, settings.lockout.threshold, now);
-      if (counted.lockedAt !== null && counted.lockedAt === now && lockedAt === null) {
-        await audit.admin({ action: 'user.lock', user, actor: SYSTEM, reason: `${counted.failedCount} consecutive failed authentications`, now });
-      }
+      await lockout.countFailure(released, settings, now);
       return fail('invalid_credentials');
     },
   };
