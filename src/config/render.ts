@@ -57,6 +57,13 @@ export function renderConfigTemplate(): string {
       } else {
         out.push(`${indent}${key}: ${scalar(child.default)}`);
       }
+      if (child.examples?.[0] !== undefined) {
+        out.push(`${indent}# For example:`);
+        for (const l of stringify({ [key]: child.examples[0] })
+          .trimEnd()
+          .split('\n'))
+          out.push(`${indent}#   ${l}`);
+      }
     }
   };
   walk(ROOT, [], '');

@@ -20,8 +20,7 @@ import Type, { type Static } from 'typebox';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-const pathOption = (defaultValue: string, description: string) =>
-  Type.String({ minLength: 1, default: defaultValue, description, 'x-path': true });
+const pathOption = (defaultValue: string, description: string) => Type.String({ minLength: 1, default: defaultValue, description, 'x-path': true });
 
 const TlsSchema = Type.Object(
   {
@@ -94,9 +93,7 @@ const LogSchema = Type.Object(
       LOG_LEVELS.map((l) => Type.Literal(l)),
       { default: 'info', description: 'Least severe level written to the log (JSON lines on standard output).' },
     ),
-    pretty: Type.Optional(
-      Type.Boolean({ default: false, description: 'Human-readable log lines instead of JSON (for a terminal, not for production).' }),
-    ),
+    pretty: Type.Optional(Type.Boolean({ default: false, description: 'Human-readable log lines instead of JSON (for a terminal, not for production).' })),
   },
   { additionalProperties: false, default: {}, description: 'Logging.' },
 );
@@ -150,19 +147,29 @@ const DirectoryAttributesSchema = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false, description: 'Attribute names that replace the preset\'s (each optional).' },
+  { additionalProperties: false, description: "Attribute names that replace the preset's (each optional)." },
 );
 
 const DirectorySchema = Type.Object(
   {
-    name: Type.String({ minLength: 1, description: 'Name of the source (letters, digits, `.`, `_`, `-`), used on the command line and stored with imported users. Do not rename a source that has imported users. Required.' }),
+    name: Type.String({
+      minLength: 1,
+      description:
+        'Name of the source (letters, digits, `.`, `_`, `-`), used on the command line and stored with imported users. Do not rename a source that has imported users. Required.',
+    }),
     urls: Type.Array(Type.String({ minLength: 1 }), {
       description: '`ldap://` or `ldaps://` URLs, tried in order (primary first, then backups). Required.',
     }),
     bindDn: Type.String({ minLength: 1, description: 'DN of the service account used to search the directory. Required.' }),
-    bindPassword: Type.Optional(Type.String({ minLength: 1, description: 'Password of the service account. Prefer `bindPasswordFile`. Exactly one of the two is required.' })),
+    bindPassword: Type.Optional(
+      Type.String({ minLength: 1, description: 'Password of the service account. Prefer `bindPasswordFile`. Exactly one of the two is required.' }),
+    ),
     bindPasswordFile: Type.Optional(
-      Type.String({ minLength: 1, 'x-path': true, description: 'File holding the service account password (container secrets); one trailing newline is dropped.' }),
+      Type.String({
+        minLength: 1,
+        'x-path': true,
+        description: 'File holding the service account password (container secrets); one trailing newline is dropped.',
+      }),
     ),
     baseDn: Type.String({ minLength: 1, description: 'Subtree searched for users. Required.' }),
     startTls: Type.Boolean({ default: false, description: 'Upgrade `ldap://` connections with StartTLS before any bind (ignored for `ldaps://`).' }),
@@ -170,7 +177,12 @@ const DirectorySchema = Type.Object(
       Type.String({ minLength: 1, 'x-path': true, description: 'PEM file of the CA(s) that issued the directory certificate. Default: the system CAs.' }),
     ),
     rejectUnauthorized: Type.Boolean({ default: true, description: 'Verify the directory certificate chain and host name. Turn off for tests only.' }),
-    timeoutMs: Type.Integer({ minimum: 100, maximum: 120_000, default: 5000, description: 'Per-URL connect timeout and per-operation timeout, in milliseconds.' }),
+    timeoutMs: Type.Integer({
+      minimum: 100,
+      maximum: 120_000,
+      default: 5000,
+      description: 'Per-URL connect timeout and per-operation timeout, in milliseconds.',
+    }),
     preset: Type.Union([Type.Literal('activeDirectory'), Type.Literal('openldap')], {
       default: 'openldap',
       description: 'Attribute preset: `activeDirectory` (sAMAccountName, objectGUID, userAccountControl) or `openldap` (uid, entryUUID).',
@@ -178,7 +190,10 @@ const DirectorySchema = Type.Object(
     attributes: Type.Optional(DirectoryAttributesSchema),
     pageSize: Type.Integer({ minimum: 1, maximum: 1000, default: 500, description: 'Entries per page of the paged results control.' }),
     phoneCountry: Type.Optional(
-      Type.String({ minLength: 2, description: 'Two-letter country (`US`) for phone numbers written without `+country`. Default: such numbers are dropped with a warning.' }),
+      Type.String({
+        minLength: 2,
+        description: 'Two-letter country (`US`) for phone numbers written without `+country`. Default: such numbers are dropped with a warning.',
+      }),
     ),
   },
   { additionalProperties: false, description: 'One directory source.' },
@@ -186,6 +201,19 @@ const DirectorySchema = Type.Object(
 
 const DirectoriesSchema = Type.Array(DirectorySchema, {
   default: [],
+  examples: [
+    [
+      {
+        name: 'corp-ad',
+        preset: 'activeDirectory',
+        urls: ['ldaps://dc1.corp.example.com', 'ldaps://dc2.corp.example.com'],
+        bindDn: 'CN=svc-countersign,OU=Service Accounts,DC=corp,DC=example,DC=com',
+        bindPasswordFile: '/etc/countersign/ad-bind-password',
+        baseDn: 'DC=corp,DC=example,DC=com',
+        caFile: '/etc/countersign/corp-ca.pem',
+      },
+    ],
+  ],
   description:
     'LDAP directory sources (Active Directory, OpenLDAP) for `countersign directory test`, `search` and `import`. Set with care through the environment: `COUNTERSIGN_DIRECTORIES` takes a JSON list.',
 });
@@ -234,6 +262,8 @@ export interface SchemaNode {
   readonly description?: string;
   readonly 'x-path'?: boolean;
   readonly 'x-default-text'?: string;
+  /** Example values, the first shown commented in the file `countersign init` writes. */
+  readonly examples?: readonly unknown[];
   /** An IP address or CIDR range. */
   readonly 'x-network'?: boolean;
 }

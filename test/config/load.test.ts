@@ -286,3 +286,22 @@ describe('bad values give a ConfigError naming the key', () => {
     expect(isLoopbackHost('example.org')).toBe(false);
   });
 });
+
+describe('the file countersign init writes', () => {
+  it('loads, and so does every commented example in it once uncommented', async () => {
+    const { renderConfigTemplate } = await import('../../src/config/render.ts');
+    const template = renderConfigTemplate();
+    expect((await loadConfig({ file: await writeConfig(template), env: {} })).directories).toEqual([]);
+    const lines = template.split('\n');
+    const start = lines.indexOf('# For example:');
+    expect(start).toBeGreaterThan(0);
+    const example: string[] = [];
+    for (const l of lines.slice(start + 1)) {
+      if (!l.startsWith('#   ')) break;
+      example.push(l.slice(4));
+    }
+    const withExample = template.replace(/^directories: \[\]$/m, example.join('\n'));
+    const config = await loadConfig({ file: await writeConfig(withExample), env: {} });
+    expect(config.directories.map((d) => d.name)).toEqual(['corp-ad']);
+  });
+});
