@@ -1,5 +1,4 @@
 /** `countersign directory ...`: LDAP directory sources from the configuration: test, search, import. */
-import { readFile } from 'node:fs/promises';
 import { Option, type Command, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import type { Core } from '../core/api.ts';
 import { METHOD_TYPES, type MethodType } from '../core/types.ts';
@@ -20,54 +19,14 @@ function findSource(config: Config, name: string): DirectoryConfig {
   return found;
 }
 
-/** Connection settings from the configuration (reads caFile and bindPasswordFile). */
 async function sourceOf(d: DirectoryConfig): Promise<DirectorySource> {
-  const { directorySource } = await import('../directory/index.ts');
-  let caPem: string | undefined;
-  if (d.caFile !== undefined) {
-    try {
-      caPem = await readFile(d.caFile, 'utf8');
-    } catch (e) {
-      throw new Error(`directory ${d.name}: caFile ${d.caFile} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-  }
-  try {
-    return directorySource({
-      urls: d.urls,
-      bindDn: d.bindDn,
-      ...(d.bindPassword !== undefined ? { bindPassword: d.bindPassword } : {}),
-      ...(d.bindPasswordFile !== undefined ? { bindPasswordFile: d.bindPasswordFile } : {}),
-      baseDn: d.baseDn,
-      startTls: d.startTls,
-      ...(caPem !== undefined ? { caPem } : {}),
-      rejectUnauthorized: d.rejectUnauthorized,
-      timeoutMs: d.timeoutMs,
-      userAttribute: d.attributes?.login ?? (d.preset === 'activeDirectory' ? 'sAMAccountName' : 'uid'),
-    });
-  } catch (e) {
-    throw new Error(`directory ${d.name}: ${(e as Error).message}`);
-  }
+  const { sourceFromConfig } = await import('../directory/config.ts');
+  return sourceFromConfig(d);
 }
 
 async function mapOf(d: DirectoryConfig): Promise<AttributeMap> {
-  const { PRESETS, withOverrides } = await import('../directory/index.ts');
-  const a = d.attributes ?? {};
-  try {
-    return withOverrides(PRESETS[d.preset], {
-      ...(a.login !== undefined ? { login: a.login } : {}),
-      ...(a.loginFallback !== undefined ? { loginFallback: a.loginFallback } : {}),
-      ...(a.externalId !== undefined ? { externalId: a.externalId } : {}),
-      ...(a.displayName !== undefined ? { displayName: a.displayName } : {}),
-      ...(a.email !== undefined ? { email: a.email } : {}),
-      ...(a.phone !== undefined ? { phone: a.phone } : {}),
-      ...(a.backupPhone !== undefined ? { backupPhone: a.backupPhone } : {}),
-      ...(a.language !== undefined ? { language: a.language } : {}),
-      ...(a.userFilter !== undefined ? { userFilter: a.userFilter } : {}),
-      ...(a.groupMembership !== undefined ? { groupMembership: a.groupMembership } : {}),
-    });
-  } catch (e) {
-    throw new Error(`directory ${d.name}: attributes.${(e as Error).message}`);
-  }
+  const { mapFromConfig } = await import('../directory/config.ts');
+  return mapFromConfig(d);
 }
 
 interface ScopeOptions {

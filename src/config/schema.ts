@@ -150,6 +150,52 @@ const DirectoryAttributesSchema = Type.Object(
   { additionalProperties: false, description: "Attribute names that replace the preset's (each optional)." },
 );
 
+const SyncItemSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, description: 'Name of the item (letters, digits, `.`, `_`, `-`), shown in run reports. Required.' }),
+    ou: Type.Optional(Type.String({ minLength: 1, description: 'Scope: every user in the subtree of this DN.' })),
+    group: Type.Optional(Type.String({ minLength: 1, description: 'Scope: the members of this group (nested groups included).' })),
+    filter: Type.Optional(Type.String({ minLength: 1, description: 'Scope: users matching this LDAP filter, in parentheses, e.g. `(department=Sales)`.' })),
+    attributes: Type.Optional(DirectoryAttributesSchema),
+    language: Type.Optional(Type.String({ minLength: 2, description: "Language of new users when the directory has none, e.g. `en`." })),
+    defaultMethod: Type.Optional(
+      Type.Union([Type.Literal('totp'), Type.Literal('hotp')], { description: 'Default second-factor method of new users.' }),
+    ),
+  },
+  { additionalProperties: false, description: 'One sync item: exactly one of `ou`, `group` or `filter`.' },
+);
+
+const SyncSchema = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true, description: 'Run on the schedule. `false` keeps "synchronize now" only.' }),
+    intervalMinutes: Type.Integer({ minimum: 1, maximum: 1440, default: 60, description: 'Minutes between scheduled runs (1 to 1440).' }),
+    fullSyncHours: Type.Integer({
+      minimum: 1,
+      maximum: 168,
+      default: 24,
+      description: 'A scheduled run is a full run (which also finds removed users) when the last full run is older than this; the others are incremental.',
+    }),
+    removal: Type.Union([Type.Literal('disable'), Type.Literal('delete'), Type.Literal('none')], {
+      default: 'disable',
+      description: 'What happens to users no longer in any item (moved, filtered out or deleted in the directory): `disable`, `delete` or `none`.',
+    }),
+    removalThreshold: Type.Integer({
+      minimum: 0,
+      maximum: 1_000_000,
+      default: 5,
+      description: 'When more users than this would be disabled or removed in one run, none is: the run waits for an administrator (`countersign directory approve`).',
+    }),
+    changeAttribute: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'Change marker for incremental runs (preset: `uSNChanged` / `entryCSN`); `modifyTimestamp` works everywhere; `none` makes every run full.',
+      }),
+    ),
+    items: Type.Array(SyncItemSchema, { minItems: 1, description: 'Sync items in priority order: a user in several items is taken by the first.' }),
+  },
+  { additionalProperties: false, description: 'Scheduled synchronization of this source.' },
+);
+
 const DirectorySchema = Type.Object(
   {
     name: Type.String({
@@ -195,6 +241,7 @@ const DirectorySchema = Type.Object(
         description: 'Two-letter country (`US`) for phone numbers written without `+country`. Default: such numbers are dropped with a warning.',
       }),
     ),
+    sync: Type.Optional(SyncSchema),
   },
   { additionalProperties: false, description: 'One directory source.' },
 );
@@ -233,6 +280,7 @@ export const ConfigSchema = Type.Object(
 
 export type Config = Static<typeof ConfigSchema>;
 export type DirectoryConfig = Static<typeof DirectorySchema>;
+export type SyncConfig = Static<typeof SyncSchema>;
 
 /** One leaf option of the schema, flattened (for the loader, env overrides, docs and init). */
 export interface ConfigOption {

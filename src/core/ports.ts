@@ -153,8 +153,139 @@ export interface SettingsStore {
   put(key: keyof Settings, value: unknown, now: number): Promise<void>;
 }
 
+/** What the synchronization remembers of one directory entry, to skip unchanged entries without writing. */
+export interface DirectoryEntryRecord {
+  readonly externalId: string;
+  readonly userId: string;
+  /** Digest of the mapped attributes, the disabled flag and the sync item that took the entry. */
+  readonly digest: string;
+  /** The user was disabled by the synchronization (not by an administrator), so it may re-enable them. */
+  readonly disabledBySync: boolean;
+}
+
+/** A directory user as seen by removal detection. */
+export interface DirectoryMember {
+  readonly id: string;
+  readonly username: string;
+  readonly externalId: string;
+  readonly status: 'enabled' | 'disabled';
+}
+
+export type SyncRunStatus =
+  | 'running'
+  | 'completed'
+  | 'failed'
+  /** The process stopped (crash, kill) before the run finished; the next run starts over. */
+  | 'interrupted'
+  /** More users would be disabled or removed than the threshold allows: waiting for an administrator. */
+  | 'awaiting_approval'
+  | 'approved'
+  | 'rejected'
+  /** A newer run produced a newer list of pending changes. */
+  | 'superseded';
+
+export interface SyncCounts {
+  /** Directory entries read in scope. */
+  readonly seen: number;
+  readonly added: number;
+  readonly updated: number;
+  readonly unchanged: number;
+  /** Users disabled (directory account disabled, or left the scope with removal 'disable'). */
+  readonly disabled: number;
+  /** Users re-enabled because their directory account, which the sync had disabled, is enabled again. */
+  readonly enabled: number;
+  /** Users deleted (left the scope or deleted in the directory, with removal 'delete'). */
+  readonly removed: number;
+  readonly errors: number;
+  /** Entries without a usable login name or stable id. */
+  readonly skipped: number;
+}
+
+export interface SyncRunError {
+  readonly dn: string;
+  readonly username: string | null;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** A disable or removal held back for an administrator's decision. */
+export interface PendingChange {
+  readonly userId: string;
+  readonly username: string;
+  readonly externalId: string;
+  readonly action: 'disable' | 'delete';
+  readonly reason: 'directory_disabled' | 'left_scope';
+}
+
+export interface SyncRun {
+  readonly id: string;
+  readonly directory: string;
+  readonly mode: 'full' | 'incremental';
+  readonly trigger: 'schedule' | 'manual' | 'approval';
+  readonly status: SyncRunStatus;
+  /** The server (host:pid) that ran it. */
+  readonly node: string;
+  readonly startedAt: number;
+  readonly finishedAt: number | null;
+  readonly counts: SyncCounts;
+  /** The first errors (at most 100); counts.errors has the total. */
+  readonly errors: readonly SyncRunError[];
+  readonly pending: readonly PendingChange[];
+  /** Why the run failed, when it did. */
+  readonly failure: string | null;
+  readonly decidedBy: string | null;
+  readonly decidedAt: number | null;
+}
+
+/** Where incremental synchronization resumes: the highest change marker seen on one server. */
+export interface SyncCursor {
+  /** uSNChanged (Active Directory), entryCSN (OpenLDAP) or modifyTimestamp. */
+  readonly attribute: string;
+  readonly value: string;
+  /** The URL the marker came from: uSNChanged is per domain controller. */
+  readonly url: string;
+}
+
+export interface SyncState {
+  readonly directory: string;
+  readonly cursor: SyncCursor | null;
+  readonly lastFullAt: number | null;
+  readonly lastRunAt: number | null;
+}
+
+export interface DirectorySyncStore {
+  /** The stored records of these entries (at most 1000 ids per call). */
+  entries(directory: string, externalIds: readonly string[]): Promise<Map<string, DirectoryEntryRecord>>;
+  /** Inserts or replaces records, in one transaction. */
+  putEntries(directory: string, records: readonly DirectoryEntryRecord[]): Promise<void>;
+  deleteEntries(directory: string, externalIds: readonly string[]): Promise<void>;
+  /** Users imported from `directory`, by id, `limit` at a time after `afterId`. */
+  members(directory: string, afterId: string | null, limit: number): Promise<DirectoryMember[]>;
+  getState(directory: string): Promise<SyncState | undefined>;
+  putState(state: SyncState): Promise<void>;
+  createRun(run: SyncRun): Promise<void>;
+  /** Replaces the run's mutable fields. */
+  saveRun(run: SyncRun): Promise<void>;
+  /** Compare-and-set of the status: true for exactly one concurrent caller. */
+  transitionRun(id: string, from: SyncRunStatus, to: SyncRunStatus, fields: { decidedBy?: string; decidedAt?: number; finishedAt?: number }): Promise<boolean>;
+  getRun(id: string): Promise<SyncRun | undefined>;
+  /** Newest first. */
+  listRuns(query: { directory?: string; status?: SyncRunStatus; limit: number }): Promise<SyncRun[]>;
+}
+
+/** Named leases shared by every server on one database: at most one holder at a time. */
+export interface LeaseStore {
+  /** Takes or renews the lease for `ttlMs`. True when `holder` holds it now. */
+  acquire(name: string, holder: string, ttlMs: number, now: number): Promise<boolean>;
+  release(name: string, holder: string): Promise<void>;
+  /** The current holder, if the lease is held and not expired. */
+  holder(name: string, now: number): Promise<string | undefined>;
+}
+
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
+  readonly directorySync: DirectorySyncStore;
+  readonly leases: LeaseStore;
   readonly users: UserStore;
   readonly methods: MethodStore;
   readonly applications: ApplicationStore;

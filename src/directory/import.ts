@@ -50,7 +50,7 @@ const samePhone = (a: Phone | null, b: { number: string; extension?: string | nu
   (a === null && (b === null || b === undefined)) || (a !== null && !!b && a.number === b.number && (a.extension ?? null) === (b.extension ?? null));
 
 /** The fields the directory manages that differ from the stored user. */
-function changes(user: User, d: DirectoryUser): UpdateUserInput {
+export function userChanges(user: User, d: DirectoryUser): UpdateUserInput {
   const i = d.input;
   const patch: Record<string, unknown> = {};
   if (i.username !== user.username) patch['username'] = i.username;
@@ -91,7 +91,7 @@ export async function importDirectoryUsers(
     try {
       const existing = await store.users.getBySource(directory, d.externalId);
       if (existing) {
-        const patch = changes(existing, d);
+        const patch = userChanges(existing, d);
         let current = existing;
         if (Object.keys(patch).length > 0) {
           await core.users.update(existing.username, patch, actor);

@@ -35,8 +35,12 @@ export interface AttributeMap {
   readonly phone: string;
   readonly backupPhone: string;
   readonly language: string;
-  /** A bit of an integer attribute that marks a disabled account (AD: userAccountControl 0x2), or none. */
-  readonly disabled: { readonly attribute: string; readonly bit: number } | null;
+  /**
+   * What marks a disabled account: a bit of an integer attribute (AD: userAccountControl 0x2), or
+   * an attribute holding one exact value (OpenLDAP ppolicy: pwdAccountLockedTime 000001010000Z,
+   * locked until an administrator unlocks it), or nothing.
+   */
+  readonly disabled: { readonly attribute: string; readonly bit: number } | { readonly attribute: string; readonly value: string } | null;
   /** LDAP filter selecting user accounts (RFC 4515 text, from configuration). */
   readonly userFilter: string;
   readonly groupMembership: GroupMembership;
@@ -70,7 +74,8 @@ export const openldap: AttributeMap = {
   phone: 'mobile',
   backupPhone: 'telephoneNumber',
   language: 'preferredLanguage',
-  disabled: null,
+  // A timed lockout (any other value) is temporary and refused at bind time; it does not disable.
+  disabled: { attribute: 'pwdAccountLockedTime', value: '000001010000Z' },
   userFilter: '(objectClass=inetOrgPerson)',
   groupMembership: 'member',
 };
@@ -100,7 +105,11 @@ export function withOverrides(base: AttributeMap, override: Partial<AttributeMap
   map.displayName.forEach((a, i) => check(`displayName[${i}]`, a));
   if (map.disabled !== null) {
     check('disabled.attribute', map.disabled.attribute);
-    if (!Number.isInteger(map.disabled.bit) || map.disabled.bit <= 0 || map.disabled.bit > 0x7fffffff) throw new AttributeMapError('disabled.bit', 'must be a positive integer bit mask');
+    if ('bit' in map.disabled) {
+      if (!Number.isInteger(map.disabled.bit) || map.disabled.bit <= 0 || map.disabled.bit > 0x7fffffff) throw new AttributeMapError('disabled.bit', 'must be a positive integer bit mask');
+    } else if (typeof map.disabled.value !== 'string' || map.disabled.value === '') {
+      throw new AttributeMapError('disabled.value', 'must be the attribute value that marks a disabled account');
+    }
   }
   if (map.externalIdFormat !== 'guid' && map.externalIdFormat !== 'text') throw new AttributeMapError('externalIdFormat', 'must be guid or text');
   if (!['inChain', 'memberOf', 'member'].includes(map.groupMembership)) throw new AttributeMapError('groupMembership', 'must be inChain, memberOf or member');
@@ -202,9 +211,13 @@ export function mapEntry(entry: Entry, map: AttributeMap, options: MapOptions = 
   if (map.disabled) {
     const raw = first(entry, map.disabled.attribute);
     if (raw !== undefined) {
-      const n = Number(raw);
-      // An unreadable flag fails closed: treated as disabled.
-      disabled = !Number.isSafeInteger(n) || (n & map.disabled.bit) !== 0;
+      if ('bit' in map.disabled) {
+        const n = Number(raw);
+        // An unreadable flag fails closed: treated as disabled.
+        disabled = !Number.isSafeInteger(n) || (n & map.disabled.bit) !== 0;
+      } else {
+        disabled = raw === map.disabled.value;
+      }
     }
   }
 

@@ -124,13 +124,13 @@ export async function searchUsers(source: DirectorySource, map: AttributeMap, sc
   }
 }
 
-type Search = (base: string, filter: string, scope: 'sub' | 'base', attrs?: string[]) => Promise<Entry[]>;
+export type Search = (base: string, filter: string, scope: 'sub' | 'base', attrs?: string[]) => Promise<Entry[]>;
 
 /**
  * Members of a groupOfNames/group, following nested groups breadth-first (cycles and depth are
  * bounded). Members outside the source's base DN are ignored.
  */
-async function expandGroup(search: Search, baseDn: string, map: AttributeMap, groupDn: string, maxUsers: number): Promise<Entry[]> {
+export async function expandGroup(search: Search, baseDn: string, map: AttributeMap, groupDn: string, maxUsers: number): Promise<Entry[]> {
   const baseKey = dnKey(baseDn);
   const inBase = (dn: string): boolean => {
     const k = dnKey(dn);

@@ -18,6 +18,7 @@ import { createApplicationStore } from './applications.ts';
 import { createAuditStore } from './audit.ts';
 import { createAuthenticationStore } from './authentications.ts';
 import { createBypassStore } from './bypasses.ts';
+import { createDirectorySyncStore, createLeaseStore } from './directory-sync.ts';
 import type { StoreContext } from './context.ts';
 import { translateError, withTranslatedErrors } from './errors.ts';
 import type { Keyring } from './keyring.ts';
@@ -106,6 +107,8 @@ function createStore(ctx: StoreContext): Store {
   return {
     dialect: ctx.dialect,
     users: withTranslatedErrors(createUserStore(ctx)),
+    directorySync: withTranslatedErrors(createDirectorySyncStore(ctx)),
+    leases: withTranslatedErrors(createLeaseStore(ctx)),
     methods: withTranslatedErrors(createMethodStore(ctx)),
     applications: withTranslatedErrors(createApplicationStore(ctx)),
     bypasses: withTranslatedErrors(createBypassStore(ctx)),

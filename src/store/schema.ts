@@ -133,7 +133,54 @@ export interface SettingsTable {
   updated_at: number;
 }
 
+export interface DirectoryEntriesTable {
+  directory: string;
+  external_id: string;
+  user_id: string;
+  digest: string;
+  /** boolean on PostgreSQL, 0/1 on SQLite */
+  disabled_by_sync: boolean | number;
+}
+
+export interface DirectorySyncStateTable {
+  directory: string;
+  /** JSON SyncCursor or null */
+  cursor: string | null;
+  last_full_at: number | null;
+  last_run_at: number | null;
+}
+
+export interface DirectorySyncRunsTable {
+  id: string;
+  directory: string;
+  mode: string;
+  trigger: string;
+  status: string;
+  node: string;
+  started_at: number;
+  finished_at: number | null;
+  /** JSON SyncCounts */
+  counts: string;
+  /** JSON SyncRunError[] */
+  errors: string;
+  /** JSON PendingChange[] */
+  pending: string;
+  failure: string | null;
+  decided_by: string | null;
+  decided_at: number | null;
+}
+
+export interface LeasesTable {
+  name: string;
+  holder: string;
+  expires_at: number;
+}
+
 export interface Database {
+  directory_entries: DirectoryEntriesTable;
+  directory_sync_state: DirectorySyncStateTable;
+  directory_sync_runs: DirectorySyncRunsTable;
+  leases: LeasesTable;
   users: UsersTable;
   methods: MethodsTable;
   applications: ApplicationsTable;

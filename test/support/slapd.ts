@@ -40,6 +40,9 @@ export interface Slapd {
   users: TestUser[];
   /** The temp dir holding config, database and keys (removed by stop()). */
   dir: string;
+  /** The directory's administrator (rootdn): may write anything, for tests that change the directory. */
+  rootDn: string;
+  rootPassword: string;
   stop(): Promise<void>;
 }
 
@@ -205,7 +208,7 @@ function seedLdif(bindPassword: string, ad: boolean): string {
   return entries.join('\n\n') + '\n';
 }
 
-function slapdConf(dir: string, rootPassword: string, ad: boolean): string {
+function slapdConf(dir: string, rootPassword: string, ad: boolean, maxsize: number, indexes: readonly string[]): string {
   return [
     'include /etc/ldap/schema/core.schema',
     'include /etc/ldap/schema/cosine.schema',
@@ -222,7 +225,9 @@ function slapdConf(dir: string, rootPassword: string, ad: boolean): string {
     `TLSCertificateKeyFile ${join(dir, 'key.pem')}`,
     'loglevel none',
     'database mdb',
-    'maxsize 10485760',
+    `maxsize ${maxsize}`,
+    // Large loads (benchmarks): skip fsync, as a test directory never needs to survive a crash.
+    'dbnosync',
     `suffix "${BASE_DN}"`,
     `rootdn "cn=admin,${BASE_DN}"`,
     `rootpw ${rootPassword}`,
@@ -230,6 +235,7 @@ function slapdConf(dir: string, rootPassword: string, ad: boolean): string {
     'index objectClass eq',
     'index uid eq',
     ...(ad ? ['index sAMAccountName eq', 'index memberOf eq'] : []),
+    ...indexes.map((i) => `index ${i}`),
     'overlay ppolicy',
     `ppolicy_default "cn=default,ou=policies,${BASE_DN}"`,
     // Passwords: usable for bind only; everything else readable by any bound identity.
@@ -242,6 +248,12 @@ function slapdConf(dir: string, rootPassword: string, ad: boolean): string {
 export interface SlapdOptions {
   /** Load an Active Directory-shaped schema and seed ou=ad users (AD_USERS) and ou=groups (GROUPS). */
   ad?: boolean;
+  /** An LDIF file loaded with slapadd after the seed (e.g. many generated users for a benchmark). */
+  extraLdif?: string;
+  /** mdb map size in bytes (default 10 MiB; 200,000 users need about 1 GiB). */
+  maxsize?: number;
+  /** Extra `index` lines, e.g. `entryCSN eq` or `modifyTimestamp eq`. */
+  indexes?: readonly string[];
 }
 
 export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
@@ -272,9 +284,11 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
     const bindPassword = randomBytes(12).toString('hex');
     const conf = join(dir, 'slapd.conf');
     if (ad) writeFileSync(join(dir, 'ad.schema'), AD_SCHEMA);
-    writeFileSync(conf, slapdConf(dir, rootPassword, ad));
+    writeFileSync(conf, slapdConf(dir, rootPassword, ad, options.maxsize ?? 10_485_760, options.indexes ?? []));
     writeFileSync(join(dir, 'seed.ldif'), seedLdif(bindPassword, ad));
     execFileSync(SLAPADD, ['-f', conf, '-l', join(dir, 'seed.ldif')], { stdio: 'pipe' });
+    // -q: quick mode (no consistency checks), for large generated files.
+    if (options.extraLdif) execFileSync(SLAPADD, ['-q', '-f', conf, '-l', options.extraLdif], { stdio: 'pipe' });
 
     for (let attempt = 0; ; attempt++) {
       const port = await freePort();
@@ -296,6 +310,8 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
           caPem: pems.cert,
           users: TEST_USERS,
           dir,
+          rootDn: `cn=admin,${BASE_DN}`,
+          rootPassword,
           stop: async () => {
             if (running.exitCode === null) {
               const exited = new Promise<void>((r) => running.once('exit', () => r()));

@@ -9,10 +9,12 @@ import { CoreError } from '../../core/errors.ts';
 import { isUnavailable } from '../errors.ts';
 import { initial as postgresInitial } from './postgres/001_initial.ts';
 import { initial as sqliteInitial } from './sqlite/001_initial.ts';
+import { directorySync as postgresDirectorySync } from './postgres/002_directory_sync.ts';
+import { directorySync as sqliteDirectorySync } from './sqlite/002_directory_sync.ts';
 
 const migrations: Record<'sqlite' | 'postgres', Record<string, Migration>> = {
-  sqlite: { '001_initial': sqliteInitial },
-  postgres: { '001_initial': postgresInitial },
+  sqlite: { '001_initial': sqliteInitial, '002_directory_sync': sqliteDirectorySync },
+  postgres: { '001_initial': postgresInitial, '002_directory_sync': postgresDirectorySync },
 };
 
 /** Brings the schema to the latest version. Concurrent callers (other processes) wait for each other. */
