@@ -150,6 +150,29 @@ function displayUrl(config: Config, address: AddressInfo): string {
   return `${scheme}://${host}:${address.port}`;
 }
 
+/** The directory synchronization service with its scheduler running; failures are logged, never fatal. */
+async function startDirectorySync(config: Config, ctx: Context, logger: Logger): Promise<import('./directory/sync-service.ts').SyncService> {
+  const [{ syncTargetsFromConfig }, { createSyncService, nodeName }] = await Promise.all([import('./directory/config.ts'), import('./directory/sync-service.ts')]);
+  const service = createSyncService({
+    core: ctx.core,
+    store: ctx.store,
+    clock: systemClock,
+    random: systemRandom,
+    node: nodeName(),
+    targets: await syncTargetsFromConfig(config),
+    systemActor: { kind: 'system', name: 'directory-sync', role: 'admin' },
+    onError: (err, context) => logger.error({ err }, context),
+    onRunFinished: (run) => {
+      const line = { directory: run.directory, run: run.id, status: run.status, mode: run.mode, ...run.counts, durationMs: (run.finishedAt ?? run.startedAt) - run.startedAt };
+      if (run.status === 'completed') logger.info(line, 'directory synchronized');
+      else if (run.status === 'awaiting_approval') logger.warn({ ...line, pending: run.pending.length }, 'directory synchronization waits for approval: more users would be disabled or removed than the threshold allows');
+      else logger.error({ ...line, failure: run.failure }, 'directory synchronization failed');
+    },
+  });
+  service.startScheduler();
+  return service;
+}
+
 export async function startServer(config: Config, opts: StartServerOptions = {}): Promise<RunningServer> {
   const [{ createLogger }, { createMetrics }] = await Promise.all([import('./ops/logger.ts'), import('./ops/metrics.ts')]);
   const logger = opts.logger ?? createLogger({ level: config.log.level, pretty: config.log.pretty ?? false });
@@ -160,7 +183,9 @@ export async function startServer(config: Config, opts: StartServerOptions = {})
   const ctx = await openContext(config, { onAuthentication: metrics.observeAuthentication });
 
   let app;
+  let directorySync: import('./directory/sync-service.ts').SyncService | undefined;
   try {
+    if (config.directories.some((d) => d.sync !== undefined)) directorySync = await startDirectorySync(config, ctx, logger);
     const { buildHttpApp } = await import('./doors/http/app.ts');
     app = await buildHttpApp({
       core: ctx.core,
@@ -171,10 +196,12 @@ export async function startServer(config: Config, opts: StartServerOptions = {})
       rateLimit: { ...config.rateLimit },
       metricsAllowFrom: [...config.metrics.allowFrom],
       ready: () => ctx.store.ping(),
+      ...(directorySync ? { directorySync } : {}),
     });
     await app.listen({ host: config.server.host, port: config.server.port });
   } catch (e) {
     await app?.close().catch(() => undefined);
+    await directorySync?.stop();
     await ctx.close();
     throw e;
   }
@@ -188,6 +215,8 @@ export async function startServer(config: Config, opts: StartServerOptions = {})
       removeSignalHandlers();
       try {
         await app.close();
+        // Running synchronizations are aborted and recorded before the store closes.
+        await directorySync?.stop();
       } finally {
         await ctx.close();
       }

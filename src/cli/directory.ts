@@ -4,6 +4,7 @@ import type { Core } from '../core/api.ts';
 import { METHOD_TYPES, type MethodType } from '../core/types.ts';
 import type { Config, DirectoryConfig } from '../config/schema.ts';
 import type { AttributeMap, DirectoryImportReport, DirectorySource, DirectoryUser, SearchScope } from '../directory/index.ts';
+import { registerDirectorySync } from './directory-sync.ts';
 import { progressBar } from './progress.ts';
 import { QuietFailure, UsageError, cliActor, emit, globals, intArg, loadCliConfig, note, table, withContext } from './runtime.ts';
 
@@ -83,7 +84,7 @@ function importLines(report: DirectoryImportReport, skipped: readonly { dn: stri
 export function registerDirectory(program: Command): void {
   const directory = program
     .command('directory')
-    .description('LDAP directory sources (Active Directory, OpenLDAP): test, search, import users')
+    .description('LDAP directory sources (Active Directory, OpenLDAP): test, search, import and synchronize users')
     .addHelpText(
       'after',
       `
@@ -94,8 +95,12 @@ Examples:
   $ countersign directory test corp-ad
   $ countersign directory search corp-ad --group "CN=VPN Users,OU=Groups,DC=example,DC=com"
   $ countersign directory import corp-ad --ou "OU=Staff,DC=example,DC=com" --dry-run
-  $ countersign directory import corp-ad --ou "OU=Staff,DC=example,DC=com" --default-method totp`,
+  $ countersign directory import corp-ad --ou "OU=Staff,DC=example,DC=com" --default-method totp
+  $ countersign directory sync corp-ad
+  $ countersign directory status
+  $ countersign directory approve corp-ad RUN-ID`,
     );
+  registerDirectorySync(directory);
 
   directory
     .command('list')

@@ -3,7 +3,7 @@
  * countersign.yaml). Errors name the source and the bad key.
  */
 import { readFile } from 'node:fs/promises';
-import type { DirectoryConfig } from '../config/schema.ts';
+import type { Config, DirectoryConfig } from '../config/schema.ts';
 import { PRESETS, withOverrides, type AttributeMap } from './presets.ts';
 import { directorySource, type DirectorySource } from './source.ts';
 import type { ChangeMarker, SyncItem, SyncTarget } from './sync.ts';
@@ -113,4 +113,14 @@ export async function syncTargetFromConfig(d: DirectoryConfig): Promise<SyncTarg
     ...(d.phoneCountry !== undefined ? { phoneCountry: d.phoneCountry } : {}),
     changeMarker: changeMarkerOf(d),
   };
+}
+
+/** Sync targets of every source with a `sync` block. */
+export async function syncTargetsFromConfig(config: Config): Promise<SyncTarget[]> {
+  const targets: SyncTarget[] = [];
+  for (const d of config.directories) {
+    const t = await syncTargetFromConfig(d);
+    if (t) targets.push(t);
+  }
+  return targets;
 }

@@ -7,9 +7,13 @@
  * the run lasts. A server that loses a run's lease aborts the run. A run left `running` by a
  * server that died is marked `interrupted` by the next run of that directory, which starts over.
  */
+import { hostname } from 'node:os';
 import type { Actor } from '../core/api.ts';
 import type { SyncRun, SyncState } from '../core/ports.ts';
 import { decideSyncRun, runDirectorySync, type ApprovalDecision, type SyncDeps, type SyncTarget } from './sync.ts';
+
+/** This server in run records and leases: host:pid. */
+export const nodeName = (): string => `${hostname()}:${process.pid}`;
 
 export const SCHEDULER_LEASE = 'directory-sync:scheduler';
 export const directoryLease = (name: string): string => `directory-sync:${name}`;

@@ -21,7 +21,7 @@
  * only move at the end of a run, so a run interrupted half-way is simply run again.
  */
 import { createHash } from 'node:crypto';
-import type { Client, Entry } from 'ldapts';
+import { ResultCodeError, type Client, type Entry } from 'ldapts';
 import type { Actor, Core } from '../core/api.ts';
 import { isCoreError } from '../core/errors.ts';
 import type { Clock, DirectoryEntryRecord, PendingChange, Random, Store, SyncCounts, SyncCursor, SyncRun, SyncRunError } from '../core/ports.ts';
@@ -249,6 +249,7 @@ export async function runDirectorySync(deps: SyncDeps, target: SyncTarget, optio
   const marker = target.changeMarker;
   const incremental = options.mode === 'incremental' && marker !== null && state?.cursor != null && state.cursor.attribute === marker.attribute;
   let session: Awaited<ReturnType<typeof connectService>> | undefined;
+  let currentItem: string | null = null;
   try {
     session = await connectService(target.source);
     // uSNChanged is numbered per domain controller: a cursor from another server means nothing here.
@@ -302,6 +303,7 @@ export async function runDirectorySync(deps: SyncDeps, target: SyncTarget, optio
 
     const attributes = [...new Set(target.items.flatMap((i) => requestedAttributes(i.map)).concat(marker ? [marker.attribute] : []))];
     for (const item of target.items) {
+      currentItem = item.name;
       const buffers = item.map.externalIdFormat === 'guid' ? [item.map.externalId] : [];
       if (item.scope.kind === 'group' && item.map.groupMembership === 'member') {
         const client = session.client;
@@ -370,7 +372,7 @@ export async function runDirectorySync(deps: SyncDeps, target: SyncTarget, optio
     await audit(deps, 'directory.sync.finish', directory, { run: run.id, status, mode, ...counts, durationMs: run.finishedAt! - startedAt });
     return run;
   } catch (e) {
-    const failure = e instanceof Error ? e.message : String(e);
+    const failure = describeFailure(e, currentItem);
     // The schedule counts a failed run as a run: the next attempt waits a whole interval.
     await store.directorySync.putState({ directory, cursor: state?.cursor ?? null, lastFullAt: state?.lastFullAt ?? null, lastRunAt: startedAt });
     run = { ...run, status: 'failed', finishedAt: clock.now(), counts: { ...counts }, errors, failure: failure.slice(0, 2000) };
@@ -380,6 +382,24 @@ export async function runDirectorySync(deps: SyncDeps, target: SyncTarget, optio
   } finally {
     if (session) await closeQuietly(session.client);
   }
+}
+
+const LDAP_HINTS: { [code: number]: string } = {
+  3: 'time limit exceeded: raise the directory time limit for the service account, or narrow the item',
+  4: 'size limit exceeded: the directory caps how many entries the service account may read (OpenLDAP: limits dn.exact="<bind DN>" size.prtotal=unlimited; Active Directory: MaxPageSize is per page and is not the cause, check the account\'s query policy)',
+  10: 'referral: the item\'s base DN is outside this directory or this server',
+  32: 'no such object: the item\'s OU, group or base DN does not exist',
+  50: 'insufficient access rights: the service account may not read these entries',
+};
+
+/** A readable failure: which item, the LDAP result code and what it usually means. */
+function describeFailure(e: unknown, item: string | null): string {
+  const where = item === null ? '' : `sync item "${item}": `;
+  if (e instanceof ResultCodeError) {
+    const hint = LDAP_HINTS[e.code];
+    return `${where}LDAP result ${e.code}${hint ? ` (${hint})` : ''}${e.message.trim() ? `: ${e.message.trim()}` : ''}`;
+  }
+  return `${where}${e instanceof Error ? e.message : String(e)}`;
 }
 
 interface RecordResult {

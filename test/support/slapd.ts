@@ -231,6 +231,9 @@ function slapdConf(dir: string, rootPassword: string, ad: boolean, maxsize: numb
     `suffix "${BASE_DN}"`,
     `rootdn "cn=admin,${BASE_DN}"`,
     `rootpw ${rootPassword}`,
+    // As a production directory must: let the service account page through every user (the
+    // default total of a paged search is the 500-entry size limit).
+    `limits dn.exact="cn=countersign,ou=services,${BASE_DN}" size.soft=unlimited size.hard=unlimited size.prtotal=unlimited`,
     `directory ${join(dir, 'db')}`,
     'index objectClass eq',
     'index uid eq',
