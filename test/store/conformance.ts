@@ -9,7 +9,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCoreError, type ErrorCode } from '../../src/core/errors.ts';
-import type { Store } from '../../src/core/ports.ts';
+import type { Store, SyncRun } from '../../src/core/ports.ts';
 import { toUserView } from '../../src/core/services/users.ts';
 import type { Authentication, NewAuditEvent, NewMethod, NewUser, OathConfig, User } from '../../src/core/types.ts';
 import { keyringFromKeys, type Keyring } from '../../src/store/keyring.ts';
@@ -873,6 +873,117 @@ export function describeStoreConformance(name: string, open: OpenStore): void {
 
       it('refuses a non-positive limit', async () => {
         await rejectsWith(store.audit.query({ limit: 0 }), 'validation_failed');
+      });
+    });
+
+    describe('directory sync', () => {
+      const counts = { seen: 0, added: 0, updated: 0, unchanged: 0, disabled: 0, enabled: 0, removed: 0, errors: 0, skipped: 0 };
+      const newRun = (directory: string, over: Partial<SyncRun> = {}): SyncRun => ({
+        id: randomUUID(),
+        directory,
+        mode: 'full',
+        trigger: 'manual',
+        status: 'running',
+        node: 'node-a:1',
+        startedAt: T0,
+        finishedAt: null,
+        counts,
+        errors: [],
+        pending: [],
+        failure: null,
+        decidedBy: null,
+        decidedAt: null,
+        ...over,
+      });
+
+      it('stores entry digests, replaces them, finds them by id, and drops them with the user', async () => {
+        const dir = unique('dir');
+        const a = await newUser({ source: { kind: 'directory', directory: dir, externalId: 'ext-a' } });
+        const b = await newUser({ source: { kind: 'directory', directory: dir, externalId: 'ext-b' } });
+        await store.directorySync.putEntries(dir, [
+          { externalId: 'ext-a', userId: a.id, digest: 'd1', disabledBySync: false },
+          { externalId: 'ext-b', userId: b.id, digest: 'd2', disabledBySync: true },
+        ]);
+        await store.directorySync.putEntries(dir, [{ externalId: 'ext-a', userId: a.id, digest: 'd3', disabledBySync: true }]);
+        const found = await store.directorySync.entries(dir, ['ext-a', 'ext-b', 'ext-missing']);
+        expect([...found.keys()].sort()).toEqual(['ext-a', 'ext-b']);
+        expect(found.get('ext-a')).toEqual({ externalId: 'ext-a', userId: a.id, digest: 'd3', disabledBySync: true });
+        expect(found.get('ext-b')?.disabledBySync).toBe(true);
+        // Another directory's entries are separate.
+        expect((await store.directorySync.entries(unique('dir'), ['ext-a'])).size).toBe(0);
+        await store.users.delete(b.id);
+        expect((await store.directorySync.entries(dir, ['ext-b'])).size).toBe(0);
+        await store.directorySync.deleteEntries(dir, ['ext-a']);
+        expect((await store.directorySync.entries(dir, ['ext-a'])).size).toBe(0);
+        await expect(store.directorySync.entries(dir, Array.from({ length: 1001 }, (_, i) => `x${i}`))).rejects.toThrow(RangeError);
+      });
+
+      it('pages through the users of one directory by id', async () => {
+        const dir = unique('dir');
+        const made = [];
+        for (let i = 0; i < 5; i++) made.push(await newUser({ source: { kind: 'directory', directory: dir, externalId: `e${i}` } }));
+        await newUser();
+        const seen: string[] = [];
+        for (let after: string | null = null; ; ) {
+          const page = await store.directorySync.members(dir, after, 2);
+          if (page.length === 0) break;
+          expect(page.length).toBeLessThanOrEqual(2);
+          seen.push(...page.map((m) => m.externalId));
+          after = page[page.length - 1]!.id;
+        }
+        expect(seen.sort()).toEqual(['e0', 'e1', 'e2', 'e3', 'e4']);
+      });
+
+      it('keeps state and runs; a status transition succeeds once', async () => {
+        const dir = unique('dir');
+        expect(await store.directorySync.getState(dir)).toBeUndefined();
+        await store.directorySync.putState({ directory: dir, cursor: { attribute: 'entryCSN', value: '20261201000000.000000Z#000000#000#000000', url: 'ldap://a' }, lastFullAt: T0, lastRunAt: T0 });
+        await store.directorySync.putState({ directory: dir, cursor: null, lastFullAt: T0, lastRunAt: T0 + 5 });
+        expect(await store.directorySync.getState(dir)).toEqual({ directory: dir, cursor: null, lastFullAt: T0, lastRunAt: T0 + 5 });
+
+        const older = newRun(dir);
+        const newer = newRun(dir, { startedAt: T0 + 10, status: 'awaiting_approval', pending: [{ userId: 'u', username: 'x', externalId: 'e', action: 'disable', reason: 'left_scope' }] });
+        await store.directorySync.createRun(older);
+        await store.directorySync.createRun(newer);
+        await store.directorySync.saveRun({ ...older, status: 'completed', finishedAt: T0 + 3, counts: { ...counts, added: 7 }, errors: [{ dn: 'cn=x', username: 'x', code: 'c', message: 'm' }] });
+        expect(await store.directorySync.getRun(older.id)).toMatchObject({ status: 'completed', finishedAt: T0 + 3, counts: { added: 7 }, errors: [{ code: 'c' }] });
+        expect((await store.directorySync.listRuns({ directory: dir, limit: 10 })).map((r) => r.id)).toEqual([newer.id, older.id]);
+        expect((await store.directorySync.listRuns({ directory: dir, status: 'awaiting_approval', limit: 10 })).map((r) => r.id)).toEqual([newer.id]);
+
+        const other = await openAnother(BASE_KEYRING);
+        const results = await Promise.all([
+          store.directorySync.transitionRun(newer.id, 'awaiting_approval', 'approved', { decidedBy: 'apikey:a', decidedAt: T0 + 20 }),
+          other.directorySync.transitionRun(newer.id, 'awaiting_approval', 'rejected', { decidedBy: 'apikey:b', decidedAt: T0 + 21 }),
+        ]);
+        expect(results.filter(Boolean).length).toBe(1);
+        const decided = await store.directorySync.getRun(newer.id);
+        expect(decided?.status).toBe(results[0] ? 'approved' : 'rejected');
+        expect(decided?.pending).toHaveLength(1);
+      });
+    });
+
+    describe('leases', () => {
+      it('has one holder at a time, renews for the holder, and passes on when it expires or is released', async () => {
+        const name = unique('lease');
+        const other = await openAnother(BASE_KEYRING);
+        expect(await store.leases.acquire(name, 'a', 1000, T0)).toBe(true);
+        expect(await other.leases.acquire(name, 'b', 1000, T0 + 500)).toBe(false);
+        expect(await store.leases.acquire(name, 'a', 1000, T0 + 900)).toBe(true);
+        expect(await other.leases.holder(name, T0 + 1800)).toBe('a');
+        expect(await other.leases.acquire(name, 'b', 1000, T0 + 1800)).toBe(false);
+        expect(await other.leases.acquire(name, 'b', 1000, T0 + 1900)).toBe(true);
+        expect(await store.leases.holder(name, T0 + 1900)).toBe('b');
+        await store.leases.release(name, 'a');
+        expect(await store.leases.holder(name, T0 + 1900)).toBe('b');
+        await other.leases.release(name, 'b');
+        expect(await store.leases.holder(name, T0 + 1900)).toBeUndefined();
+      });
+
+      it('gives a free lease to exactly one of many concurrent callers on separate connections', async () => {
+        const name = unique('lease');
+        const stores = [store, await openAnother(BASE_KEYRING), await openAnother(BASE_KEYRING)];
+        const results = await Promise.all(stores.flatMap((s, i) => [0, 1, 2].map((j) => s.leases.acquire(name, `n${i}-${j}`, 60_000, T0))));
+        expect(results.filter(Boolean).length).toBe(1);
       });
     });
 
