@@ -16,7 +16,8 @@ import type { Config } from './config/schema.ts';
 import type { AuthenticationListener, Core } from './core/api.ts';
 import { trackInFlight } from './core/in-flight.ts';
 import { createCore } from './core/index.ts';
-import type { Store } from './core/ports.ts';
+import type { FirstFactorRegistry } from './core/first-factor/by-source.ts';
+import type { FirstFactorProvider, PasswordHasher, Store } from './core/ports.ts';
 import { systemClock } from './platform/clock.ts';
 import { argon2Hasher, hmacHasher } from './platform/hashing.ts';
 import { systemRandom } from './platform/random.ts';
@@ -27,6 +28,11 @@ export interface Context {
   readonly core: Core;
   readonly store: Store;
   readonly keyring: Keyring;
+  /**
+   * First-factor providers for the front doors, built on first use: `user` (by the user's source:
+   * directory bind or local password), `local`, and `directory:<name>` per configured source.
+   */
+  firstFactors(): Promise<FirstFactorRegistry>;
   /** Closes the store. */
   close(): Promise<void>;
 }
@@ -46,21 +52,30 @@ export async function openContext(config: Config, opts: OpenContextOptions = {})
     ...(opts.migrate === undefined ? {} : { migrate: opts.migrate }),
   });
   try {
+    const passwords = argon2Hasher();
     const core = createCore({
       store,
       clock: systemClock,
       random: systemRandom,
-      passwords: argon2Hasher(),
+      passwords,
       keyedHasher: hmacHasher(keyring.pepper),
       serverName: config.server.serverName,
       ...(opts.onAuthentication ? { onAuthentication: opts.onAuthentication } : {}),
     });
     // Closing waits (up to 10 s) for core calls still running, so their writes commit first.
     const tracked = trackInFlight(core);
+    let registry: Promise<FirstFactorRegistry> | undefined;
     return {
       core: tracked.core,
       store,
       keyring,
+      firstFactors: () => {
+        registry ??= buildFirstFactors(config, store, passwords).catch((e: unknown) => {
+          registry = undefined;
+          throw e;
+        });
+        return registry;
+      },
       close: async () => {
         await tracked.idle(10_000);
         await store.close();
@@ -70,6 +85,24 @@ export async function openContext(config: Config, opts: OpenContextOptions = {})
     await store.close();
     throw e;
   }
+}
+
+async function buildFirstFactors(config: Config, store: Store, passwords: PasswordHasher): Promise<FirstFactorRegistry> {
+  const [{ createLocalPasswordFirstFactor }, { createBySourceFirstFactor, createFirstFactorRegistry }, { sourceFromConfig }, { createLdapFirstFactor }] = await Promise.all([
+    import('./core/first-factor/local-password.ts'),
+    import('./core/first-factor/by-source.ts'),
+    import('./directory/config.ts'),
+    import('./directory/ldap-first-factor.ts'),
+  ]);
+  const serverName = config.server.serverName;
+  const local = createLocalPasswordFirstFactor({ store, passwords, clock: systemClock, serverName });
+  const directories = new Map<string, FirstFactorProvider>();
+  for (const d of config.directories) directories.set(d.name, createLdapFirstFactor(await sourceFromConfig(d)));
+  return createFirstFactorRegistry({
+    user: createBySourceFirstFactor({ store, clock: systemClock, local, directories, serverName }),
+    local,
+    ...Object.fromEntries([...directories].map(([name, provider]) => [`directory:${name}`, provider])),
+  });
 }
 
 export interface RunningServer {
