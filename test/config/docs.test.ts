@@ -50,3 +50,37 @@ describe('the config file written by init', () => {
     }
   });
 });
+
+describe('docs/directory.md examples', () => {
+  it('every `directories:` YAML block loads and, with a sync block, builds its sync target', async () => {
+    const { syncTargetFromConfig } = await import('../../src/directory/config.ts');
+    const md = await readFile(new URL('../../docs/directory.md', import.meta.url), 'utf8');
+    const blocks = [...md.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] as string).filter((b) => b.startsWith('directories:'));
+    expect(blocks.length).toBeGreaterThanOrEqual(4);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'countersign-docs-'));
+    try {
+      let synced = 0;
+      for (const block of blocks) {
+        // The examples name secret and CA files on a real host; here they point at stand-ins.
+        const text = block
+          .replace(/bindPasswordFile: \S+/g, 'bindPasswordFile: ./secret')
+          .replace(/caFile: \S+/g, 'caFile: ./ca.pem');
+        await writeFile(path.join(dir, 'secret'), 'service-password\n');
+        await writeFile(path.join(dir, 'ca.pem'), '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+        const file = path.join(dir, 'countersign.yaml');
+        await writeFile(file, text);
+        const config = await loadConfig({ file, env: {} });
+        for (const d of config.directories) {
+          const target = await syncTargetFromConfig(d);
+          if (d.sync) {
+            expect(target?.items.length, d.name).toBe(d.sync.items.length);
+            synced++;
+          }
+        }
+      }
+      expect(synced).toBeGreaterThanOrEqual(2);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
