@@ -52,6 +52,13 @@ const EXPECTED: Record<string, Role[]> = {
   'GET /api/v1/api-keys': ADMIN,
   'POST /api/v1/api-keys': ADMIN,
   'DELETE /api/v1/api-keys/:id': ADMIN,
+  'GET /api/v1/directories': HELP,
+  'GET /api/v1/directories/:name': HELP,
+  'POST /api/v1/directories/:name/sync': ADMIN,
+  'GET /api/v1/directories/:name/runs': HELP,
+  'GET /api/v1/directories/:name/runs/:id': HELP,
+  'POST /api/v1/directories/:name/runs/:id/approve': ADMIN,
+  'POST /api/v1/directories/:name/runs/:id/reject': ADMIN,
 };
 
 /** Routes outside the key check: operations and documentation. */

@@ -4,6 +4,7 @@ import { Secret, TOTP } from 'otpauth';
 import type { Logger } from 'pino';
 import type { AuthenticationListener, Core } from '../../src/core/api.ts';
 import type { Role } from '../../src/core/types.ts';
+import type { SyncService } from '../../src/directory/sync-service.ts';
 import { buildHttpApp } from '../../src/doors/http/app.ts';
 import type { HttpAppOptions } from '../../src/doors/http/app.ts';
 import { createMetrics } from '../../src/ops/metrics.ts';
@@ -32,6 +33,8 @@ export interface TestAppOptions {
   readonly ready?: () => Promise<void>;
   readonly logger?: Logger | false;
   readonly onAuthentication?: AuthenticationListener;
+  /** Builds the directory synchronization service over the app's core and store. */
+  readonly directorySync?: (tc: TestCore) => SyncService;
 }
 
 export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
@@ -41,6 +44,7 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
   for (const role of ['admin', 'sdk', 'helpdesk'] as const) {
     keys[role] = (await tc.core.apiKeys.create({ name: `test-${role}`, role }, cliActor)).token;
   }
+  const directorySync = opts.directorySync?.(tc);
   const app = await buildHttpApp({
     core: tc.core,
     logger: opts.logger ?? false,
@@ -49,6 +53,7 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
     rateLimit: opts.rateLimit ?? { perKeyPerMinute: 100_000, perAddressPerMinute: 100_000 },
     metricsAllowFrom: opts.metricsAllowFrom ?? [],
     ready: opts.ready ?? (() => tc.store.ping()),
+    ...(directorySync ? { directorySync } : {}),
   });
   await app.ready();
   return {
@@ -61,6 +66,7 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
     as: (role) => ({ authorization: `Bearer ${keys[role]}` }),
     async close() {
       await app.close();
+      await directorySync?.stop();
       await tc.close();
     },
   };

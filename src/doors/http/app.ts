@@ -6,6 +6,7 @@
  *   /api/v1/openapi.json             OpenAPI 3.1, generated from the route schemas
  *   /api/v1/docs                     browsable documentation
  *   /api/v1/...                      the API: Bearer API key, rate limits and roles (see auth.ts)
+ *   /api/v1/directories/...          directory synchronization (the `directorySync` service)
  *
  * Every response carries `x-request-id`, `x-content-type-options: nosniff` and
  * `cache-control: no-store`; errors are `application/problem+json` (see errors.ts).
@@ -20,6 +21,7 @@ import type { FastifyInstance, FastifySerializerCompiler, FastifyReply, FastifyR
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { Core } from '../../core/api.ts';
+import type { SyncService } from '../../directory/sync-service.ts';
 import type { Metrics } from '../../ops/metrics.ts';
 import { systemRandom } from '../../platform/random.ts';
 import { applicationsRoutes } from './api/applications.ts';
@@ -27,6 +29,7 @@ import { apiKeysRoutes } from './api/api-keys.ts';
 import { auditRoutes } from './api/audit.ts';
 import { authenticationsRoutes } from './api/authentications.ts';
 import { bypassRoutes } from './api/bypass.ts';
+import { directoriesRoutes } from './api/directories.ts';
 import { methodsRoutes } from './api/methods.ts';
 import { settingsRoutes } from './api/settings.ts';
 import { tokensRoutes } from './api/tokens.ts';
@@ -52,6 +55,8 @@ export interface HttpAppOptions {
   readonly metricsAllowFrom: string[];
   /** Readiness check for /readyz; throws when not ready. */
   readonly ready: () => Promise<void>;
+  /** Directory synchronization behind /api/v1/directories; absent: those routes answer that no directory is synchronized. */
+  readonly directorySync?: SyncService;
 }
 
 export const API_PREFIX = '/api/v1';
@@ -194,6 +199,7 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
       await api.register(settingsRoutes, deps);
       await api.register(applicationsRoutes, deps);
       await api.register(apiKeysRoutes, deps);
+      await api.register(directoriesRoutes, { directorySync: opts.directorySync });
     },
     { prefix: API_PREFIX },
   );

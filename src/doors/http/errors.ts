@@ -1,18 +1,23 @@
 /**
  * The one place where errors become HTTP responses. Every error leaves as
  * `application/problem+json` (RFC 9457): `{type, title, status, detail, code, errors?}` where `code`
- * is stable (the core's ErrorCode, or one of the few transport codes below) and `errors` lists
- * field-level problems as `{field, in?, message}` with dotted field paths.
+ * is stable (the core's ErrorCode, the directory synchronization's codes, or one of the few transport
+ * codes below) and `errors` lists field-level problems as `{field, in?, message}` with dotted field
+ * paths.
  *
  * Internal errors never leak: a 5xx carries a generic detail, and the cause goes to the log.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CoreError } from '../../core/errors.ts';
 import type { ErrorCode } from '../../core/errors.ts';
+import { SyncServiceError } from '../../directory/sync-service.ts';
+import { SyncApprovalError } from '../../directory/sync.ts';
 
 /** Codes produced by the HTTP transport itself, in addition to the core's. */
 export type TransportCode = 'payload_too_large' | 'unsupported_media_type' | 'not_ready';
-export type ProblemCode = ErrorCode | TransportCode;
+/** Codes of the directory synchronization service (a new one there fails to compile here until mapped). */
+export type DirectorySyncCode = SyncServiceError['code'] | SyncApprovalError['code'];
+export type ProblemCode = ErrorCode | TransportCode | DirectorySyncCode;
 
 export interface FieldProblem {
   readonly field: string;
@@ -53,6 +58,11 @@ const STATUS = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   not_ready: 503,
+  directory_not_found: 404,
+  sync_not_configured: 404,
+  sync_running: 409,
+  run_not_found: 404,
+  not_awaiting_approval: 409,
 } as const satisfies Record<ProblemCode, number>;
 
 const TITLE = {
@@ -77,6 +87,11 @@ const TITLE = {
   payload_too_large: 'Payload too large',
   unsupported_media_type: 'Unsupported media type',
   not_ready: 'Not ready',
+  directory_not_found: 'Directory not found',
+  sync_not_configured: 'Synchronization not configured',
+  sync_running: 'Synchronization already running',
+  run_not_found: 'Synchronization run not found',
+  not_awaiting_approval: 'Run not awaiting approval',
 } as const satisfies Record<ProblemCode, string>;
 
 /** Details never shown for server-side failures. */
@@ -85,6 +100,12 @@ const GENERIC_DETAIL: Partial<Record<ProblemCode, string>> = {
   config_invalid: 'The server is misconfigured.',
   internal: 'An internal error occurred.',
 };
+
+/** "a synchronization ... is running" -> "A synchronization ... is running." (the service's messages are lower-case clauses). */
+function sentence(message: string): string {
+  const s = message.charAt(0).toUpperCase() + message.slice(1);
+  return /[.!?]$/.test(s) ? s : `${s}.`;
+}
 
 export function statusOf(code: ProblemCode): number {
   return STATUS[code];
@@ -232,6 +253,9 @@ export function toProblem(err: unknown): MappedError {
     const errors = err.details ? Object.entries(err.details).map(([field, message]) => ({ field, message })) : undefined;
     const body = problem(err.code, err.message, errors);
     return { body, serverFault: body.status >= 500 };
+  }
+  if (err instanceof SyncServiceError || err instanceof SyncApprovalError) {
+    return { body: problem(err.code, sentence(err.message)), serverFault: false };
   }
   const fe = err as Partial<FastifyError> & { validation?: SchemaError[]; validationContext?: string };
   if (Array.isArray(fe.validation)) {

@@ -341,6 +341,97 @@ export const CreatedApiKeySchema = Type.Object({
 });
 
 // ---------------------------------------------------------------------------------------------
+// Directory synchronization
+
+export const DirectoryName = Type.String({ minLength: 1, maxLength: 128, description: 'Name of the directory source in the configuration' });
+export const DirectoryParams = Type.Object({ name: DirectoryName }, { additionalProperties: false });
+export const SyncRunParams = Type.Object({ name: DirectoryName, id: Id }, { additionalProperties: false });
+
+export const SyncScopeSchema = Type.Union(
+  [
+    Type.Object({ kind: Type.Literal('ou'), dn: Type.String({ description: 'Users anywhere under this entry' }) }),
+    Type.Object({ kind: Type.Literal('group'), dn: Type.String({ description: 'Members of this group (nested groups included)' }) }),
+    Type.Object({ kind: Type.Literal('filter'), filter: Type.String({ description: "RFC 4515 filter, combined with the map's user filter" }) }),
+  ],
+  { description: 'Which entries a sync item takes' },
+);
+
+export const SyncCountsSchema = Type.Object({
+  seen: Type.Integer({ description: 'Directory entries read in scope' }),
+  added: Type.Integer(),
+  updated: Type.Integer(),
+  unchanged: Type.Integer(),
+  disabled: Type.Integer({ description: 'Users disabled (directory account disabled, or left the scope with removal "disable")' }),
+  enabled: Type.Integer({ description: 'Users the synchronization had disabled, enabled again' }),
+  removed: Type.Integer({ description: 'Users deleted (left the scope with removal "delete")' }),
+  errors: Type.Integer({ description: 'Exact count; `errors` of the run lists the first 100' }),
+  skipped: Type.Integer({ description: 'Entries without a usable login name or stable id' }),
+});
+
+export const SyncRunErrorSchema = Type.Object({
+  dn: Type.String(),
+  username: Nullable(Type.String()),
+  code: Type.String(),
+  message: Type.String(),
+});
+
+export const PendingChangeSchema = Type.Object({
+  userId: Id,
+  username: Type.String(),
+  externalId: Type.String(),
+  action: Type.Enum(['disable', 'delete']),
+  reason: Type.Enum(['directory_disabled', 'left_scope']),
+});
+
+export const SyncRunSchema = Type.Object({
+  id: Id,
+  directory: Type.String(),
+  mode: Type.Enum(['full', 'incremental'], { description: 'What actually ran: an incremental request without a usable cursor runs full' }),
+  trigger: Type.Enum(['schedule', 'manual', 'approval']),
+  status: Type.Enum(['running', 'completed', 'failed', 'interrupted', 'awaiting_approval', 'approved', 'rejected', 'superseded'], {
+    description:
+      'awaiting_approval: more users would be disabled or removed than the threshold allows, listed in `pending`; ' +
+      'interrupted: the server running it stopped; superseded: a newer run made a newer list',
+  }),
+  node: Type.String({ description: 'The server (host:pid) that ran it' }),
+  startedAt: Millis,
+  finishedAt: Nullable(Millis),
+  counts: SyncCountsSchema,
+  errors: List(SyncRunErrorSchema, { description: 'The first 100 errors' }),
+  pending: List(PendingChangeSchema, { description: 'Disables and removals waiting for a decision' }),
+  failure: Nullable(Type.String({ description: 'Why the run failed' })),
+  decidedBy: Nullable(Type.String({ description: 'Who approved or rejected the pending list' })),
+  decidedAt: Nullable(Millis),
+});
+
+export const SyncRunList = Type.Object({ items: List(SyncRunSchema) });
+
+export const DirectorySyncStatusSchema = Type.Object({
+  directory: Type.String(),
+  scheduled: Type.Boolean({ description: 'Runs on the schedule (false: on demand only)' }),
+  intervalMinutes: Type.Integer({ description: 'Minutes between scheduled runs' }),
+  fullSyncHours: Type.Integer({ description: 'A scheduled run is full when the last full run is older than this' }),
+  removal: Type.Enum(['disable', 'delete', 'none'], { description: "What happens to users no longer in any item's scope" }),
+  removalThreshold: Type.Integer({ description: 'More disables and removals than this in one run wait for approval' }),
+  items: List(Type.Object({ name: Type.String(), scope: SyncScopeSchema }), { description: 'Sync items, in priority order' }),
+  incremental: Nullable(Type.Object({ attribute: Type.String({ description: 'uSNChanged, entryCSN or modifyTimestamp' }) })),
+  state: Nullable(
+    Type.Object({
+      directory: Type.String(),
+      cursor: Nullable(Type.Object({ attribute: Type.String(), value: Type.String(), url: Type.String() }, { description: 'Where incremental runs resume' })),
+      lastFullAt: Nullable(Millis),
+      lastRunAt: Nullable(Millis),
+    }),
+  ),
+  runningOn: Nullable(Type.String({ description: 'The server running a synchronization of this directory now' })),
+  lastRun: Nullable(SyncRunSchema),
+  awaitingApproval: List(Id, { description: "Ids of runs waiting for an administrator's decision" }),
+  nextRunAt: Nullable(Millis),
+});
+
+export const DirectorySyncStatusList = Type.Object({ items: List(DirectorySyncStatusSchema) });
+
+// ---------------------------------------------------------------------------------------------
 // Ops
 
 export const StatusSchema = Type.Object({ status: Type.String() });
