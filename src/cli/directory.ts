@@ -3,7 +3,9 @@ import { Option, type Command, type CommandUnknownOpts } from '@commander-js/ext
 import type { Core } from '../core/api.ts';
 import { METHOD_TYPES, type MethodType } from '../core/types.ts';
 import type { Config, DirectoryConfig } from '../config/schema.ts';
-import type { AttributeMap, DirectoryImportReport, DirectorySource, DirectoryUser, SearchScope } from '../directory/index.ts';
+import type { DirectoryImportReport, DirectorySource, DirectoryUser, SearchScope } from '../directory/index.ts';
+import type { DirectoryService, ImportResult } from '../directory/directory-service.ts';
+import type { Context } from '../server.ts';
 import { registerDirectorySync } from './directory-sync.ts';
 import { progressBar } from './progress.ts';
 import { QuietFailure, UsageError, cliActor, emit, globals, intArg, loadCliConfig, note, table, withContext } from './runtime.ts';
@@ -23,11 +25,6 @@ function findSource(config: Config, name: string): DirectoryConfig {
 async function sourceOf(d: DirectoryConfig): Promise<DirectorySource> {
   const { sourceFromConfig } = await import('../directory/config.ts');
   return sourceFromConfig(d);
-}
-
-async function mapOf(d: DirectoryConfig): Promise<AttributeMap> {
-  const { mapFromConfig } = await import('../directory/config.ts');
-  return mapFromConfig(d);
 }
 
 interface ScopeOptions {
@@ -51,25 +48,15 @@ function withScopeOptions<T extends CommandUnknownOpts>(cmd: T): T {
   return cmd;
 }
 
-async function search(d: DirectoryConfig, scope: SearchScope, maxUsers?: number): Promise<{ users: DirectoryUser[]; skipped: { dn: string; message: string }[] }> {
-  const { searchUsers } = await import('../directory/index.ts');
-  const source = await sourceOf(d);
-  const map = await mapOf(d);
-  return searchUsers(source, map, scope, {
-    pageSize: d.pageSize,
-    ...(maxUsers !== undefined ? { maxUsers } : {}),
-    ...(d.phoneCountry !== undefined ? { phoneCountry: d.phoneCountry } : {}),
-  });
+async function serviceFor(d: DirectoryConfig, ctx?: Context): Promise<DirectoryService> {
+  const [{ configuredSources }, { createDirectoryService }] = await Promise.all([import('../directory/config.ts'), import('../directory/directory-service.ts')]);
+  const sources = await configuredSources({ directories: [d] } as Config);
+  return createDirectoryService({ core: ctx?.core as Core, store: ctx?.store as Context['store'], sources });
 }
 
-/** What an import would do, without writing: the same import run against a core that records nothing. */
-const DRY_CORE = {
-  users: {
-    create: () => Promise.resolve(undefined),
-    update: () => Promise.resolve(undefined),
-    setEnabled: () => Promise.resolve(undefined),
-  },
-} as unknown as Core;
+async function search(d: DirectoryConfig, scope: SearchScope, maxUsers?: number): Promise<{ users: DirectoryUser[]; skipped: { dn: string; message: string }[] }> {
+  return (await serviceFor(d)).search(d.name, scope, maxUsers);
+}
 
 function importLines(report: DirectoryImportReport, skipped: readonly { dn: string; message: string }[], dryRun: boolean): string[] {
   const lines = [
@@ -222,24 +209,24 @@ Examples:
       const dryRun = o.dryRun === true;
       await withContext(cmd, async (ctx, config) => {
         const d = findSource(config, name);
-        const found = await search(d, scope);
-        const { importDirectoryUsers } = await import('../directory/index.ts');
+        const service = await serviceFor(d, ctx);
         const bar = await progressBar(dryRun ? 'checking' : 'importing', !globals(cmd).json);
-        let report: DirectoryImportReport;
+        let report: ImportResult;
         try {
-          report = await importDirectoryUsers(
-            { core: dryRun ? DRY_CORE : ctx.core, store: ctx.store, actor: cliActor() },
-            found.users,
+          report = await service.import(
+            d.name,
+            scope,
             {
-              directory: d.name,
+              dryRun,
               defaults: { ...(o.language !== undefined ? { language: o.language } : {}), ...(o.defaultMethod !== undefined ? { defaultMethod: o.defaultMethod } : {}) },
             },
+            cliActor(),
             bar.update,
           );
         } finally {
           bar.stop();
         }
-        emit(cmd, { dryRun, ...report, skipped: found.skipped }, () => importLines(report, found.skipped, dryRun));
+        emit(cmd, report, () => importLines(report, report.skipped, dryRun));
         if (report.errors.length > 0) {
           if (!globals(cmd).json) note(`${report.errors.length} users were not imported`);
           throw new QuietFailure();

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import type { Config, DirectoryConfig } from '../config/schema.ts';
 import { PRESETS, withOverrides, type AttributeMap } from './presets.ts';
 import { directorySource, type DirectorySource } from './source.ts';
+import type { ConfiguredSource } from './directory-service.ts';
 import type { ChangeMarker, SyncItem, SyncTarget } from './sync.ts';
 
 type Attributes = NonNullable<DirectoryConfig['attributes']>;
@@ -123,4 +124,20 @@ export async function syncTargetsFromConfig(config: Config): Promise<SyncTarget[
     if (t) targets.push(t);
   }
   return targets;
+}
+
+/** Every configured source, ready for the directory service. */
+export async function configuredSources(config: Config): Promise<ConfiguredSource[]> {
+  const sources: ConfiguredSource[] = [];
+  for (const d of config.directories) {
+    sources.push({
+      name: d.name,
+      preset: d.preset,
+      source: await sourceFromConfig(d),
+      map: mapFromConfig(d),
+      pageSize: d.pageSize,
+      ...(d.phoneCountry !== undefined ? { phoneCountry: d.phoneCountry } : {}),
+    });
+  }
+  return sources;
 }

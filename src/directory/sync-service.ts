@@ -38,7 +38,7 @@ export interface DirectorySyncStatus {
 }
 
 export class SyncServiceError extends Error {
-  readonly code: 'directory_not_found' | 'sync_running' | 'sync_not_configured';
+  readonly code: 'directory_not_found' | 'run_not_found' | 'sync_running';
   constructor(code: SyncServiceError['code'], message: string) {
     super(message);
     this.name = 'SyncServiceError';
@@ -171,7 +171,8 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
       runningOn: holder ?? null,
       lastRun: last[0] ?? null,
       awaitingApproval: awaiting.map((r) => r.id),
-      nextRunAt: p.scheduled ? Math.max(now, (state?.lastRunAt ?? now) + p.intervalMinutes * 60_000) : null,
+      // Never run: the scheduler starts it at its next turn.
+      nextRunAt: p.scheduled ? Math.max(now, state?.lastRunAt == null ? now : state.lastRunAt + p.intervalMinutes * 60_000) : null,
     };
   }
 
@@ -204,7 +205,7 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
     async run(directory, runId) {
       targetOf(directory);
       const run = await store.directorySync.getRun(runId);
-      if (!run || run.directory !== directory) throw new SyncServiceError('directory_not_found', `no synchronization run ${runId} of directory ${directory}`);
+      if (!run || run.directory !== directory) throw new SyncServiceError('run_not_found', `no synchronization run ${runId} of directory ${directory}`);
       return run;
     },
     decide: (directory, runId, decision, actor) => decideSyncRun({ ...opts, actor }, targetOf(directory), runId, decision),

@@ -95,7 +95,9 @@ describe.skipIf(!haveSlapd)('countersign directory', () => {
     expect(before.items).toEqual([]);
 
     const first = await json<ImportJson>(['directory', 'import', 'ldap', '--ou', PEOPLE, '--language', 'de', '--default-method', 'totp'], o);
-    expect(first).toMatchObject({ dryRun: false, total: 5, created: 5, updated: 0, unchanged: 0, disabled: 0, errors: [] });
+    // dave is locked in the directory (pwdAccountLockedTime 000001010000Z): created disabled.
+    expect(first).toMatchObject({ dryRun: false, total: 5, created: 5, updated: 0, unchanged: 0, disabled: 1, errors: [] });
+    expect(await json(['user', 'show', 'dave'], o)).toMatchObject({ status: 'disabled' });
 
     const users = await json<{ items: { username: string; email: string; language: string; source: unknown }[] }>(['user', 'list'], o);
     expect(users.items.map((u) => u.username).sort()).toEqual(['alice', 'bob', 'carol', 'dave', 'dup']);

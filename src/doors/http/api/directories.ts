@@ -12,7 +12,6 @@ import { Type } from 'typebox';
 import type { SyncService } from '../../../directory/sync-service.ts';
 import { SyncServiceError } from '../../../directory/sync-service.ts';
 import { ADMIN_ONLY, HELPDESK, actorOf } from '../auth.ts';
-import { problem, ProblemError } from '../errors.ts';
 import { DirectoryParams, DirectorySyncStatusList, DirectorySyncStatusSchema, SyncRunList, SyncRunParams, SyncRunSchema } from '../schemas.ts';
 import type { Api } from '../schemas.ts';
 
@@ -153,15 +152,7 @@ export async function directoriesRoutes(app: Api, opts: { directorySync?: SyncSe
     },
     async (request) => {
       const { name, id } = request.params;
-      try {
-        return await sync.run(name, id);
-      } catch (e) {
-        // The service answers directory_not_found for a run it does not know in a directory it does.
-        if (e instanceof SyncServiceError && e.code === 'directory_not_found' && sync.targets.some((t) => t.name === name)) {
-          throw new ProblemError(problem('run_not_found', `No synchronization run ${id} of directory ${name}.`));
-        }
-        throw e;
-      }
+      return sync.run(name, id);
     },
   );
 
