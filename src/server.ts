@@ -206,6 +206,12 @@ async function startDirectorySync(config: Config, ctx: Context, logger: Logger):
   return service;
 }
 
+/** The configured directory sources for the API: list, test, search, import. */
+async function directoryService(config: Config, ctx: Context): Promise<import('./directory/directory-service.ts').DirectoryService> {
+  const [{ configuredSources }, { createDirectoryService }] = await Promise.all([import('./directory/config.ts'), import('./directory/directory-service.ts')]);
+  return createDirectoryService({ core: ctx.core, store: ctx.store, sources: await configuredSources(config) });
+}
+
 export async function startServer(config: Config, opts: StartServerOptions = {}): Promise<RunningServer> {
   const [{ createLogger }, { createMetrics }] = await Promise.all([import('./ops/logger.ts'), import('./ops/metrics.ts')]);
   const logger = opts.logger ?? createLogger({ level: config.log.level, pretty: config.log.pretty ?? false });
@@ -218,6 +224,7 @@ export async function startServer(config: Config, opts: StartServerOptions = {})
   let app;
   let directorySync: import('./directory/sync-service.ts').SyncService | undefined;
   try {
+    const directories = config.directories.length > 0 ? await directoryService(config, ctx) : undefined;
     if (config.directories.some((d) => d.sync !== undefined)) directorySync = await startDirectorySync(config, ctx, logger);
     const { buildHttpApp } = await import('./doors/http/app.ts');
     app = await buildHttpApp({
@@ -229,6 +236,7 @@ export async function startServer(config: Config, opts: StartServerOptions = {})
       rateLimit: { ...config.rateLimit },
       metricsAllowFrom: [...config.metrics.allowFrom],
       ready: () => ctx.store.ping(),
+      ...(directories ? { directories } : {}),
       ...(directorySync ? { directorySync } : {}),
     });
     await app.listen({ host: config.server.host, port: config.server.port });

@@ -4,6 +4,7 @@ import { Secret, TOTP } from 'otpauth';
 import type { Logger } from 'pino';
 import type { AuthenticationListener, Core } from '../../src/core/api.ts';
 import type { Role } from '../../src/core/types.ts';
+import type { DirectoryService } from '../../src/directory/directory-service.ts';
 import type { SyncService } from '../../src/directory/sync-service.ts';
 import { buildHttpApp } from '../../src/doors/http/app.ts';
 import type { HttpAppOptions } from '../../src/doors/http/app.ts';
@@ -33,6 +34,8 @@ export interface TestAppOptions {
   readonly ready?: () => Promise<void>;
   readonly logger?: Logger | false;
   readonly onAuthentication?: AuthenticationListener;
+  /** Builds the directory service (configured sources) over the app's core and store. */
+  readonly directories?: (tc: TestCore) => DirectoryService;
   /** Builds the directory synchronization service over the app's core and store. */
   readonly directorySync?: (tc: TestCore) => SyncService;
 }
@@ -44,6 +47,7 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
   for (const role of ['admin', 'sdk', 'helpdesk'] as const) {
     keys[role] = (await tc.core.apiKeys.create({ name: `test-${role}`, role }, cliActor)).token;
   }
+  const directories = opts.directories?.(tc);
   const directorySync = opts.directorySync?.(tc);
   const app = await buildHttpApp({
     core: tc.core,
@@ -53,6 +57,7 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
     rateLimit: opts.rateLimit ?? { perKeyPerMinute: 100_000, perAddressPerMinute: 100_000 },
     metricsAllowFrom: opts.metricsAllowFrom ?? [],
     ready: opts.ready ?? (() => tc.store.ping()),
+    ...(directories ? { directories } : {}),
     ...(directorySync ? { directorySync } : {}),
   });
   await app.ready();

@@ -6,7 +6,8 @@
  *   /api/v1/openapi.json             OpenAPI 3.1, generated from the route schemas
  *   /api/v1/docs                     browsable documentation
  *   /api/v1/...                      the API: Bearer API key, rate limits and roles (see auth.ts)
- *   /api/v1/directories/...          directory synchronization (the `directorySync` service)
+ *   /api/v1/directories/...          directory sources (the `directories` service) and their
+ *                                    synchronization (the `directorySync` service)
  *
  * Every response carries `x-request-id`, `x-content-type-options: nosniff` and
  * `cache-control: no-store`; errors are `application/problem+json` (see errors.ts).
@@ -21,6 +22,7 @@ import type { FastifyInstance, FastifySerializerCompiler, FastifyReply, FastifyR
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { Core } from '../../core/api.ts';
+import type { DirectoryService } from '../../directory/directory-service.ts';
 import type { SyncService } from '../../directory/sync-service.ts';
 import type { Metrics } from '../../ops/metrics.ts';
 import { systemRandom } from '../../platform/random.ts';
@@ -55,6 +57,8 @@ export interface HttpAppOptions {
   readonly metricsAllowFrom: string[];
   /** Readiness check for /readyz; throws when not ready. */
   readonly ready: () => Promise<void>;
+  /** The configured directory sources behind /api/v1/directories (list, test, search, import); absent: none is configured. */
+  readonly directories?: DirectoryService;
   /** Directory synchronization behind /api/v1/directories; absent: those routes answer that no directory is synchronized. */
   readonly directorySync?: SyncService;
 }
@@ -199,7 +203,7 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
       await api.register(settingsRoutes, deps);
       await api.register(applicationsRoutes, deps);
       await api.register(apiKeysRoutes, deps);
-      await api.register(directoriesRoutes, { directorySync: opts.directorySync });
+      await api.register(directoriesRoutes, { directories: opts.directories, directorySync: opts.directorySync });
     },
     { prefix: API_PREFIX },
   );

@@ -1,15 +1,18 @@
 /**
  * The one place where errors become HTTP responses. Every error leaves as
- * `application/problem+json` (RFC 9457): `{type, title, status, detail, code, errors?}` where `code`
- * is stable (the core's ErrorCode, the directory synchronization's codes, or one of the few transport
- * codes below) and `errors` lists field-level problems as `{field, in?, message}` with dotted field
- * paths.
+ * `application/problem+json` (RFC 9457): `{type, title, status, detail, code, errors?, attempts?}`
+ * where `code` is stable (the core's ErrorCode, the directory codes, or one of the few transport
+ * codes below), `errors` lists field-level problems as `{field, in?, message}` with dotted field
+ * paths, and `attempts` (an extension member, with `directory_unavailable` only) lists each URL of
+ * the directory tried and why it failed.
  *
  * Internal errors never leak: a 5xx carries a generic detail, and the cause goes to the log.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CoreError } from '../../core/errors.ts';
 import type { ErrorCode } from '../../core/errors.ts';
+import { DirectoryUnavailableError, type DirectoryAttempt } from '../../directory/connection.ts';
+import { DirectoryNotFoundError } from '../../directory/directory-service.ts';
 import { SyncServiceError } from '../../directory/sync-service.ts';
 import { SyncApprovalError } from '../../directory/sync.ts';
 
@@ -17,7 +20,9 @@ import { SyncApprovalError } from '../../directory/sync.ts';
 export type TransportCode = 'payload_too_large' | 'unsupported_media_type' | 'not_ready';
 /** Codes of the directory synchronization service (a new one there fails to compile here until mapped). */
 export type DirectorySyncCode = SyncServiceError['code'] | SyncApprovalError['code'];
-export type ProblemCode = ErrorCode | TransportCode | DirectorySyncCode;
+/** Codes of the directory sources (list, test, search, import). */
+export type DirectoryCode = DirectoryNotFoundError['code'] | 'directory_unavailable';
+export type ProblemCode = ErrorCode | TransportCode | DirectorySyncCode | DirectoryCode;
 
 export interface FieldProblem {
   readonly field: string;
@@ -32,6 +37,8 @@ export interface ProblemBody {
   readonly detail: string;
   readonly code: ProblemCode;
   readonly errors?: readonly FieldProblem[];
+  /** directory_unavailable: each URL tried, in order (never the password). */
+  readonly attempts?: readonly DirectoryAttempt[];
 }
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
@@ -62,6 +69,7 @@ const STATUS = {
   sync_running: 409,
   run_not_found: 404,
   not_awaiting_approval: 409,
+  directory_unavailable: 503,
 } as const satisfies Record<ProblemCode, number>;
 
 const TITLE = {
@@ -90,6 +98,7 @@ const TITLE = {
   sync_running: 'Synchronization already running',
   run_not_found: 'Synchronization run not found',
   not_awaiting_approval: 'Run not awaiting approval',
+  directory_unavailable: 'Directory unavailable',
 } as const satisfies Record<ProblemCode, string>;
 
 /** Details never shown for server-side failures. */
@@ -252,8 +261,12 @@ export function toProblem(err: unknown): MappedError {
     const body = problem(err.code, err.message, errors);
     return { body, serverFault: body.status >= 500 };
   }
-  if (err instanceof SyncServiceError || err instanceof SyncApprovalError) {
+  if (err instanceof SyncServiceError || err instanceof SyncApprovalError || err instanceof DirectoryNotFoundError) {
     return { body: problem(err.code, sentence(err.message)), serverFault: false };
+  }
+  if (err instanceof DirectoryUnavailableError) {
+    // The directory's failure, not this server's: the caller sees where each URL failed.
+    return { body: { ...problem('directory_unavailable', sentence(err.message)), attempts: err.attempts }, serverFault: false };
   }
   const fe = err as Partial<FastifyError> & { validation?: SchemaError[]; validationContext?: string };
   if (Array.isArray(fe.validation)) {

@@ -37,6 +37,15 @@ export const FieldError = Type.Object({
   message: Type.String(),
 });
 
+/** One URL of a directory source tried: where it failed and why (never the password). */
+export const DirectoryAttemptSchema = Type.Object({
+  url: Type.String(),
+  ok: Type.Boolean(),
+  stage: Type.Optional(Type.Enum(['connect', 'tls', 'starttls', 'bind', 'search'], { description: 'Where it failed' })),
+  code: Type.Optional(Type.Union([Type.String(), Type.Integer()], { description: 'errno or TLS code (ECONNREFUSED, DEPTH_ZERO_SELF_SIGNED_CERT) or LDAP result code (49: wrong DN or password)' })),
+  message: Type.Optional(Type.String()),
+});
+
 export const Problem = Type.Object(
   {
     type: Type.String({ description: 'URN naming the problem type: urn:countersign:problem:<code>' }),
@@ -45,6 +54,7 @@ export const Problem = Type.Object(
     detail: Type.String(),
     code: Type.String({ description: 'Stable machine-readable code, e.g. validation_failed, user_not_found, forbidden' }),
     errors: Type.Optional(List(FieldError)),
+    attempts: Type.Optional(List(DirectoryAttemptSchema, { description: 'directory_unavailable: each URL of the directory tried, in order' })),
   },
   { description: 'application/problem+json' },
 );
@@ -430,6 +440,65 @@ export const DirectorySyncStatusSchema = Type.Object({
 });
 
 export const DirectorySyncStatusList = Type.Object({ items: List(DirectorySyncStatusSchema) });
+
+// ---------------------------------------------------------------------------------------------
+// Directories
+
+export const DirectorySchema = Type.Object({
+  name: Type.String(),
+  preset: Type.String({ description: 'activeDirectory or openldap: the attribute map the source starts from' }),
+  urls: List(Type.String(), { description: 'Tried in order for every connection' }),
+  baseDn: Type.String(),
+  bindDn: Type.String({ description: 'The service account (its password is never shown)' }),
+  startTls: Type.Boolean(),
+  rejectUnauthorized: Type.Boolean({ description: "The directory's certificate and host name are verified" }),
+  loginAttribute: Type.String({ description: 'Attribute holding the login name, e.g. sAMAccountName or uid' }),
+  sync: Type.Union([DirectorySyncStatusSchema, Type.Null()], { description: 'Synchronization status; null when the source has no `sync` block' }),
+});
+
+export const DirectoryList = Type.Object({ items: List(DirectorySchema) });
+
+export const ConnectionReportSchema = Type.Object({
+  ok: Type.Boolean({ description: 'A URL accepted the service account and its base DN could be read' }),
+  url: Type.Optional(Type.String({ description: 'The URL that answered' })),
+  attempts: List(DirectoryAttemptSchema, { description: 'One per URL tried, in order' }),
+});
+
+export const DirectoryUserSchema = Type.Object({
+  username: Type.String(),
+  displayName: Nullable(Type.String()),
+  email: Nullable(Type.String()),
+  disabled: Type.Boolean({ description: 'The directory account is disabled: the user is imported disabled' }),
+  externalId: Type.String({ description: 'Stable id the user is matched by (objectGUID, entryUUID)' }),
+  dn: Type.String(),
+  warnings: List(Type.String(), { description: 'Attributes left out for failing validation' }),
+});
+
+const SkippedEntrySchema = Type.Object({ dn: Type.String(), message: Type.String() }, { description: 'An entry that matched but cannot be imported (no login name, no stable id)' });
+
+export const DirectorySearchResultSchema = Type.Object({
+  users: List(DirectoryUserSchema),
+  skipped: List(SkippedEntrySchema),
+});
+
+export const DirectoryImportResultSchema = Type.Object({
+  dryRun: Type.Boolean({ description: 'Nothing was written: the counts say what an import would do' }),
+  total: Type.Integer({ description: 'Directory users found' }),
+  created: Type.Integer(),
+  updated: Type.Integer({ description: 'Existing users whose attributes changed' }),
+  unchanged: Type.Integer(),
+  disabled: Type.Integer({ description: 'Users disabled because their directory account is disabled' }),
+  errors: List(
+    Type.Object({
+      dn: Type.String(),
+      username: Type.String(),
+      code: Type.String({ description: 'source_conflict (the name belongs to a local user or another directory) or the core\'s code, e.g. validation_failed' }),
+      message: Type.String(),
+    }),
+  ),
+  warnings: List(Type.Object({ dn: Type.String(), message: Type.String() }), { description: 'Attributes left out for failing validation' }),
+  skipped: List(SkippedEntrySchema),
+});
 
 // ---------------------------------------------------------------------------------------------
 // Ops
