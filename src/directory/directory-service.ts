@@ -3,6 +3,7 @@
  * password), test a connection, search users, and import them through the core.
  */
 import type { Actor, Core, ProgressFn } from '../core/api.ts';
+import { CoreError } from '../core/errors.ts';
 import type { Store } from '../core/ports.ts';
 import type { MethodType } from '../core/types.ts';
 import { testConnection, type ConnectionReport } from './connection.ts';
@@ -49,14 +50,26 @@ export class DirectoryNotFoundError extends Error {
   }
 }
 
-/** What an import would do, without writing: the same import run against a core that records nothing. */
-const DRY_CORE = {
-  users: {
-    create: () => Promise.resolve(undefined),
-    update: () => Promise.resolve(undefined),
-    setEnabled: () => Promise.resolve(undefined),
-  },
-} as unknown as Core;
+/**
+ * What an import would do, without writing: the same import run against a core that records
+ * nothing but the names it would have created, so a name taken twice in one import is refused as
+ * the real core would.
+ */
+function dryCore(): Core {
+  const created = new Set<string>();
+  return {
+    users: {
+      create: (input: { username: string }) => {
+        const key = input.username.toLowerCase();
+        if (created.has(key)) return Promise.reject(new CoreError('user_exists', `user ${input.username} already exists`));
+        created.add(key);
+        return Promise.resolve(undefined);
+      },
+      update: () => Promise.resolve(undefined),
+      setEnabled: () => Promise.resolve(undefined),
+    },
+  } as unknown as Core;
+}
 
 export interface DirectoryService {
   list(): SourceView[];
@@ -97,7 +110,7 @@ export function createDirectoryService(deps: { core: Core; store: Store; sources
       const found = await search(name, scope, options.maxUsers);
       const dryRun = options.dryRun === true;
       const report = await importDirectoryUsers(
-        { core: dryRun ? DRY_CORE : deps.core, store: deps.store, actor },
+        { core: dryRun ? dryCore() : deps.core, store: deps.store, actor },
         found.users,
         { directory: name, ...(options.defaults ? { defaults: options.defaults } : {}) },
         progress,

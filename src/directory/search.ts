@@ -3,7 +3,7 @@
  * search. Values from callers (DNs, the name query) are escaped (RFC 4515) before they enter a
  * filter; results are fetched with the paged results control.
  */
-import type { Entry } from 'ldapts';
+import { ResultCodeError, type Entry } from 'ldapts';
 import { closeQuietly, connectService } from './connection.ts';
 import { escapeFilterValue } from './ldap-first-factor.ts';
 import { EntryMappingError, mapEntry, requestedAttributes, type AttributeMap, type DirectoryUser, type MapOptions } from './presets.ts';
@@ -101,12 +101,28 @@ export async function searchUsers(source: DirectorySource, map: AttributeMap, sc
       });
       return result.searchEntries;
     };
-    let entries: Entry[];
-    if (scope.kind === 'group' && map.groupMembership === 'member') {
-      entries = await expandGroup(search, source.baseDn, map, scope.dn, maxUsers);
-    } else {
-      const base = scope.kind === 'ou' ? scope.dn : source.baseDn;
-      entries = await search(base, scopeFilter(map, scope), 'sub');
+    let entries: Entry[] = [];
+    try {
+      if (scope.kind === 'group' && map.groupMembership === 'member') {
+        entries = await expandGroup(search, source.baseDn, map, scope.dn, maxUsers);
+      } else {
+        const base = scope.kind === 'ou' ? scope.dn : source.baseDn;
+        // Page by page, stopping at maxUsers: a small limit never reads a whole OU.
+        const pages = client.searchPaginated(base, {
+          scope: 'sub',
+          filter: scopeFilter(map, scope),
+          derefAliases: 'never',
+          attributes,
+          explicitBufferAttributes: buffers,
+          paged: { pageSize: Math.min(pageSize, maxUsers) },
+        });
+        for await (const page of pages) {
+          entries.push(...page.searchEntries);
+          if (entries.length >= maxUsers) break;
+        }
+      }
+    } catch (e) {
+      throw scopeError(e, scope);
     }
     const users: DirectoryUser[] = [];
     const skipped: { dn: string; message: string }[] = [];
@@ -122,6 +138,22 @@ export async function searchUsers(source: DirectorySource, map: AttributeMap, sc
   } finally {
     await closeQuietly(client);
   }
+}
+
+/** The directory's refusal of the scope itself, as a DirectorySearchError naming it; anything else as it is. */
+export function scopeError(e: unknown, scope: { readonly kind: string; readonly dn?: string }): unknown {
+  if (!(e instanceof ResultCodeError) || scope.dn === undefined) return e;
+  if (e.code === 32) return new DirectorySearchError('scope.dn', `no such entry in the directory: ${scope.dn}`);
+  if (e.code === 34) return new DirectorySearchError('scope.dn', `not a valid DN: ${scope.dn}`);
+  return e;
+}
+
+const GROUP_CLASSES = new Set(['groupofnames', 'groupofuniquenames', 'group']);
+
+function isGroup(entry: Entry): boolean {
+  const raw = entry['objectClass'] ?? [];
+  const classes = (Array.isArray(raw) ? raw : [raw]).map((c) => (typeof c === 'string' ? c : c.toString('utf8')).toLowerCase());
+  return classes.some((c) => GROUP_CLASSES.has(c));
 }
 
 export type Search = (base: string, filter: string, scope: 'sub' | 'base', attrs?: string[]) => Promise<Entry[]>;
@@ -143,18 +175,25 @@ export async function expandGroup(search: Search, baseDn: string, map: Attribute
     const next: string[] = [];
     for (const dn of level) {
       const key = dnKey(dn);
+      // The group itself must be a group inside the base: a typo must not look like an empty group
+      // (for a sync item, everyone would seem to have left it).
+      if (depth === 0 && !inBase(dn)) throw new DirectorySearchError('scope.dn', `the group ${dn} is outside the base DN ${baseDn}`);
       if (seen.has(key) || !inBase(dn)) continue;
       seen.add(key);
       let found: Entry[];
       try {
         found = await search(dn, '(objectClass=*)', 'base', ['member', 'objectClass']);
       } catch (e) {
+        if (depth === 0 && e instanceof ResultCodeError && (e.code === 32 || e.code === 34)) {
+          throw new DirectorySearchError('scope.dn', e.code === 32 ? `no such group in the directory: ${dn}` : `not a valid DN: ${dn}`);
+        }
         // A member DN that no longer exists (no referential integrity) is not an error.
         if ((e as { code?: number }).code === 32) continue;
         throw e;
       }
       const entry = found[0];
       if (!entry) continue;
+      if (depth === 0 && !isGroup(entry)) throw new DirectorySearchError('scope.dn', `${dn} is not a group (groupOfNames, groupOfUniqueNames or group)`);
       // ldapts lists requested attributes that are absent as []: a user has no member values.
       const raw = entry['member'] ?? [];
       const members = Array.isArray(raw) ? raw : [raw];

@@ -30,7 +30,7 @@ import { closeQuietly, connectService } from './connection.ts';
 import { userChanges } from './import.ts';
 import { escapeFilterValue } from './ldap-first-factor.ts';
 import { EntryMappingError, mapEntry, requestedAttributes, type AttributeMap, type DirectoryUser } from './presets.ts';
-import { expandGroup } from './search.ts';
+import { expandGroup, scopeError } from './search.ts';
 import type { DirectorySource } from './source.ts';
 
 export type SyncScope =
@@ -322,7 +322,11 @@ export async function runDirectorySync(deps: SyncDeps, target: SyncTarget, optio
         explicitBufferAttributes: buffers,
         paged: { pageSize: target.pageSize },
       });
-      for await (const page of pages) await processPage(page.searchEntries, item);
+      try {
+        for await (const page of pages) await processPage(page.searchEntries, item);
+      } catch (e) {
+        throw item.scope.kind === 'filter' ? e : scopeError(e, item.scope);
+      }
     }
 
     // Removals: only a full run has seen everything in scope.

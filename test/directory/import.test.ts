@@ -90,7 +90,14 @@ describe.skipIf(!haveSlapd)('directory import against slapd', () => {
     // The AD in-chain rule is unknown to OpenLDAP: the filter matches nothing rather than everything.
     const inChain = await searchUsers(source, activeDirectory, { kind: 'group', dn: groupDn('vpn') });
     expect(inChain.users).toEqual([]);
-    expect(names(await searchUsers(source, openldap, { kind: 'group', dn: `uid=alice,ou=people,${BASE_DN}` }))).toEqual([]);
+    // A scope that is not a group, or no group at all, is an error, never an empty group: for a
+    // sync item, an empty group would look like everyone had left it.
+    await expect(searchUsers(source, openldap, { kind: 'group', dn: `uid=alice,ou=people,${BASE_DN}` })).rejects.toThrow(/is not a group/);
+    await expect(searchUsers(source, openldap, { kind: 'group', dn: groupDn('no-such-group') })).rejects.toMatchObject({ field: 'scope.dn', message: /no such group/ });
+    await expect(searchUsers(source, openldap, { kind: 'group', dn: 'cn=vpn,dc=elsewhere,dc=test' })).rejects.toThrow(/outside the base DN/);
+    await expect(searchUsers(source, openldap, { kind: 'ou', dn: `ou=nowhere,${BASE_DN}` })).rejects.toMatchObject({ field: 'scope.dn', message: /no such entry/ });
+    // A limit stops reading early.
+    expect((await searchUsers(source, openldap, { kind: 'ou', dn: BASE_DN }, { pageSize: 2, maxUsers: 3 })).users.length).toBeLessThanOrEqual(3);
   });
 
   it('finds users by name and treats filter syntax in the query as text', async () => {

@@ -9,7 +9,6 @@
  * directory is 404 `directory_not_found`), so the API document does not depend on the configuration.
  */
 import type { FastifyRequest } from 'fastify';
-import { ResultCodeError } from 'ldapts';
 import { Type } from 'typebox';
 import type { Actor } from '../../../core/api.ts';
 import { METHOD_TYPES } from '../../../core/types.ts';
@@ -164,18 +163,11 @@ function scopeOf(given: Partial<Record<ScopeField, string>>, where: RequestScope
 /**
  * Errors about the scope in the request's terms: the service names the field `scope.dn` or
  * `scope.query`, the request `ou`, `group` or `name`. The directory refusing the DN (no such entry,
- * invalid DN syntax) is the caller's mistake too, not a failure of the directory.
+ * invalid DN syntax, not a group) is the caller's mistake, not a failure of the directory.
  */
 function scopeProblem(err: unknown, s: RequestScope): unknown {
-  let message: string | undefined;
-  if (err instanceof DirectorySearchError && err.field.startsWith('scope')) {
-    message = err.message.startsWith(`${err.field}: `) ? err.message.slice(err.field.length + 2) : err.message;
-  } else if (err instanceof ResultCodeError && s.field !== 'name') {
-    // 34 invalidDNSyntax; 32 noSuchObject is the search base only for ou (a missing group has no members).
-    if (err.code === 34) message = 'is not a valid DN';
-    else if (err.code === 32 && s.field === 'ou') message = 'no such entry in the directory';
-  }
-  if (message === undefined) return err;
+  if (!(err instanceof DirectorySearchError && err.field.startsWith('scope'))) return err;
+  const message = err.message.startsWith(`${err.field}: `) ? err.message.slice(err.field.length + 2) : err.message;
   return new ProblemError(problem('validation_failed', `Invalid ${s.where}: ${s.field} ${message}.`, [{ field: s.field, in: s.where, message }]));
 }
 
