@@ -2,6 +2,7 @@
  * The core's public surface: what front doors (HTTP API, CLI, later RADIUS, LDAP, gateway, portal)
  * call. Inputs are validated here too; a front door's own schema checks are a first line only.
  */
+import type { CoreError } from './errors.ts';
 import type {
   Application,
   ApplicationPatch,
@@ -174,6 +175,8 @@ export interface Principal {
 export interface Core {
   readonly users: {
     create(input: CreateUserInput, actor: Actor): Promise<UserView>;
+    /** Creates many users in one transaction (imports, directory synchronization); per input, the user or why not. */
+    createMany(inputs: readonly CreateUserInput[], actor: Actor): Promise<(UserView | CoreError)[]>;
     get(username: string): Promise<UserView>;
     list(query: { search?: string; state?: EffectiveStatus; after?: string; limit?: number }): Promise<Page<UserView>>;
     count(): Promise<number>;

@@ -44,6 +44,7 @@ export function createCore(deps: CoreDeps): Core {
   return {
     users: {
       create: users.create,
+      createMany: users.createMany,
       get: users.get,
       list: users.list,
       count: users.count,

@@ -2,6 +2,7 @@
  * Ports: what the core needs from the outside world. The composition root (src/server.ts) supplies
  * implementations; tests supply fakes for the clock and randomness, and the real store.
  */
+import type { CoreError } from './errors.ts';
 import type {
   ApiKey,
   Application,
@@ -55,11 +56,18 @@ export interface KeyedHasher {
 export interface UserStore {
   /** Throws CoreError('user_exists') when the username (case-insensitive) is taken. */
   create(user: NewUser, id: string, now: number): Promise<User>;
+  /**
+   * Creates many users in one transaction. Each result is the user, or CoreError('user_exists')
+   * when its username or directory id was taken (the others are created all the same).
+   */
+  createMany(users: readonly { readonly user: NewUser; readonly id: string }[], now: number): Promise<(User | CoreError)[]>;
   /** Case-insensitive lookup. */
   getByUsername(username: string): Promise<User | undefined>;
   getById(id: string): Promise<User | undefined>;
   /** The user imported from `directory` whose stable directory id is `externalId` (exact match). */
   getBySource(directory: string, externalId: string): Promise<User | undefined>;
+  /** The users imported from `directory` with any of these ids (at most 1000). */
+  getManyBySource(directory: string, externalIds: readonly string[]): Promise<User[]>;
   list(query: UserQuery): Promise<Page<User>>;
   count(): Promise<number>;
   /** Throws CoreError('user_not_found'); 'user_exists' on a rename onto a taken name. */

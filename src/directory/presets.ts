@@ -181,6 +181,18 @@ export interface MapOptions {
   readonly phoneCountry?: string;
 }
 
+/** The entry's stable id (canonical GUID for AD, lower-cased text otherwise), or undefined when it has none usable. */
+export function externalIdOf(entry: Entry, map: AttributeMap): string | undefined {
+  const rawId = values(entry, map.externalId)[0];
+  if (map.externalIdFormat === 'guid') {
+    const bytes = typeof rawId === 'string' ? Buffer.from(rawId, 'binary') : rawId;
+    return bytes && bytes.length === 16 ? guidToString(bytes) : undefined;
+  }
+  if (rawId === undefined) return undefined;
+  const s = (typeof rawId === 'string' ? rawId : rawId.toString('utf8')).trim();
+  return s !== '' && s.length <= 256 ? s.toLowerCase() : undefined;
+}
+
 /**
  * Maps one LDAP entry to an import record. Throws EntryMappingError when the entry has no usable
  * login name or stable id; optional fields that fail validation are dropped with a warning.
@@ -196,15 +208,7 @@ export function mapEntry(entry: Entry, map: AttributeMap, options: MapOptions = 
     throw new EntryMappingError(dn, reason(e));
   }
 
-  const rawId = values(entry, map.externalId)[0];
-  let externalId: string | undefined;
-  if (map.externalIdFormat === 'guid') {
-    const bytes = typeof rawId === 'string' ? Buffer.from(rawId, 'binary') : rawId;
-    if (bytes && bytes.length === 16) externalId = guidToString(bytes);
-  } else if (rawId !== undefined) {
-    const s = (typeof rawId === 'string' ? rawId : rawId.toString('utf8')).trim();
-    if (s !== '' && s.length <= 256) externalId = s.toLowerCase();
-  }
+  const externalId = externalIdOf(entry, map);
   if (externalId === undefined) throw new EntryMappingError(dn, `no usable ${map.externalId}`);
 
   let disabled = false;

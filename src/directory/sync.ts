@@ -20,7 +20,7 @@
  * Runs are idempotent: users are matched by their stable directory id, and the cursor and removals
  * only move at the end of a run, so a run interrupted half-way is simply run again.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { ResultCodeError, type Client, type Entry } from 'ldapts';
 import type { Actor, Core } from '../core/api.ts';
 import { isCoreError } from '../core/errors.ts';
@@ -29,7 +29,7 @@ import type { MethodType, User } from '../core/types.ts';
 import { closeQuietly, connectService } from './connection.ts';
 import { userChanges } from './import.ts';
 import { escapeFilterValue } from './ldap-first-factor.ts';
-import { EntryMappingError, mapEntry, requestedAttributes, type AttributeMap, type DirectoryUser } from './presets.ts';
+import { EntryMappingError, externalIdOf, mapEntry, requestedAttributes, type AttributeMap, type DirectoryUser } from './presets.ts';
 import { expandGroup, scopeError } from './search.ts';
 import type { DirectorySource } from './source.ts';
 
@@ -112,19 +112,35 @@ export class SyncTargetError extends Error {
 /** The most errors kept with a run; the count is always exact. */
 export const MAX_RUN_ERRORS = 100;
 const MEMBERS_PAGE = 2000;
-/** Records compared and written per batch within a page. */
-const CONCURRENCY = 32;
 
 export const EMPTY_COUNTS: SyncCounts = { seen: 0, added: 0, updated: 0, unchanged: 0, disabled: 0, enabled: 0, removed: 0, errors: 0, skipped: 0 };
 
 type MutableCounts = { -readonly [K in keyof SyncCounts]: SyncCounts[K] };
 
-/** Digest of what the sync manages for one entry: a change to any of it means the entry must be looked at. */
-function digestOf(user: DirectoryUser, item: SyncItem): string {
-  return createHash('sha256')
-    .update(JSON.stringify([user.input, user.disabled, item.name, item.defaults]))
-    .digest('base64url')
-    .slice(0, 27);
+/**
+ * Everything that decides how an item maps its entries: a change to the item's attribute map,
+ * defaults or the source's phone country makes every entry look changed once.
+ */
+function itemKey(item: SyncItem, target: SyncTarget): string {
+  return JSON.stringify([item.name, item.defaults, item.map, target.phoneCountry ?? null]);
+}
+
+/**
+ * Digest of an entry as the directory sent it (DN and the values of the attributes the item reads,
+ * not the change marker), with the item's key. Compared before any mapping or validation, so an
+ * unchanged entry costs a hash and nothing else.
+ */
+function rawDigest(entry: Entry, key: string, read: ReadonlySet<string>): string {
+  const parts: string[] = [key, entry.dn];
+  const names = Object.keys(entry)
+    .filter((k) => k !== 'dn' && read.has(k.toLowerCase()))
+    .sort();
+  for (const name of names) {
+    const v = entry[name];
+    const list = Array.isArray(v) ? v : v === undefined ? [] : [v];
+    parts.push(name.toLowerCase(), ...list.map((x) => (typeof x === 'string' ? x : `b64:${x.toString('base64')}`)));
+  }
+  return hash('sha256', parts.join('\u0000'), 'base64url').slice(0, 27);
 }
 
 /** The filter for an item (entries of a 'member' group are expanded by the client instead). */
@@ -196,6 +212,7 @@ interface SyncRecord {
   readonly user: DirectoryUser;
   readonly item: SyncItem;
   readonly digest: string;
+  readonly stored: DirectoryEntryRecord | undefined;
 }
 
 /** Runs one synchronization of `target` and records it. Never throws for directory or entry problems: they end up in the run. */
@@ -260,43 +277,59 @@ export async function runDirectorySync(deps: SyncDeps, target: SyncTarget, optio
     let maxSeen: string | null = null;
     const seen = new Set<string>();
 
+    const keys = new Map(target.items.map((item) => [item.name, itemKey(item, target)]));
+    const mapOptions = target.phoneCountry !== undefined ? { phoneCountry: target.phoneCountry } : {};
+
     const processPage = async (entries: readonly Entry[], item: SyncItem): Promise<void> => {
       options.signal?.throwIfAborted();
-      const records: SyncRecord[] = [];
+      const key = keys.get(item.name) as string;
+      const read = new Set(requestedAttributes(item.map).map((a) => a.toLowerCase()));
+      // 1. Stable id and raw digest of each entry; the first item to see an id takes it.
+      const fresh: { entry: Entry; externalId: string; digest: string }[] = [];
       for (const entry of entries) {
         if (marker) maxSeen = laterMarker(marker, maxSeen, markerOf(entry, marker));
-        let user: DirectoryUser;
+        const externalId = externalIdOf(entry, item.map);
+        if (externalId === undefined) {
+          counts.skipped++;
+          pushError({ dn: entry.dn, username: null, code: 'unusable_entry', message: `no usable ${item.map.externalId}` });
+          continue;
+        }
+        if (seen.has(externalId)) continue;
+        seen.add(externalId);
+        fresh.push({ entry, externalId, digest: rawDigest(entry, key, read) });
+      }
+      counts.seen += fresh.length;
+      // 2. Unchanged since the last run: nothing more to do.
+      const stored = await store.directorySync.entries(
+        directory,
+        fresh.map((f) => f.externalId),
+      );
+      const records: SyncRecord[] = [];
+      for (const f of fresh) {
+        const known = stored.get(f.externalId);
+        if (known && known.digest === f.digest) {
+          counts.unchanged++;
+          continue;
+        }
         try {
-          user = mapEntry(entry, item.map, target.phoneCountry !== undefined ? { phoneCountry: target.phoneCountry } : {});
+          records.push({ user: mapEntry(f.entry, item.map, mapOptions), item, digest: f.digest, stored: known });
         } catch (e) {
           if (!(e instanceof EntryMappingError)) throw e;
           counts.skipped++;
           pushError({ dn: e.dn, username: null, code: 'unusable_entry', message: e.message });
-          continue;
         }
-        // A higher-priority item took this entry already.
-        if (seen.has(user.externalId)) continue;
-        seen.add(user.externalId);
-        records.push({ user, item, digest: digestOf(user, item) });
       }
-      counts.seen += records.length;
-      for (let i = 0; i < records.length; i += CONCURRENCY) {
-        const batch = records.slice(i, i + CONCURRENCY);
-        const stored = await store.directorySync.entries(
-          directory,
-          batch.map((r) => r.user.externalId),
-        );
-        const results = await Promise.all(batch.map((r) => applyRecord(deps, directory, r, stored.get(r.user.externalId))));
-        const writes: DirectoryEntryRecord[] = [];
-        for (const result of results) {
-          counts[result.outcome]++;
-          if (result.enabled) counts.enabled++;
-          if (result.error) pushError(result.error);
-          if (result.pending) pendingDisable.push(result.pending);
-          if (result.entry) writes.push(result.entry);
-        }
-        await store.directorySync.putEntries(directory, writes);
+      // 3. Changed and new entries.
+      const results = await applyRecords(deps, directory, records);
+      const writes: DirectoryEntryRecord[] = [];
+      for (const result of results) {
+        counts[result.outcome]++;
+        if (result.enabled) counts.enabled++;
+        if (result.error) pushError(result.error);
+        if (result.pending) pendingDisable.push(result.pending);
+        if (result.entry) writes.push(result.entry);
       }
+      await store.directorySync.putEntries(directory, writes);
       options.progress?.(counts.seen + counts.skipped, estimate);
       await checkpoint();
     };
@@ -323,7 +356,7 @@ export async function runDirectorySync(deps: SyncDeps, target: SyncTarget, optio
         paged: { pageSize: target.pageSize },
       });
       try {
-        for await (const page of pages) await processPage(page.searchEntries, item);
+        for await (const page of prefetched(pages)) await processPage(page.searchEntries, item);
       } catch (e) {
         throw item.scope.kind === 'filter' ? e : scopeError(e, item.scope);
       }
@@ -414,59 +447,107 @@ interface RecordResult {
   readonly error?: SyncRunError;
 }
 
-/** Creates or updates one user. A directory-disabled account is not disabled here: it is returned as pending. */
-async function applyRecord(deps: SyncDeps, directory: string, r: SyncRecord, stored: DirectoryEntryRecord | undefined): Promise<RecordResult> {
+/**
+ * Creates and updates the users of changed entries: new ones in one transaction through the
+ * core, existing ones one by one. A directory-disabled account is not disabled here: it is
+ * returned as pending.
+ */
+async function applyRecords(deps: SyncDeps, directory: string, records: readonly SyncRecord[]): Promise<RecordResult[]> {
   const { core, store, actor } = deps;
-  const d = r.user;
-  const username = d.input.username;
-  if (stored && stored.digest === r.digest) return { outcome: 'unchanged' };
-  try {
-    const existing: User | undefined = (stored ? await store.users.getById(stored.userId) : undefined) ?? (await store.users.getBySource(directory, d.externalId));
-    if (existing) {
-      const patch = userChanges(existing, d);
-      let current = existing.username;
-      let outcome: RecordResult['outcome'] = 'unchanged';
-      if (Object.keys(patch).length > 0) {
-        current = (await core.users.update(existing.username, patch, actor)).username;
-        outcome = 'updated';
-      }
-      let disabledBySync = stored?.disabledBySync === true && existing.status === 'disabled';
-      let enabled = false;
-      if (!d.disabled && disabledBySync) {
-        await core.users.setEnabled(current, true, actor);
-        disabledBySync = false;
-        enabled = true;
-      }
-      if (d.disabled && existing.status === 'enabled') {
-        // Held until the end of the run: counted against the threshold with the removals. The
-        // digest is not stored, so the next run looks at this entry again.
-        return {
-          outcome,
-          entry: { externalId: d.externalId, userId: existing.id, digest: '-', disabledBySync },
-          pending: { userId: existing.id, username: current, externalId: d.externalId, action: 'disable', reason: 'directory_disabled' },
-        };
-      }
-      return { outcome, enabled, entry: { externalId: d.externalId, userId: existing.id, digest: r.digest, disabledBySync } };
-    }
-    const clash = await store.users.getByUsername(username);
-    if (clash) {
-      const owner = clash.source.kind === 'local' ? 'a local user' : `a user of directory "${clash.source.directory}" with another id`;
-      return { outcome: 'errors', error: { dn: d.dn, username, code: 'source_conflict', message: `username "${username}" already belongs to ${owner}; not overwritten` } };
-    }
-    const defaults = r.item.defaults;
-    const created = await core.users.create(
-      {
+  if (records.length === 0) return [];
+  const byId = new Map((await store.users.getManyBySource(directory, records.map((r) => r.user.externalId))).map((u) => [u.source.kind === 'directory' ? u.source.externalId : '', u]));
+  const results: RecordResult[] = [];
+  const fresh: SyncRecord[] = [];
+  for (const r of records) {
+    const existing = byId.get(r.user.externalId);
+    if (existing) results.push(await applyExisting(deps, existing, r));
+    else fresh.push(r);
+  }
+  if (fresh.length === 0) return results;
+  const created = await core.users.createMany(
+    fresh.map((r) => {
+      const d = r.user;
+      const defaults = r.item.defaults;
+      return {
         ...d.input,
         ...(d.input.language === undefined && defaults.language !== undefined ? { language: defaults.language } : {}),
         ...(defaults.defaultMethod !== undefined ? { defaultMethod: defaults.defaultMethod } : {}),
         status: d.disabled ? 'disabled' : 'enabled',
         source: { kind: 'directory', directory, externalId: d.externalId },
-      },
-      actor,
-    );
-    return { outcome: 'added', entry: { externalId: d.externalId, userId: created.id, digest: r.digest, disabledBySync: d.disabled } };
+      };
+    }),
+    actor,
+  );
+  for (const [i, result] of created.entries()) {
+    const r = fresh[i] as SyncRecord;
+    const d = r.user;
+    if (!isCoreError(result)) {
+      results.push({ outcome: 'added', entry: { externalId: d.externalId, userId: result.id, digest: r.digest, disabledBySync: d.disabled } });
+      continue;
+    }
+    if (result.code !== 'user_exists') {
+      results.push({ outcome: 'errors', error: errorOf(result, d.dn, d.input.username) });
+      continue;
+    }
+    const clash = await store.users.getByUsername(d.input.username);
+    const owner = !clash ? 'another user' : clash.source.kind === 'local' ? 'a local user' : `a user of directory "${clash.source.directory}" with another id`;
+    results.push({ outcome: 'errors', error: { dn: d.dn, username: d.input.username, code: 'source_conflict', message: `username "${d.input.username}" already belongs to ${owner}; not overwritten` } });
+  }
+  return results;
+}
+
+/** Updates one existing user from its changed entry. */
+async function applyExisting(deps: SyncDeps, existing: User, r: SyncRecord): Promise<RecordResult> {
+  const { core, actor } = deps;
+  const d = r.user;
+  const stored = r.stored;
+  try {
+    const patch = userChanges(existing, d);
+    let current = existing.username;
+    let outcome: RecordResult['outcome'] = 'unchanged';
+    if (Object.keys(patch).length > 0) {
+      current = (await core.users.update(existing.username, patch, actor)).username;
+      outcome = 'updated';
+    }
+    let disabledBySync = stored?.disabledBySync === true && existing.status === 'disabled';
+    let enabled = false;
+    if (!d.disabled && disabledBySync) {
+      await core.users.setEnabled(current, true, actor);
+      disabledBySync = false;
+      enabled = true;
+    }
+    if (d.disabled && existing.status === 'enabled') {
+      // Held until the end of the run: counted against the threshold with the removals. The
+      // digest is not stored, so the next run looks at this entry again.
+      return {
+        outcome,
+        entry: { externalId: d.externalId, userId: existing.id, digest: '-', disabledBySync },
+        pending: { userId: existing.id, username: current, externalId: d.externalId, action: 'disable', reason: 'directory_disabled' },
+      };
+    }
+    return { outcome, enabled, entry: { externalId: d.externalId, userId: existing.id, digest: r.digest, disabledBySync } };
   } catch (e) {
-    return { outcome: 'errors', error: errorOf(e, d.dn, username) };
+    return { outcome: 'errors', error: errorOf(e, d.dn, d.input.username) };
+  }
+}
+
+/**
+ * Asks for the next page as soon as one arrives, so the directory prepares page n+1 while this
+ * process writes page n.
+ */
+async function* prefetched<T>(pages: AsyncGenerator<T>): AsyncGenerator<T> {
+  let next = pages.next();
+  try {
+    for (;;) {
+      const current = await next;
+      if (current.done) return;
+      next = pages.next();
+      // A failure of the prefetch surfaces when it is awaited, not as an unhandled rejection.
+      next.catch(() => undefined);
+      yield current.value;
+    }
+  } finally {
+    await pages.return(undefined);
   }
 }
 

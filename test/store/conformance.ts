@@ -918,6 +918,25 @@ export function describeStoreConformance(name: string, open: OpenStore): void {
         await expect(store.directorySync.entries(dir, Array.from({ length: 1001 }, (_, i) => `x${i}`))).rejects.toThrow(RangeError);
       });
 
+      it('creates many users in one call, refusing taken names and directory ids one by one', async () => {
+        const dir = unique('dir');
+        const taken = await newUser();
+        const a = unique('many');
+        const results = await store.users.createMany(
+          [
+            { user: { username: a, source: { kind: 'directory', directory: dir, externalId: 'm1' } }, id: randomUUID() },
+            { user: { username: taken.username.toUpperCase() }, id: randomUUID() },
+            { user: { username: unique('many'), source: { kind: 'directory', directory: dir, externalId: 'm1' } }, id: randomUUID() },
+            { user: { username: unique('many'), displayName: 'Many Three' }, id: randomUUID() },
+          ],
+          T0,
+        );
+        expect(results.map((r) => (isCoreError(r) ? r.code : 'created'))).toEqual(['created', 'user_exists', 'user_exists', 'created']);
+        expect(await store.users.getByUsername(a)).toMatchObject({ source: { kind: 'directory', directory: dir, externalId: 'm1' } });
+        expect((await store.users.getManyBySource(dir, ['m1', 'm2'])).map((u) => u.username)).toEqual([a]);
+        expect(await store.users.createMany([], T0)).toEqual([]);
+      });
+
       it('pages through the users of one directory by id', async () => {
         const dir = unique('dir');
         const made = [];

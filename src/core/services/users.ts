@@ -113,6 +113,34 @@ export function createUsersService(deps: UsersDeps) {
     return toUserView(user);
   }
 
+  /** Like create for each input, in one transaction; one audit event per user created. */
+  async function createMany(inputs: readonly CreateUserInput[], actor: Actor): Promise<(UserView | CoreError)[]> {
+    const now = clock.now();
+    const results: (UserView | CoreError)[] = new Array<UserView | CoreError>(inputs.length);
+    const valid: { user: NewUser; id: string; index: number }[] = [];
+    for (const [index, input] of inputs.entries()) {
+      try {
+        valid.push({ user: await toNewUser(input), id: random.id(), index });
+      } catch (e) {
+        if (!isCoreError(e)) throw e;
+        results[index] = e;
+      }
+    }
+    const stored = await store.users.createMany(valid, now);
+    await Promise.all(
+      stored.map(async (user, i) => {
+        const index = (valid[i] as { index: number }).index;
+        if (isCoreError(user)) {
+          results[index] = user;
+          return;
+        }
+        await audit.admin({ action: 'user.create', user, actor, now });
+        results[index] = toUserView(user);
+      }),
+    );
+    return results;
+  }
+
   async function update(username: string, patch: UpdateUserInput, actor: Actor): Promise<UserView> {
     const user = await find(username);
     const now = clock.now();
@@ -183,6 +211,7 @@ export function createUsersService(deps: UsersDeps) {
   return {
     find,
     create,
+    createMany,
     update,
     importCsv,
 
