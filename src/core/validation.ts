@@ -53,11 +53,32 @@ export function requireLanguage(value: unknown, field = 'language'): string {
   return value;
 }
 
+/**
+ * Numbers already checked, by number, country and extension: parsing is costly (NANP numbers are
+ * matched against every +1 country's patterns) and imports check each number twice (when an entry
+ * is mapped, then when the user is created from the result). Only valid results are kept.
+ */
+const validPhones = new Map<string, Phone>();
+const VALID_PHONES_KEPT = 4096;
+const phoneKey = (number: string, country: string | null | undefined, extension: string | null | undefined): string => `${number}\u0000${country ?? ''}\u0000${extension ?? ''}`;
+
 /** Phones are stored in E.164 with an optional extension (digits only). */
 export function validatePhone(value: PhoneInput | null | undefined, field = 'phone'): Phone | null {
   if (value === null || value === undefined) return null;
   if (typeof value !== 'object' || typeof value.number !== 'string') throw invalid(field, 'must be an object with a number');
   if (value.number.trim() === '') return null;
+  const key = phoneKey(value.number, value.country, value.extension);
+  const known = validPhones.get(key);
+  if (known) return known;
+  const phone = parsePhone(value, field);
+  if (validPhones.size >= VALID_PHONES_KEPT) validPhones.clear();
+  validPhones.set(key, phone);
+  // The stored form validates to itself.
+  validPhones.set(phoneKey(phone.number, phone.country, phone.extension), phone);
+  return phone;
+}
+
+function parsePhone(value: PhoneInput, field: string): Phone {
   if (value.number.length > 64 || CONTROL.test(value.number)) throw invalid(`${field}.number`, 'is not a phone number');
   const country = value.country ? value.country.toUpperCase() : undefined;
   if (country !== undefined && !/^[A-Z]{2}$/.test(country)) throw invalid(`${field}.country`, 'must be a two-letter country code such as US');
@@ -67,7 +88,7 @@ export function validatePhone(value: PhoneInput | null | undefined, field = 'pho
   }
   const extension = value.extension ?? parsed.ext ?? null;
   if (extension !== null && extension !== '' && !/^[0-9]{1,10}$/.test(extension)) throw invalid(`${field}.extension`, 'must be 1-10 digits');
-  return { number: parsed.number, extension: extension === '' ? null : extension, country: parsed.country ?? country ?? null };
+  return Object.freeze({ number: parsed.number, extension: extension === '' ? null : extension, country: parsed.country ?? country ?? null });
 }
 
 /** PINs: 4-16 ASCII digits. */
