@@ -22,8 +22,10 @@ function wrap(text: string, width: number): string[] {
   return lines;
 }
 
+/** A value on the same line as its key: lists and mappings in flow style (`[0.0.0.0, "::"]`). */
 function scalar(value: unknown): string {
-  return stringify(value, { flowCollectionPadding: false }).trimEnd();
+  const flow = typeof value === 'object' && value !== null;
+  return stringify(value, { flowCollectionPadding: false, ...(flow ? { collectionStyle: 'flow' as const } : {}) }).trimEnd();
 }
 
 /** The commented configuration file written by `countersign init`: every option with its default. */

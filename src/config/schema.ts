@@ -265,6 +265,83 @@ const DirectoriesSchema = Type.Array(DirectorySchema, {
     'LDAP directory sources (Active Directory, OpenLDAP) for `countersign directory test`, `search` and `import`. Set with care through the environment: `COUNTERSIGN_DIRECTORIES` takes a JSON list.',
 });
 
+const secretFields = (what: string) => ({
+  secret: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: `Shared secret ${what} (1 to 128 characters; use more than 12). Prefer \`secretFile\`. Exactly one of the two is required.` })),
+  secretFile: Type.Optional(
+    Type.String({ minLength: 1, 'x-path': true, description: 'File holding the shared secret (container secrets); one trailing newline is dropped.' }),
+  ),
+});
+
+const RadiusUpstreamSchema = Type.Object(
+  {
+    host: Type.String({ minLength: 1, description: 'Address or host name of the upstream RADIUS server (NPS, FreeRADIUS). Required.' }),
+    port: Type.Integer({ minimum: 1, maximum: 65535, default: 1812, description: 'UDP port of the upstream server.' }),
+    ...secretFields('with the upstream server'),
+    timeoutMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 3000, description: 'How long to wait for each upstream answer, in milliseconds.' }),
+    retries: Type.Integer({ minimum: 0, maximum: 5, default: 2, description: 'Retransmissions to the upstream server before giving up (the request is then rejected).' }),
+  },
+  { additionalProperties: false, description: 'Upstream RADIUS server for first factors Countersign cannot check itself (MS-CHAPv2, EAP) or for `firstFactor: radius`.' },
+);
+
+const RadiusReplyAttributeSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, description: 'Attribute name, e.g. `Class`, `Filter-Id`, `Session-Timeout`. Required.' }),
+    value: Type.Union([Type.String(), Type.Integer()], { description: 'Its value. Required.' }),
+  },
+  { additionalProperties: false, description: 'An attribute added to every Access-Accept for this client.' },
+);
+
+const RadiusClientSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, description: 'Name of the client (letters, digits, `.`, `_`, `-`), in logs and the audit trail. Required.' }),
+    addresses: Type.Array(Type.String({ minLength: 1, 'x-network': true }), {
+      minItems: 1,
+      description: 'Addresses or CIDR ranges the client sends from (IPv4 or IPv6). Packets from any other address get no answer. Required.',
+    }),
+    ...secretFields('with this client'),
+    application: Type.Optional(
+      Type.String({ minLength: 1, description: 'Countersign application the requests belong to (shown in texts and push notifications, with its own policy). Default: the client name.' }),
+    ),
+    requireMessageAuthenticator: Type.Boolean({
+      default: true,
+      description: 'Drop Access-Requests without a valid Message-Authenticator (Blast-RADIUS, CVE-2024-3596). Turn off only for clients that cannot send one.',
+    }),
+    firstFactor: Type.String({
+      minLength: 1,
+      default: 'user',
+      description:
+        'How the password is checked: `user` (the user\'s directory or local password), `local`, `directory:<name>`, `upstream` (the upstream RADIUS server; MS-CHAPv2 and EAP are always forwarded there), or `none` (second factor only).',
+    }),
+    mode: Type.Union([Type.Literal('challenge'), Type.Literal('append'), Type.Literal('passcode')], {
+      default: 'challenge',
+      description:
+        '`challenge`: password, then an Access-Challenge asking for the code; `append`: password and code in one field (see `appendDelimiter`); `passcode`: the password field holds only the code.',
+    }),
+    appendDelimiter: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 1, description: 'In append mode, the character between password and code (e.g. `,`). Default: the code is the last `appendCodeLength` characters.' }),
+    ),
+    appendCodeLength: Type.Integer({ minimum: 4, maximum: 10, default: 6, description: 'In append mode without a delimiter, how many trailing characters are the code.' }),
+    upstream: Type.Optional(RadiusUpstreamSchema),
+    replyAttributes: Type.Array(RadiusReplyAttributeSchema, { default: [], description: 'Attributes added to every Access-Accept (VPN policy: `Class`, `Filter-Id`, ...).' }),
+  },
+  { additionalProperties: false, description: 'One RADIUS client (a VPN concentrator, RD Gateway / NPS, a Wi-Fi controller).' },
+);
+
+const RadiusSchema = Type.Object(
+  {
+    enabled: Type.Boolean({ default: false, description: 'Answer RADIUS (UDP).' }),
+    listen: Type.Array(Type.String({ minLength: 1, 'x-network': true }), {
+      default: ['0.0.0.0', '::'],
+      description: 'Addresses to listen on (IPv4 and IPv6).',
+    }),
+    authPort: Type.Integer({ minimum: 1, maximum: 65535, default: 1812, description: 'UDP port for Access-Requests.' }),
+    acctPort: Type.Integer({ minimum: 0, maximum: 65535, default: 1813, description: 'UDP port for Accounting-Requests (0: accounting off).' }),
+    challengeSeconds: Type.Integer({ minimum: 10, maximum: 900, default: 120, description: 'How long the code may be entered after an Access-Challenge.' }),
+    clients: Type.Array(RadiusClientSchema, { default: [], description: 'RADIUS clients, matched by source address (the first match wins).' }),
+  },
+  { additionalProperties: false, default: {}, description: 'RADIUS server: MFA for VPNs, RD Gateway and network devices.' },
+);
+
 export const ConfigSchema = Type.Object(
   {
     server: ServerSchema,
@@ -274,6 +351,7 @@ export const ConfigSchema = Type.Object(
     rateLimit: RateLimitSchema,
     metrics: MetricsSchema,
     directories: DirectoriesSchema,
+    radius: RadiusSchema,
   },
   { additionalProperties: false },
 );
@@ -281,6 +359,8 @@ export const ConfigSchema = Type.Object(
 export type Config = Static<typeof ConfigSchema>;
 export type DirectoryConfig = Static<typeof DirectorySchema>;
 export type SyncConfig = Static<typeof SyncSchema>;
+export type RadiusConfig = Static<typeof RadiusSchema>;
+export type RadiusClientConfig = Static<typeof RadiusClientSchema>;
 
 /** One leaf option of the schema, flattened (for the loader, env overrides, docs and init). */
 export interface ConfigOption {
