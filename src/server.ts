@@ -183,6 +183,24 @@ function displayUrl(config: Config, address: AddressInfo): string {
   return `${scheme}://${host}:${address.port}`;
 }
 
+/** The RADIUS door on its UDP ports; a bad client setting stops the start with the setting named. */
+async function startRadius(config: Config, ctx: Context, logger: Logger): Promise<import('./doors/radius/server.ts').RadiusServer> {
+  const { radiusClients, startRadiusServer } = await import('./doors/radius/server.ts');
+  const clients = await radiusClients(config.radius, await ctx.firstFactors(), (m) => logger.warn(m));
+  if (clients.length === 0) logger.warn('radius is enabled without clients: every packet is dropped');
+  const server = await startRadiusServer({
+    core: ctx.core,
+    store: ctx.store,
+    clock: systemClock,
+    logger: logger.child({ door: 'radius' }),
+    config: config.radius,
+    clients,
+    serverName: config.server.serverName,
+  });
+  logger.info({ addresses: server.addresses }, 'radius listening');
+  return server;
+}
+
 /** The directory synchronization service with its scheduler running; failures are logged, never fatal. */
 async function startDirectorySync(config: Config, ctx: Context, logger: Logger): Promise<import('./directory/sync-service.ts').SyncService> {
   const [{ syncTargetsFromConfig }, { createSyncService, nodeName }] = await Promise.all([import('./directory/config.ts'), import('./directory/sync-service.ts')]);
@@ -223,7 +241,9 @@ export async function startServer(config: Config, opts: StartServerOptions = {})
 
   let app;
   let directorySync: import('./directory/sync-service.ts').SyncService | undefined;
+  let radius: import('./doors/radius/server.ts').RadiusServer | undefined;
   try {
+    if (config.radius.enabled) radius = await startRadius(config, ctx, logger);
     const directories = config.directories.length > 0 ? await directoryService(config, ctx) : undefined;
     if (config.directories.some((d) => d.sync !== undefined)) directorySync = await startDirectorySync(config, ctx, logger);
     const { buildHttpApp } = await import('./doors/http/app.ts');
@@ -242,6 +262,7 @@ export async function startServer(config: Config, opts: StartServerOptions = {})
     await app.listen({ host: config.server.host, port: config.server.port });
   } catch (e) {
     await app?.close().catch(() => undefined);
+    await radius?.close();
     await directorySync?.stop();
     await ctx.close();
     throw e;
@@ -256,6 +277,7 @@ export async function startServer(config: Config, opts: StartServerOptions = {})
       removeSignalHandlers();
       try {
         await app.close();
+        await radius?.close();
         // Running synchronizations are aborted and recorded before the store closes.
         await directorySync?.stop();
       } finally {

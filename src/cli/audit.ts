@@ -52,7 +52,7 @@ Examples:
     .option('--user <username>', 'only events of this user')
     .option('--application <name>', 'only events of this application')
     .option('--result <result>', 'approved, denied, challenge, expired (authentications) or success, failure (changes)')
-    .addOption(new Option('--kind <kind>', 'authentication decisions or administrative changes').choices(['authentication', 'admin'] as const))
+    .addOption(new Option('--kind <kind>', 'authentication decisions, administrative changes, or RADIUS accounting').choices(['authentication', 'admin', 'accounting'] as const))
     .option('--action <action>', 'e.g. authenticate, user.block, settings.update')
     .option('--from <time>', 'from this time, inclusive (ISO 8601 or epoch ms)', timeArg)
     .option('--to <time>', 'until this time, exclusive (ISO 8601 or epoch ms)', timeArg)

@@ -220,7 +220,7 @@ export interface ApiKey {
   readonly revokedAt: number | null;
 }
 
-export type AuditKind = 'authentication' | 'admin';
+export type AuditKind = 'authentication' | 'admin' | 'accounting';
 
 export interface AuditEvent {
   readonly id: number;

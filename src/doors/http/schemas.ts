@@ -145,7 +145,7 @@ export const ImportReportSchema = Type.Object({
 export const AuditEventSchema = Type.Object({
   id: Type.Integer(),
   at: Millis,
-  kind: Type.Enum(['authentication', 'admin']),
+  kind: Type.Enum(['authentication', 'admin', 'accounting']),
   action: Type.String(),
   result: Type.String(),
   reason: Nullable(Type.String()),

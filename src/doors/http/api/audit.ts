@@ -22,7 +22,7 @@ const AuditQuerySchema = Type.Object(
     username: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
     application: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
     result: Type.Optional(Type.String({ minLength: 1, maxLength: 32, description: 'approved, denied, challenge, expired, success, failure' })),
-    kind: Type.Optional(Type.Enum(['authentication', 'admin'])),
+    kind: Type.Optional(Type.Enum(['authentication', 'admin', 'accounting'])),
     action: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'e.g. authenticate, user.create, user.block' })),
     from: Type.Optional(Time('Inclusive lower bound: ISO 8601 date or date-time, or epoch milliseconds')),
     to: Type.Optional(Time('Exclusive upper bound: ISO 8601 date or date-time, or epoch milliseconds')),
