@@ -13,10 +13,11 @@ import { createBySourceFirstFactor, createFirstFactorRegistry } from '../../src/
 import { createLocalPasswordFirstFactor } from '../../src/core/first-factor/local-password.ts';
 import type { RadiusConfig } from '../../src/config/schema.ts';
 import { argon2Hasher } from '../../src/platform/hashing.ts';
-import { attribute as attr, decodePacket, encodePacket, encryptUserPassword, verifyResponse } from '../../src/doors/radius/codec.ts';
+import { attribute as attr, decodePacket, decryptSaltedValue, encodePacket, encryptUserPassword, verifyResponse } from '../../src/doors/radius/codec.ts';
 import { radiusClients, startRadiusServer, type RadiusServer } from '../../src/doors/radius/server.ts';
 import { createTestCore, type TestCore } from '../support/harness.ts';
 import { freeradiusAvailable, startFreeRadius, type FreeRadius } from '../support/freeradius.ts';
+import { msChapV2Request, msChapV2SuccessValid } from '../support/mschapv2.ts';
 import { attribute, octetsText, radclient } from '../support/radclient.ts';
 import pino from 'pino';
 
@@ -292,6 +293,40 @@ describe.skipIf(!haveRadius)('RADIUS server', () => {
     expect(attribute(final, 'Filter-Id')).toBe('staff');
     const rejected = await radclient({ port: auth, secret: SECRET, attributes: [['User-Name', 'alice'], ['User-Password', 'not-the-upstream-password']] });
     expect(rejected.code).toBe('Access-Reject');
+  });
+
+  it('proxy mode with MS-CHAPv2: the upstream answers the challenge-response, the final Accept carries MS-CHAP2-Success and MPPE keys re-encrypted for the client', async () => {
+    t.clock.advance(30_000);
+    const { auth } = await start([
+      client({ name: 'rdgw', firstFactor: 'upstream', replyAttributes: [], upstream: { host: upstream.host, port: upstream.authPort, secret: upstream.secret, timeoutMs: 2000, retries: 1 } }),
+    ]);
+    const carolUpstream = upstream.users.find((u) => u.name === 'carol')!;
+    const ms = msChapV2Request('carol', carolUpstream.password);
+    const first = await radclient({ port: auth, secret: SECRET, attributes: [['User-Name', 'carol'], ...ms.attributes] });
+    expect(first.code).toBe('Access-Challenge');
+
+    // The answer with the code, sent raw so the reply's MPPE keys can be opened here.
+    const authenticator = new Uint8Array(16).map(() => Math.floor(Math.random() * 256));
+    const state = Buffer.from((attribute(first, 'State') as string).slice(2), 'hex');
+    const bytes = encodePacket(
+      { code: 'Access-Request', identifier: 99, attributes: [attr('User-Name', 'carol'), { type: 2, value: encryptUserPassword(code('carol'), SECRET, authenticator) }, attr('State', state)] },
+      SECRET,
+      authenticator,
+    );
+    const reply = await exchange(auth, bytes, 3000);
+    expect(reply?.[0]).toBe(2);
+    expect(verifyResponse(reply!, authenticator, SECRET)).toBe('valid');
+    const accept = decodePacket(reply!);
+    const success = accept.getVendor('MS-CHAP2-Success');
+    expect(msChapV2SuccessValid(ms, success ? `0x${Buffer.from(success).toString('hex')}` : undefined)).toBe(true);
+    const keys = accept.vendorAttributes(311).filter((a) => a.type === 16 || a.type === 17);
+    expect(keys.length).toBe(2);
+    for (const k of keys) {
+      // MS-MPPE keys (RFC 2548 2.4.2): the hidden length octet says 16 only when decrypted with
+      // our secret and this request's authenticator (a wrong key gives a random length).
+      const plain = decryptSaltedValue(k.value, SECRET, authenticator);
+      expect(plain.length).toBe(16);
+    }
   });
 
   it('refuses bad client settings by name', async () => {
