@@ -286,7 +286,7 @@ const RadiusUpstreamSchema = Type.Object(
 const RadiusReplyAttributeSchema = Type.Object(
   {
     name: Type.String({ minLength: 1, description: 'Attribute name, e.g. `Class`, `Filter-Id`, `Session-Timeout`. Required.' }),
-    value: Type.Union([Type.String(), Type.Integer()], { description: 'Its value. Required.' }),
+    value: Type.String({ description: 'Its value as text: `vpn-users`, `3600` for an integer attribute, `10.8.0.0` for an address. Required.' }),
   },
   { additionalProperties: false, description: 'An attribute added to every Access-Accept for this client.' },
 );

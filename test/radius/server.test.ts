@@ -96,7 +96,7 @@ describe.skipIf(!haveRadius)('RADIUS server', () => {
     appendCodeLength: 6,
     replyAttributes: [
       { name: 'Class', value: 'vpn-users' },
-      { name: 'Session-Timeout', value: 3600 },
+      { name: 'Session-Timeout', value: '3600' },
     ],
     ...over,
   });

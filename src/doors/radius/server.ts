@@ -105,14 +105,14 @@ async function secretOf(c: { secret?: string | undefined; secretFile?: string | 
 }
 
 /** A configured reply attribute as an encoded attribute; errors name the setting. */
-function replyAttribute(a: { name: string; value: string | number }, field: string): RadiusAttribute {
+function replyAttribute(a: { name: string; value: string }, field: string): RadiusAttribute {
   if (!Object.hasOwn(ATTRIBUTES, a.name)) throw new RadiusConfigError(`${field}.name`, `unknown attribute "${a.name}"`);
   const name = a.name as AttributeName;
   const type = ATTRIBUTES[name].dataType;
   try {
     switch (type) {
       case 'integer':
-        if (typeof a.value !== 'number' && !/^\d+$/.test(a.value)) throw new Error('must be an integer');
+        if (!/^\d{1,10}$/.test(a.value) || Number(a.value) > 0xffffffff) throw new Error('must be an integer 0..4294967295');
         return attribute(name as never, Number(a.value) as never);
       case 'octets':
         return attribute(name as never, Buffer.from(String(a.value), 'utf8') as never);
