@@ -463,6 +463,21 @@ const ACCT_STATUS: Record<number, string> = { 1: 'start', 2: 'stop', 3: 'interim
  */
 function passThrough(up: UpstreamAnswer, clientSecret: RadiusSecret, requestAuthenticator: Uint8Array): RadiusAttribute[] {
   const out: RadiusAttribute[] = [];
+  // RFC 2548 2.4.2: every salt in one packet must be unique.
+  const used = new Set<number>();
+  const salts = {
+    next(): Uint8Array {
+      for (;;) {
+        const salt = randomBytes(2);
+        salt[0] = salt[0]! | 0x80;
+        const key = salt.readUInt16BE(0);
+        if (!used.has(key)) {
+          used.add(key);
+          return salt;
+        }
+      }
+    },
+  };
   for (const a of up.packet.attributes) {
     if (a.type === TYPE('Message-Authenticator') || a.type === TYPE('Proxy-State')) continue;
     if (a.type === TYPE('Vendor-Specific')) {
@@ -475,7 +490,7 @@ function passThrough(up: UpstreamAnswer, clientSecret: RadiusSecret, requestAuth
             MICROSOFT,
             subs.map((s) =>
               s.type === MPPE_SEND_KEY || s.type === MPPE_RECV_KEY
-                ? { type: s.type, value: encryptSaltedValue(decryptSaltedValue(s.value, upstream, up.requestAuthenticator), clientSecret, requestAuthenticator) }
+                ? { type: s.type, value: encryptSaltedValue(decryptSaltedValue(s.value, upstream, up.requestAuthenticator), clientSecret, requestAuthenticator, salts.next()) }
                 : s,
             ),
           ),
