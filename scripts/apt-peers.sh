@@ -1,0 +1,35 @@
+# Sourced by .ci/run and scripts/test (as root): installs the Debian packages the tests use as real
+# peers, never letting a package start its own system service. The tests start their own
+# throw-away slapd and FreeRADIUS on loopback high ports; a system freeradius would hold
+# 1812/1813 on every interface and a system slapd 389.
+
+apt_install_peers() {
+  local policy=/usr/sbin/policy-rc.d own_policy='' rc=0 fresh_freeradius=''
+  [ -x /usr/sbin/freeradius ] || fresh_freeradius=1
+  printf 'slapd slapd/no_configuration boolean true\n' | debconf-set-selections 2>/dev/null || true
+  # invoke-rc.d and deb-systemd-invoke ask policy-rc.d before starting a service: 101 = refused.
+  # Docker images already ship one; elsewhere put one in place for the length of the install.
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# Installed for the length of a test-peer install: packages must not start services.\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    own_policy=1
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT INT TERM
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null || rc=$?
+  if [ -n "$own_policy" ]; then
+    rm -f "$policy"
+    trap - EXIT INT TERM
+  fi
+  [ "$rc" = 0 ] || return "$rc"
+  # A freshly installed freeradius is enabled for the next boot (and running, if a start got
+  # through some other way): stop and disable it. An instance someone set up earlier is left alone.
+  if [ -n "$fresh_freeradius" ] && [ -x /usr/sbin/freeradius ]; then
+    if [ -d /run/systemd/system ]; then
+      systemctl disable --now freeradius.service >/dev/null 2>&1 || true
+    else
+      service freeradius stop >/dev/null 2>&1 || true
+      update-rc.d freeradius disable >/dev/null 2>&1 || true
+    fi
+  fi
+  return 0
+}
