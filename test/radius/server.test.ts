@@ -67,9 +67,9 @@ describe.skipIf(!haveRadius)('RADIUS server', () => {
       encoding: 'utf8',
     }).trim();
 
-  async function start(clients: RadiusConfig['clients']): Promise<{ auth: number; acct: number; server: RadiusServer }> {
+  async function start(clients: RadiusConfig['clients'], listen = ['127.0.0.1']): Promise<{ auth: number; acct: number; server: RadiusServer }> {
     const [auth, acct] = [await freeUdpPort(), await freeUdpPort()];
-    const config: RadiusConfig = { enabled: true, listen: ['127.0.0.1'], authPort: auth, acctPort: acct, challengeSeconds: 120, clients };
+    const config: RadiusConfig = { enabled: true, listen, authPort: auth, acctPort: acct, challengeSeconds: 120, clients };
     const local = createLocalPasswordFirstFactor({ store: t.store, passwords: argon2Hasher({ memoryCost: 1024, timeCost: 1 }), clock: t.clock });
     const registry = createFirstFactorRegistry({ local, user: createBySourceFirstFactor({ store: t.store, clock: t.clock, local, directories: new Map() }) });
     const warnings: string[] = [];
@@ -133,6 +133,17 @@ describe.skipIf(!haveRadius)('RADIUS server', () => {
     t.clock.advance(30_000);
     const replay = await radclient({ port: auth, secret: SECRET, attributes: [['User-Name', 'alice'], ['User-Password', code('alice')], ['State', state as string]] });
     expect(replay.code).toBe('Access-Reject');
+  });
+
+  it('answers over IPv6 a client configured by an IPv6 range', async () => {
+    t.clock.advance(30_000);
+    const { auth, server } = await start([client({ name: 'v6', addresses: ['::1/128'], mode: 'passcode', firstFactor: 'none' })], ['127.0.0.1', '::1']);
+    expect(server.addresses.map((a) => a.address)).toContain('::1');
+    const r = await radclient({ host: '::1', port: auth, secret: SECRET, attributes: [['User-Name', 'carol'], ['User-Password', code('carol')]] });
+    expect(r.code).toBe('Access-Accept');
+    // The same client is unknown over IPv4: no answer.
+    const v4 = await radclient({ port: auth, secret: SECRET, timeout: 0.5, attributes: [['User-Name', 'carol'], ['User-Password', '123456']] });
+    expect(v4.code).toBe('timeout');
   });
 
   it('challenge mode refuses a wrong password without a challenge, and a wrong code after one', async () => {
