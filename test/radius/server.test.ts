@@ -275,11 +275,15 @@ describe.skipIf(!haveRadius)('RADIUS server', () => {
       if (kind === 0) { const at = Math.floor(Math.random() * b.length); b[at] = (b[at] ?? 0) ^ (1 << Math.floor(Math.random() * 8)); }
       const bytes = kind === 1 ? b.subarray(0, Math.floor(Math.random() * b.length)) : kind === 2 ? Buffer.from(Array.from({ length: 1 + Math.floor(Math.random() * 600) }, () => Math.floor(Math.random() * 256))) : b;
       s.send(bytes, auth, '127.0.0.1');
-      if (i % 200 === 0) await new Promise((r) => setTimeout(r, 5));
+      if (i % 100 === 0) await new Promise((r) => setTimeout(r, 10));
     }
     await new Promise((r) => setTimeout(r, 300));
     s.close();
-    expect(server.stats.dropped).toBeGreaterThan(1000);
+    // UDP may lose some under load; every datagram that arrived was dropped unanswered (a bit
+    // flip anywhere breaks the Message-Authenticator).
+    expect(server.stats.received).toBeGreaterThan(500);
+    expect(server.stats.answered).toBe(0);
+    expect(server.stats.dropped).toBe(server.stats.received);
     const still = await radclient({ port: auth, secret: SECRET, attributes: [['User-Name', 'bob'], ['User-Password', 'wrong-again']] });
     expect(still.code).toBe('Access-Reject');
   });
