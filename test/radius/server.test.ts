@@ -344,6 +344,34 @@ describe.skipIf(!haveRadius)('RADIUS server', () => {
     }
   });
 
+  it('an upstream answer that is malformed or forged is ignored without harm; the real answer is used', async () => {
+    const UPSTREAM_SECRET = 'fake-upstream-secret-value';
+    const fake = createSocket('udp4');
+    await new Promise<void>((r) => fake.bind(0, '127.0.0.1', () => r()));
+    const fakePort = fake.address().port;
+    fake.on('message', (msg, rinfo) => {
+      const req = decodePacket(msg);
+      // First a truncated packet with the right identifier, then one signed with a wrong secret,
+      // then the real Access-Reject.
+      const junk = Buffer.alloc(20);
+      junk[0] = 3;
+      junk[1] = req.identifier;
+      junk.writeUInt16BE(400, 2);
+      fake.send(junk, rinfo.port, rinfo.address);
+      fake.send(encodePacket({ code: 'Access-Accept', identifier: req.identifier, attributes: [] }, 'not-the-secret', req.authenticator), rinfo.port, rinfo.address);
+      setTimeout(() => fake.send(encodePacket({ code: 'Access-Reject', identifier: req.identifier, attributes: [] }, UPSTREAM_SECRET, req.authenticator), rinfo.port, rinfo.address), 30);
+    });
+    try {
+      const { auth } = await start([
+        client({ name: 'spoof', firstFactor: 'upstream', replyAttributes: [], upstream: { host: '127.0.0.1', port: fakePort, secret: UPSTREAM_SECRET, timeoutMs: 1000, retries: 0 } }),
+      ]);
+      const r = await radclient({ port: auth, secret: SECRET, attributes: [['User-Name', 'alice'], ['User-Password', 'whatever-password']] });
+      expect(r.code).toBe('Access-Reject');
+    } finally {
+      fake.close();
+    }
+  });
+
   it('refuses bad client settings by name', async () => {
     const registry = createFirstFactorRegistry({});
     const base: RadiusConfig = { enabled: true, listen: ['127.0.0.1'], authPort: 1, acctPort: 0, challengeSeconds: 120, clients: [] };

@@ -22,6 +22,7 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { readFile } from 'node:fs/promises';
+import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type { Actor, Core } from '../../core/api.ts';
@@ -53,6 +54,8 @@ import { ATTRIBUTES, type AttributeName } from './dictionary.ts';
 
 /** Retransmissions within this window get the cached answer (RFC 5080 section 2.2.2). */
 export const DUPLICATE_MS = 30_000;
+/** At most this many remembered answers; the oldest go first beyond it. */
+export const MAX_REMEMBERED = 200_000;
 /** More Proxy-State attributes than this and the request is dropped. */
 export const MAX_PROXY_STATES = 8;
 const MICROSOFT = 311;
@@ -228,17 +231,31 @@ export async function startRadiusServer(opts: RadiusServerOptions): Promise<Radi
   const upstreamSockets = new Map<string, UpstreamLink>();
   const actorOf = (client: RadiusClient): Actor => ({ kind: 'system', name: `radius:${client.name}`, role: 'sdk' });
 
-  const clientFor = (address: string): RadiusClient | undefined => clients.find((c) => c.networks.contains(address));
+  // Source address -> client, remembered (bounded): parsing addresses is costly and NAS addresses are few.
+  const known = new Map<string, RadiusClient | null>();
+  const clientFor = (address: string): RadiusClient | undefined => {
+    let c = known.get(address);
+    if (c === undefined) {
+      c = clients.find((x) => x.networks.contains(address)) ?? null;
+      if (known.size >= 10_000) known.clear();
+      known.set(address, c);
+    }
+    return c ?? undefined;
+  };
   const drop = (why: string, rinfo: RemoteInfo, extra: Record<string, unknown> = {}): null => {
     stats.dropped++;
     logger.debug({ from: `${rinfo.address}:${rinfo.port}`, why, ...extra }, 'radius packet dropped');
     return null;
   };
 
+  // Entries are in arrival order: pruning stops at the first one still fresh.
   const prune = setInterval(() => {
     const before = clock.now() - DUPLICATE_MS;
-    for (const [k, v] of recent) if (v.at < before) recent.delete(k);
-  }, 5_000);
+    for (const [k, v] of recent) {
+      if (v.at >= before) break;
+      recent.delete(k);
+    }
+  }, 1_000);
   prune.unref();
 
   function linkFor(upstream: UpstreamServer): UpstreamLink {
@@ -280,8 +297,16 @@ export async function startRadiusServer(opts: RadiusServerOptions): Promise<Radi
       logger.error({ err: e, client: client.name }, 'radius request failed');
       return null;
     });
-    recent.set(key, { at: clock.now(), reply });
+    remember(key, reply);
     return reply;
+  }
+
+  function remember(key: string, reply: Promise<Buffer | null>): void {
+    if (recent.size >= MAX_REMEMBERED) {
+      const oldest = recent.keys().next().value;
+      if (oldest !== undefined) recent.delete(oldest);
+    }
+    recent.set(key, { at: clock.now(), reply });
   }
 
   async function answer(client: RadiusClient, packet: RadiusPacket, rinfo: RemoteInfo): Promise<Buffer | null> {
@@ -398,7 +423,7 @@ export async function startRadiusServer(opts: RadiusServerOptions): Promise<Radi
       logger.error({ err: e, client: client.name }, 'radius accounting failed');
       return null;
     });
-    recent.set(key, { at: clock.now(), reply });
+    remember(key, reply);
     return reply;
   }
 
@@ -503,32 +528,47 @@ function passThrough(up: UpstreamAnswer, clientSecret: RadiusSecret, requestAuth
   return out;
 }
 
+function sameHost(a: string, b: string | null): boolean {
+  return b !== null && a.replace(/^::ffff:/, '') === b.replace(/^::ffff:/, '');
+}
+
 /** One UDP socket to an upstream server: identifiers, retransmissions, response checks. */
 class UpstreamLink {
   readonly #server: UpstreamServer;
   readonly #logger: Logger;
   readonly #socket: Socket;
   readonly #pending = new Map<number, { authenticator: Uint8Array; resolve: (p: RadiusPacket) => void }>();
+  /** The upstream's address once resolved (a host name is resolved by the first send). */
+  #address: string | null = null;
   #next = Math.floor(Math.random() * 256);
 
   constructor(server: UpstreamServer, logger: Logger) {
     this.#server = server;
     this.#logger = logger;
     this.#socket = createSocket(isIP(server.host) === 6 ? 'udp6' : 'udp4');
-    this.#socket.on('message', (msg) => {
+    if (isIP(server.host) !== 0) this.#address = server.host;
+    else
+      void lookup(server.host, { family: 0 }).then(
+        (r) => (this.#address = r.address),
+        (e: unknown) => this.#logger.error({ err: e, upstream: server.host }, 'cannot resolve the upstream radius server'),
+      );
+    this.#socket.on('message', (msg, rinfo) => {
+      // Only the upstream server's own address and port; anything else is ignored.
+      if (rinfo.port !== server.port || !sameHost(rinfo.address, this.#address)) return;
       if (msg.length < 20) return;
       const pending = this.#pending.get(msg[1]!);
       if (!pending) return;
-      if (verifyResponse(msg, pending.authenticator, server.secret) === 'invalid') {
-        this.#logger.warn({ upstream: `${server.host}:${server.port}` }, 'upstream radius answer failed verification; ignored');
-        return;
-      }
       try {
+        if (verifyResponse(msg, pending.authenticator, server.secret) !== 'valid') {
+          this.#logger.warn({ upstream: `${server.host}:${server.port}` }, 'upstream radius answer failed verification; ignored');
+          return;
+        }
         const packet = decodePacket(msg);
         this.#pending.delete(msg[1]!);
         pending.resolve(packet);
-      } catch {
+      } catch (e) {
         // Malformed: as if lost.
+        if (!(e instanceof RadiusDecodeError)) this.#logger.error({ err: e }, 'upstream radius answer failed');
       }
     });
     this.#socket.on('error', (e) => this.#logger.error({ err: e }, 'upstream radius socket error'));
