@@ -448,7 +448,9 @@ export function sectionsOf(node: SchemaNode = ConfigSchema, prefix: string[] = [
 /** Human description of what a schema node allows, used in error messages and docs. */
 export function describeAllowed(node: SchemaNode): string {
   if (node.anyOf) {
-    return 'one of ' + node.anyOf.map((n) => String(n.const)).join(', ');
+    // Literals read as a list of values; other alternatives by what each allows.
+    if (node.anyOf.every((n) => n.const !== undefined)) return 'one of ' + node.anyOf.map((n) => String(n.const)).join(', ');
+    return node.anyOf.map((n) => (n.const !== undefined ? JSON.stringify(n.const) : describeAllowed(n))).join(' or ');
   }
   switch (node.type) {
     case 'object':

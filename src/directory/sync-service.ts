@@ -127,17 +127,22 @@ export function createSyncService(opts: SyncServiceOptions): SyncService {
     renew.unref();
     let started!: (id: string) => void;
     const recorded = new Promise<string>((resolve) => (started = resolve));
+    let released = false;
+    const release = async (): Promise<void> => {
+      if (released) return;
+      released = true;
+      clearInterval(renew);
+      running.delete(directory);
+      await store.leases.release(lease, node).catch((e: unknown) => report(e, `releasing the lease on ${directory}`));
+    };
     const done = runDirectorySync({ ...opts, actor }, target, {
       mode,
       trigger,
       signal: controller.signal,
       onStart: started,
+      beforeFinish: release,
       ...(progress ? { progress } : {}),
-    }).finally(async () => {
-      clearInterval(renew);
-      running.delete(directory);
-      await store.leases.release(lease, node).catch((e: unknown) => report(e, `releasing the lease on ${directory}`));
-    });
+    }).finally(release);
     running.set(directory, { controller, done });
     done.then(
       (run) => opts.onRunFinished?.(run),

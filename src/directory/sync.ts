@@ -98,6 +98,8 @@ export interface SyncRunOptions {
   readonly signal?: AbortSignal;
   /** Called with the run's id as soon as it is recorded. */
   readonly onStart?: (runId: string) => void;
+  /** Called just before the final record is written (the service frees the directory's lease there, so whoever sees the run finished may start the next). */
+  readonly beforeFinish?: () => Promise<void>;
 }
 
 export class SyncTargetError extends Error {
@@ -405,6 +407,7 @@ export async function runDirectorySync(deps: SyncDeps, target: SyncTarget, optio
       lastRunAt: startedAt,
     });
     run = { ...run, status, finishedAt: clock.now(), counts: { ...counts }, errors, pending: status === 'awaiting_approval' ? pending : [] };
+    await options.beforeFinish?.();
     await store.directorySync.saveRun(run);
     await audit(deps, 'directory.sync.finish', directory, { run: run.id, status, mode, ...counts, durationMs: run.finishedAt! - startedAt });
     return run;
@@ -413,6 +416,7 @@ export async function runDirectorySync(deps: SyncDeps, target: SyncTarget, optio
     // The schedule counts a failed run as a run: the next attempt waits a whole interval.
     await store.directorySync.putState({ directory, cursor: state?.cursor ?? null, lastFullAt: state?.lastFullAt ?? null, lastRunAt: startedAt });
     run = { ...run, status: 'failed', finishedAt: clock.now(), counts: { ...counts }, errors, failure: failure.slice(0, 2000) };
+    await options.beforeFinish?.().catch(() => undefined);
     await store.directorySync.saveRun(run);
     await audit(deps, 'directory.sync.finish', directory, { run: run.id, status: 'failed', failure: run.failure }, 'failure');
     return run;

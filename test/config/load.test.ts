@@ -305,3 +305,11 @@ describe('the file countersign init writes', () => {
     expect(config.directories.map((d) => d.name)).toEqual(['corp-ad']);
   });
 });
+
+describe('describeAllowed', () => {
+  it('lists literal choices, and describes other alternatives by what each allows', async () => {
+    const { describeAllowed } = await import('../../src/config/schema.ts');
+    expect(describeAllowed({ anyOf: [{ const: 'a' }, { const: 'b' }] } as never)).toBe('one of a, b');
+    expect(describeAllowed({ anyOf: [{ type: 'string', minLength: 1 }, { type: 'integer', minimum: 0, maximum: 5 }] } as never)).toBe('a non-empty string or an integer 0..5');
+  });
+});
