@@ -183,10 +183,21 @@ function displayUrl(config: Config, address: AddressInfo): string {
   return `${scheme}://${host}:${address.port}`;
 }
 
+/** Group membership in the configured directory sources, for reply attributes by group. */
+async function membershipChecker(config: Config): Promise<(directory: string, username: string, group: string) => Promise<boolean>> {
+  const [{ configuredSources }, { isGroupMember }] = await Promise.all([import('./directory/config.ts'), import('./directory/membership.ts')]);
+  const sources = new Map((await configuredSources(config)).map((s) => [s.name, s]));
+  return (directory, username, group) => {
+    const s = sources.get(directory);
+    if (!s) return Promise.reject(new Error(`no directory source named "${directory}"`));
+    return isGroupMember(s.source, s.map, username, group);
+  };
+}
+
 /** The RADIUS door on its UDP ports; a bad client setting stops the start with the setting named. */
 async function startRadius(config: Config, ctx: Context, logger: Logger): Promise<import('./doors/radius/server.ts').RadiusServer> {
   const { radiusClients, startRadiusServer } = await import('./doors/radius/server.ts');
-  const clients = await radiusClients(config.radius, await ctx.firstFactors(), (m) => logger.warn(m));
+  const clients = await radiusClients(config.radius, await ctx.firstFactors(), (m) => logger.warn(m), config.directories.map((d) => d.name));
   if (clients.length === 0) logger.warn('radius is enabled without clients: every packet is dropped');
   const server = await startRadiusServer({
     core: ctx.core,
@@ -196,6 +207,7 @@ async function startRadius(config: Config, ctx: Context, logger: Logger): Promis
     config: config.radius,
     clients,
     serverName: config.server.serverName,
+    isMember: await membershipChecker(config),
   });
   logger.info({ addresses: server.addresses }, 'radius listening');
   return server;

@@ -323,6 +323,21 @@ const RadiusClientSchema = Type.Object(
     appendCodeLength: Type.Integer({ minimum: 4, maximum: 10, default: 6, description: 'In append mode without a delimiter, how many trailing characters are the code.' }),
     upstream: Type.Optional(RadiusUpstreamSchema),
     replyAttributes: Type.Array(RadiusReplyAttributeSchema, { default: [], description: 'Attributes added to every Access-Accept (VPN policy: `Class`, `Filter-Id`, ...).' }),
+    groupReplyAttributes: Type.Array(
+      Type.Object(
+        {
+          directory: Type.String({ minLength: 1, description: 'Directory source that holds the group. Required.' }),
+          group: Type.String({ minLength: 1, description: 'DN of the group (nested membership counts). Required.' }),
+          attributes: Type.Array(RadiusReplyAttributeSchema, { minItems: 1, description: 'Added to the Access-Accept of the group\'s members. Required.' }),
+        },
+        { additionalProperties: false, description: 'Reply attributes for the members of one directory group.' },
+      ),
+      {
+        default: [],
+        description:
+          'Reply attributes by directory group, checked at each Access-Accept (e.g. `Class: admins` for VPN admins). When the directory cannot be asked, the group\'s attributes are left out.',
+      },
+    ),
   },
   { additionalProperties: false, description: 'One RADIUS client (a VPN concentrator, RD Gateway / NPS, a Wi-Fi controller).' },
 );

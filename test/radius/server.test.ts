@@ -15,7 +15,11 @@ import type { RadiusConfig } from '../../src/config/schema.ts';
 import { argon2Hasher } from '../../src/platform/hashing.ts';
 import { attribute as attr, decodePacket, decryptSaltedValue, encodePacket, encryptUserPassword, verifyResponse } from '../../src/doors/radius/codec.ts';
 import { radiusClients, startRadiusServer, type RadiusServer } from '../../src/doors/radius/server.ts';
+import { isGroupMember } from '../../src/directory/membership.ts';
+import { openldap } from '../../src/directory/presets.ts';
+import { directorySource } from '../../src/directory/source.ts';
 import { createTestCore, type TestCore } from '../support/harness.ts';
+import { groupDn, startSlapd } from '../support/slapd.ts';
 import { freeradiusAvailable, startFreeRadius, type FreeRadius } from '../support/freeradius.ts';
 import { msChapV2Request, msChapV2SuccessValid } from '../support/mschapv2.ts';
 import { attribute, octetsText, radclient } from '../support/radclient.ts';
@@ -67,7 +71,11 @@ describe.skipIf(!haveRadius)('RADIUS server', () => {
       encoding: 'utf8',
     }).trim();
 
-  async function start(clients: RadiusConfig['clients'], listen = ['127.0.0.1']): Promise<{ auth: number; acct: number; server: RadiusServer }> {
+  async function start(
+    clients: RadiusConfig['clients'],
+    listen = ['127.0.0.1'],
+    isMember?: (directory: string, username: string, group: string) => Promise<boolean>,
+  ): Promise<{ auth: number; acct: number; server: RadiusServer }> {
     const [auth, acct] = [await freeUdpPort(), await freeUdpPort()];
     const config: RadiusConfig = { enabled: true, listen, authPort: auth, acctPort: acct, challengeSeconds: 120, clients };
     const local = createLocalPasswordFirstFactor({ store: t.store, passwords: argon2Hasher({ memoryCost: 1024, timeCost: 1 }), clock: t.clock });
@@ -81,6 +89,7 @@ describe.skipIf(!haveRadius)('RADIUS server', () => {
       config,
       clients: await radiusClients(config, registry, (m) => warnings.push(m)),
       serverName: 'test',
+      ...(isMember ? { isMember } : {}),
     });
     servers.push(server);
     return { auth, acct, server };
@@ -94,6 +103,7 @@ describe.skipIf(!haveRadius)('RADIUS server', () => {
     firstFactor: 'user',
     mode: 'challenge',
     appendCodeLength: 6,
+    groupReplyAttributes: [],
     replyAttributes: [
       { name: 'Class', value: 'vpn-users' },
       { name: 'Session-Timeout', value: '3600' },
@@ -369,6 +379,29 @@ describe.skipIf(!haveRadius)('RADIUS server', () => {
       expect(r.code).toBe('Access-Reject');
     } finally {
       fake.close();
+    }
+  });
+
+  it('adds reply attributes by directory group, nested membership included, and leaves them out when the directory cannot be asked', async () => {
+    const ldap = await startSlapd({ ad: true });
+    try {
+      const source = directorySource({ urls: [ldap.url], bindDn: ldap.bindDn, bindPassword: ldap.bindPassword, baseDn: ldap.baseDn });
+      const dead = directorySource({ urls: ['ldap://127.0.0.1:1'], bindDn: ldap.bindDn, bindPassword: ldap.bindPassword, baseDn: ldap.baseDn, timeoutMs: 300 });
+      const isMember = (directory: string, username: string, group: string): Promise<boolean> => isGroupMember(directory === 'ldap' ? source : dead, openldap, username, group);
+      const groups = [
+        { directory: 'ldap', group: groupDn('staff'), attributes: [{ name: 'Class', value: 'staff-vpn' }] },
+        { directory: 'down', group: groupDn('staff'), attributes: [{ name: 'Filter-Id', value: 'never' }] },
+      ];
+      const { auth } = await start([client({ name: 'groups', mode: 'passcode', firstFactor: 'none', replyAttributes: [], groupReplyAttributes: groups })], ['127.0.0.1'], isMember);
+      t.clock.advance(30_000);
+      for (const [user, expected] of [['alice', '0x73746166662d76706e'], ['carol', '0x73746166662d76706e'], ['bob', undefined]] as const) {
+        const r = await radclient({ port: auth, secret: SECRET, attributes: [['User-Name', user], ['User-Password', code(user)]] });
+        expect(r.code, user).toBe('Access-Accept');
+        expect(attribute(r, 'Class'), user).toBe(expected);
+        expect(attribute(r, 'Filter-Id'), user).toBeUndefined();
+      }
+    } finally {
+      await ldap.stop();
     }
   });
 

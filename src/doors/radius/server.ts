@@ -81,6 +81,7 @@ export interface RadiusClient {
   readonly upstreamFirstFactor: boolean;
   readonly upstream: UpstreamServer | null;
   readonly replyAttributes: readonly RadiusAttribute[];
+  readonly groupReplyAttributes: readonly { readonly directory: string; readonly group: string; readonly attributes: readonly RadiusAttribute[] }[];
 }
 
 export class RadiusConfigError extends Error {
@@ -134,7 +135,12 @@ function replyAttribute(a: { name: string; value: string }, field: string): Radi
 const CLIENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** The clients of the configuration, checked; `warn` gets the weak-secret warnings. */
-export async function radiusClients(config: RadiusConfig, firstFactors: FirstFactorRegistry, warn: (message: string) => void): Promise<RadiusClient[]> {
+export async function radiusClients(
+  config: RadiusConfig,
+  firstFactors: FirstFactorRegistry,
+  warn: (message: string) => void,
+  directories?: readonly string[],
+): Promise<RadiusClient[]> {
   const out: RadiusClient[] = [];
   for (const [i, c] of config.clients.entries()) {
     const f = `radius.clients[${i}]`;
@@ -164,6 +170,16 @@ export async function radiusClients(config: RadiusConfig, firstFactors: FirstFac
       upstreamFirstFactor,
       upstream,
       replyAttributes: c.replyAttributes.map((a, j) => replyAttribute(a, `${f}.replyAttributes[${j}]`)),
+      groupReplyAttributes: c.groupReplyAttributes.map((g, j) => {
+        if (directories && !directories.includes(g.directory)) {
+          throw new RadiusConfigError(`${f}.groupReplyAttributes[${j}].directory`, `no directory source named "${g.directory}" (configured: ${directories.join(', ') || 'none'})`);
+        }
+        return {
+        directory: g.directory,
+        group: g.group,
+        attributes: g.attributes.map((a, k) => replyAttribute(a, `${f}.groupReplyAttributes[${j}].attributes[${k}]`)),
+        };
+      }),
     });
   }
   return out;
@@ -195,6 +211,8 @@ export interface RadiusServerOptions {
   readonly clients: readonly RadiusClient[];
   /** Name of this server in audit events. */
   readonly serverName: string;
+  /** Group membership in a directory source (for groupReplyAttributes); throws when the directory cannot be asked. */
+  readonly isMember?: (directory: string, username: string, group: string) => Promise<boolean>;
 }
 
 export interface RadiusServer {
@@ -369,7 +387,21 @@ export async function startRadiusServer(opts: RadiusServerOptions): Promise<Radi
     }
     if (decision.kind === 'reject') return respond('Access-Reject');
     const carried = decision.carry ? passThrough(decision.carry as UpstreamAnswer, client.secret, packet.authenticator) : [];
-    return respond('Access-Accept', [...carried, ...client.replyAttributes]);
+    return respond('Access-Accept', [...carried, ...client.replyAttributes, ...(await groupAttributes(client, username))]);
+  }
+
+  /** The attributes of the groups the user belongs to; a group that cannot be checked adds nothing. */
+  async function groupAttributes(client: RadiusClient, username: string): Promise<RadiusAttribute[]> {
+    const out: RadiusAttribute[] = [];
+    for (const g of client.groupReplyAttributes) {
+      try {
+        if (!opts.isMember) throw new Error(`directory ${g.directory} is not configured`);
+        if (await opts.isMember(g.directory, username, g.group)) out.push(...g.attributes);
+      } catch (e) {
+        logger.warn({ err: e, client: client.name, username, group: g.group }, 'radius: group membership could not be checked; its reply attributes are left out');
+      }
+    }
+    return out;
   }
 
   async function handleAcct(msg: Buffer, rinfo: RemoteInfo): Promise<Buffer | null> {
