@@ -4,7 +4,10 @@
  * Authenticator placement, dropped packets, a retransmission's cached answer, malformed packets);
  * a real FreeRADIUS as the upstream server in proxy mode.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -352,6 +355,34 @@ describe.skipIf(!haveRadius)('RADIUS server', () => {
       const plain = decryptSaltedValue(k.value, SECRET, authenticator);
       expect(plain.length).toBe(16);
     }
+  });
+
+  it('EAP through the upstream FreeRADIUS with eapol_test: its rounds pass through, and after its Accept the second factor decides (here a one-time bypass)', async () => {
+    const { auth } = await start([
+      client({ name: 'wifi', firstFactor: 'upstream', replyAttributes: [], upstream: { host: upstream.host, port: upstream.authPort, secret: upstream.secret, timeoutMs: 2000, retries: 1 } }),
+    ]);
+    const aliceUpstream = upstream.users.find((u) => u.name === 'alice')!;
+    const conf = join(mkdtempSync(join(tmpdir(), 'countersign-eapol-')), 'eap-md5.conf');
+    writeFileSync(conf, `network={\n  key_mgmt=IEEE8021X\n  eap=MD5\n  identity="alice"\n  password="${aliceUpstream.password}"\n}\n`);
+    // Asynchronous: the RADIUS server under test runs in this process.
+    const eapol = (): Promise<{ code: number | null; out: string }> =>
+      new Promise((resolve) => {
+        const child = spawn('eapol_test', ['-c', conf, '-a', '127.0.0.1', '-p', String(auth), '-s', SECRET, '-n', '-t', '5']);
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+        child.on('close', (code) => resolve({ code, out }));
+      });
+    // Without a way to answer a code (EAP clients cannot show a challenge), the login fails...
+    const refused = await eapol();
+    expect(refused.out).toMatch(/Access-Challenge/);
+    expect(refused.code).not.toBe(0);
+    // ...and with a one-time bypass the upstream's Accept passes on with its EAP-Success.
+    await t.core.bypass.issue('alice', { reason: 'eap test', seconds: 300 }, admin);
+    const ok = await eapol();
+    expect(ok.out).toMatch(/SUCCESS/);
+    expect(ok.code).toBe(0);
+    rmSync(dirname(conf), { recursive: true, force: true });
   });
 
   it('an upstream answer that is malformed or forged is ignored without harm; the real answer is used', async () => {

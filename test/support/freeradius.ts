@@ -208,6 +208,15 @@ modules {
   }
   mschap {
   }
+  # EAP-MD5 only: no certificates needed (for EAP pass-through tests).
+  eap {
+    default_eap_type = md5
+    timer_expire = 60
+    ignore_unknown_eap_types = no
+    max_sessions = 4096
+    md5 {
+    }
+  }
   totp {
   }
   always ok {
@@ -228,6 +237,9 @@ ${addresses.flatMap((a) => [listen('auth', a, l.authPort), listen('acct', a, l.a
   authorize {
 ${l.replyMessageAuthenticator ? '    # First in the reply list, so first in the packet.\n    update reply {\n      &Message-Authenticator := 0x00\n    }\n' : ''}    chap
     mschap
+    eap {
+      ok = return
+    }
     files
     if (&control:TOTP-Secret && &User-Password) {
       if (&User-Password =~ /^(.*)([0-9]{6})$/) {
@@ -256,6 +268,7 @@ ${l.replyMessageAuthenticator ? '    # First in the reply list, so first in the 
     Auth-Type MS-CHAP {
       mschap
     }
+    eap
   }
 
   preacct {

@@ -90,6 +90,11 @@ export class ChallengeStates {
     return state;
   }
 
+  /** Whether this State is one of ours (an upstream server's State, e.g. in EAP rounds, is not). */
+  has(state: Uint8Array): boolean {
+    return state.length === 16 && this.#pending.has(Buffer.from(state).toString('hex'));
+  }
+
   /** The challenge for this State if it was issued to this client and user and has not expired; removes it. */
   take(state: Uint8Array, client: string, username: string): PendingChallenge | undefined {
     if (state.length !== 16) return undefined;

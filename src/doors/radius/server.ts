@@ -347,11 +347,14 @@ export async function startRadiusServer(opts: RadiusServerOptions): Promise<Radi
     const state = packet.get('State') ?? null;
     const calling = packet.get('Calling-Station-Id');
     const endUserIp = calling !== undefined && isIpAddress(calling) ? calling : null;
-    const ours = state !== null && state.length === 16;
+    // Our State answers our challenge; any other State (an upstream server's EAP round) is forwarded.
+    const ours = state !== null && states.has(state);
     const unverifiable = packet.has('CHAP-Password') || packet.has('EAP-Message') || packet.vendorAttributes(MICROSOFT).some((a) => a.type === 1 || a.type === 25);
 
     let decision: AccessDecision & { carry?: unknown };
     const deps = { core, states, actor: actorOf(client) };
+    // A State that is not ours, without an upstream round to belong to: expired, replayed or forged.
+    if (state !== null && !ours && !(unverifiable || client.upstreamFirstFactor)) return respond('Access-Reject');
     if (!ours && (unverifiable || client.upstreamFirstFactor)) {
       if (!client.upstream) {
         logger.warn({ client: client.name, username }, 'radius request needs an upstream server (CHAP, MS-CHAP or EAP), none is configured');
