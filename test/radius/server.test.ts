@@ -9,7 +9,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Actor } from '../../src/core/api.ts';
 import { createBySourceFirstFactor, createFirstFactorRegistry } from '../../src/core/first-factor/by-source.ts';
@@ -43,7 +42,6 @@ function freeUdpPort(): Promise<number> {
     });
   });
 }
-void createServer;
 
 /** Sends one datagram and waits for at most one answer (null on timeout). */
 function exchange(port: number, bytes: Buffer, waitMs = 700): Promise<Buffer | null> {
@@ -445,6 +443,5 @@ describe.skipIf(!haveRadius)('RADIUS server', () => {
     const warnings: string[] = [];
     await radiusClients({ ...base, clients: [client({ firstFactor: 'none', secret: 'short' })] }, registry, (m) => warnings.push(m));
     expect(warnings[0]).toMatch(/only 5 characters/);
-    void decodePacket;
   });
 });
