@@ -4,7 +4,7 @@
  * directory id (source directory + externalId), never by name: a local user, or a user of another
  * directory, with the same username is reported as an error and never overwritten.
  */
-import type { Actor, Core, ProgressFn, UpdateUserInput } from '../core/api.ts';
+import type { Actor, Core, CreateUserInput, ProgressFn, UpdateUserInput } from '../core/api.ts';
 import { isCoreError } from '../core/errors.ts';
 import type { Store } from '../core/ports.ts';
 import type { MethodType, Phone, User } from '../core/types.ts';
@@ -62,6 +62,24 @@ export function userChanges(user: User, d: DirectoryUser): UpdateUserInput {
   return patch;
 }
 
+/** The core input creating a new user from a directory account, with the defaults for new users. */
+export function newUserInput(d: DirectoryUser, directory: string, defaults: DirectoryImportOptions['defaults'] = {}): CreateUserInput {
+  return {
+    ...d.input,
+    ...(d.input.language === undefined && defaults.language !== undefined ? { language: defaults.language } : {}),
+    ...(defaults.defaultMethod !== undefined ? { defaultMethod: defaults.defaultMethod } : {}),
+    status: d.disabled ? 'disabled' : 'enabled',
+    source: { kind: 'directory', directory, externalId: d.externalId },
+  };
+}
+
+/** The error for a directory account whose username another user (`clash`) holds already. */
+export function sourceConflict(d: DirectoryUser, clash: User | undefined): DirectoryImportError {
+  const username = d.input.username;
+  const owner = !clash ? 'another user' : clash.source.kind === 'local' ? 'a local user' : `a user of directory "${clash.source.directory}" with another id`;
+  return { dn: d.dn, username, code: 'source_conflict', message: `username "${username}" already belongs to ${owner}; not overwritten` };
+}
+
 /**
  * Imports directory accounts. Bad entries are reported in `errors` and never stop the others.
  * A disabled directory account disables the user; re-enabling stays an administrator's decision.
@@ -107,19 +125,9 @@ export async function importDirectoryUsers(
       } else {
         const clash = await store.users.getByUsername(username);
         if (clash) {
-          const owner = clash.source.kind === 'local' ? 'a local user' : `a user of directory "${clash.source.directory}" with another id`;
-          errors.push({ dn: d.dn, username, code: 'source_conflict', message: `username "${username}" already belongs to ${owner}; not overwritten` });
+          errors.push(sourceConflict(d, clash));
         } else {
-          await core.users.create(
-            {
-              ...d.input,
-              ...(d.input.language === undefined && options.defaults?.language !== undefined ? { language: options.defaults.language } : {}),
-              ...(options.defaults?.defaultMethod !== undefined ? { defaultMethod: options.defaults.defaultMethod } : {}),
-              status: d.disabled ? 'disabled' : 'enabled',
-              source: { kind: 'directory', directory, externalId: d.externalId },
-            },
-            actor,
-          );
+          await core.users.create(newUserInput(d, directory, options.defaults), actor);
           created++;
           if (d.disabled) disabled++;
         }

@@ -3,7 +3,7 @@
  * so no character of the username can change the filter), then bind as that DN on a fresh
  * connection. Empty passwords are refused before any network traffic, never sent as a bind.
  */
-import { EqualityFilter, InvalidCredentialsError, SizeLimitExceededError } from 'ldapts';
+import { EqualityFilter, InvalidCredentialsError, SizeLimitExceededError, type Client } from 'ldapts';
 import type { FirstFactorFailure, FirstFactorProvider, FirstFactorResult } from '../core/ports.ts';
 import { closeQuietly, connectService, DirectoryStageError, openBound, type ServiceSession } from './connection.ts';
 import type { DirectorySource } from './source.ts';
@@ -19,6 +19,22 @@ const fail = (reason: FirstFactorFailure): FirstFactorResult => ({ ok: false, re
  */
 export function escapeFilterValue(value: string): string {
   return value.replace(/[*()\\\x00]/g, (c) => `\\${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/**
+ * The DNs of the entries whose login attribute equals `username`, at most two (two means
+ * ambiguous). The filter is an EqualityFilter encoded as BER: no character of the name can change
+ * it. Throws SizeLimitExceededError when the directory finds more.
+ */
+export async function findUserDns(client: Client, source: DirectorySource, username: string): Promise<string[]> {
+  const result = await client.search(source.baseDn, {
+    scope: 'sub',
+    derefAliases: 'never',
+    filter: new EqualityFilter({ attribute: source.userAttribute, value: username }),
+    attributes: ['1.1'],
+    sizeLimit: 2,
+  });
+  return result.searchEntries.map((e) => e.dn);
 }
 
 export function createLdapFirstFactor(source: DirectorySource): FirstFactorProvider {
@@ -39,14 +55,7 @@ export function createLdapFirstFactor(source: DirectorySource): FirstFactorProvi
       // 3. Exactly one entry must match the login attribute.
       let dns: string[];
       try {
-        const result = await session.client.search(source.baseDn, {
-          scope: 'sub',
-          derefAliases: 'never',
-          filter: new EqualityFilter({ attribute: source.userAttribute, value: username }),
-          attributes: ['1.1'],
-          sizeLimit: 2,
-        });
-        dns = result.searchEntries.map((e) => e.dn);
+        dns = await findUserDns(session.client, source, username);
       } catch (err) {
         return fail(err instanceof SizeLimitExceededError ? 'ambiguous_user' : 'directory_unavailable');
       } finally {

@@ -10,6 +10,7 @@
  */
 import { EqualityFilter, ExtensibleFilter, type Filter } from 'ldapts';
 import { closeQuietly, connectService } from './connection.ts';
+import { findUserDns } from './ldap-first-factor.ts';
 import type { AttributeMap } from './presets.ts';
 import { MAX_GROUP_DEPTH } from './search.ts';
 import type { DirectorySource } from './source.ts';
@@ -21,15 +22,9 @@ export async function isGroupMember(source: DirectorySource, map: AttributeMap, 
   if (username === '' || username.length > 256) return false;
   const { client } = await connectService(source);
   try {
-    const users = await client.search(source.baseDn, {
-      scope: 'sub',
-      derefAliases: 'never',
-      filter: new EqualityFilter({ attribute: source.userAttribute, value: username }),
-      attributes: ['1.1'],
-      sizeLimit: 2,
-    });
-    if (users.searchEntries.length !== 1) return false;
-    const userDn = (users.searchEntries[0] as { dn: string }).dn;
+    const dns = await findUserDns(client, source, username);
+    if (dns.length !== 1) return false;
+    const userDn = dns[0] as string;
     const onUser = async (filter: Filter): Promise<boolean> =>
       (await client.search(userDn, { scope: 'base', derefAliases: 'never', filter, attributes: ['1.1'] })).searchEntries.length === 1;
     if (map.groupMembership === 'inChain') {

@@ -23,11 +23,12 @@
 import { hash } from 'node:crypto';
 import { ResultCodeError, type Client, type Entry } from 'ldapts';
 import type { Actor, Core } from '../core/api.ts';
+import { createAudit } from '../core/audit.ts';
 import { isCoreError } from '../core/errors.ts';
 import type { Clock, DirectoryEntryRecord, PendingChange, Random, Store, SyncCounts, SyncCursor, SyncRun, SyncRunError } from '../core/ports.ts';
 import type { MethodType, User } from '../core/types.ts';
 import { closeQuietly, connectService } from './connection.ts';
-import { userChanges } from './import.ts';
+import { newUserInput, sourceConflict, userChanges } from './import.ts';
 import { escapeFilterValue } from './ldap-first-factor.ts';
 import { EntryMappingError, externalIdOf, mapEntry, requestedAttributes, type AttributeMap, type DirectoryUser } from './presets.ts';
 import { expandGroup, scopeError } from './search.ts';
@@ -469,17 +470,7 @@ async function applyRecords(deps: SyncDeps, directory: string, records: readonly
   }
   if (fresh.length === 0) return results;
   const created = await core.users.createMany(
-    fresh.map((r) => {
-      const d = r.user;
-      const defaults = r.item.defaults;
-      return {
-        ...d.input,
-        ...(d.input.language === undefined && defaults.language !== undefined ? { language: defaults.language } : {}),
-        ...(defaults.defaultMethod !== undefined ? { defaultMethod: defaults.defaultMethod } : {}),
-        status: d.disabled ? 'disabled' : 'enabled',
-        source: { kind: 'directory', directory, externalId: d.externalId },
-      };
-    }),
+    fresh.map((r) => newUserInput(r.user, directory, r.item.defaults)),
     actor,
   );
   for (const [i, result] of created.entries()) {
@@ -493,9 +484,7 @@ async function applyRecords(deps: SyncDeps, directory: string, records: readonly
       results.push({ outcome: 'errors', error: errorOf(result, d.dn, d.input.username) });
       continue;
     }
-    const clash = await store.users.getByUsername(d.input.username);
-    const owner = !clash ? 'another user' : clash.source.kind === 'local' ? 'a local user' : `a user of directory "${clash.source.directory}" with another id`;
-    results.push({ outcome: 'errors', error: { dn: d.dn, username: d.input.username, code: 'source_conflict', message: `username "${d.input.username}" already belongs to ${owner}; not overwritten` } });
+    results.push({ outcome: 'errors', error: sourceConflict(d, await store.users.getByUsername(d.input.username)) });
   }
   return results;
 }
@@ -589,28 +578,8 @@ async function applyPending(
   return { disabled, removed, errors };
 }
 
-async function audit(deps: SyncDeps, action: string, directory: string, details: Record<string, unknown>, result: 'success' | 'failure' = 'success'): Promise<void> {
-  await deps.store.audit.append({
-    at: deps.clock.now(),
-    kind: 'admin',
-    action,
-    result,
-    reason: null,
-    username: null,
-    userId: null,
-    displayName: null,
-    email: null,
-    phone: null,
-    device: null,
-    method: null,
-    mode: null,
-    application: null,
-    serverName: deps.node,
-    clientIp: null,
-    actor: `${deps.actor.kind}:${deps.actor.name}`,
-    authenticationId: null,
-    details: { directory, ...details },
-  });
+function audit(deps: SyncDeps, action: string, directory: string, details: Record<string, unknown>, result: 'success' | 'failure' = 'success'): Promise<void> {
+  return createAudit(deps.store, deps.node).admin({ action, actor: deps.actor, now: deps.clock.now(), result, details: { directory, ...details } });
 }
 
 export type ApprovalDecision = 'approve' | 'reject';
