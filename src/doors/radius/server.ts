@@ -286,16 +286,43 @@ export async function startRadiusServer(opts: RadiusServerOptions): Promise<Radi
     return link;
   }
 
-  async function handleAuth(msg: Buffer, rinfo: RemoteInfo): Promise<Buffer | null> {
+  /** The sending client and the decoded packet, or null when the datagram is dropped. */
+  function receive(msg: Buffer, rinfo: RemoteInfo): { client: RadiusClient; packet: RadiusPacket } | null {
     const client = clientFor(rinfo.address);
     if (!client) return drop('unknown client', rinfo);
-    let packet: RadiusPacket;
     try {
-      packet = decodePacket(msg);
+      return { client, packet: decodePacket(msg) };
     } catch (e) {
       if (e instanceof RadiusDecodeError) return drop(`malformed: ${e.reason}`, rinfo, { client: client.name });
       throw e;
     }
+  }
+
+  /** The answer to a request, computed once: a retransmission (same key) gets the same answer. */
+  function once(key: string, client: RadiusClient, work: () => Promise<Buffer | null>): Promise<Buffer | null> {
+    const seen = recent.get(key);
+    if (seen) {
+      stats.duplicates++;
+      return seen.reply;
+    }
+    const reply = work().catch((e: unknown) => {
+      logger.error({ err: e, client: client.name }, 'radius request failed');
+      return null;
+    });
+    if (recent.size >= MAX_REMEMBERED) {
+      const oldest = recent.keys().next().value;
+      if (oldest !== undefined) recent.delete(oldest);
+    }
+    recent.set(key, { at: clock.now(), reply });
+    return reply;
+  }
+
+  const requestKey = (rinfo: RemoteInfo, packet: RadiusPacket): string => `${rinfo.address}|${rinfo.port}|${packet.identifier}|${Buffer.from(packet.authenticator).toString('hex')}`;
+
+  async function handleAuth(msg: Buffer, rinfo: RemoteInfo): Promise<Buffer | null> {
+    const received = receive(msg, rinfo);
+    if (!received) return null;
+    const { client, packet } = received;
     if (packet.code !== 'Access-Request' && packet.code !== 'Status-Server') return drop(`unexpected ${packet.code}`, rinfo, { client: client.name });
     const verdict = verifyRequest(packet, msg, client.secret);
     if (verdict === 'invalid') return drop('bad Message-Authenticator', rinfo, { client: client.name });
@@ -305,26 +332,7 @@ export async function startRadiusServer(opts: RadiusServerOptions): Promise<Radi
     }
     if (packet.count('Proxy-State') > MAX_PROXY_STATES) return drop('too many Proxy-State attributes', rinfo, { client: client.name });
 
-    const key = `${rinfo.address}|${rinfo.port}|${packet.identifier}|${Buffer.from(packet.authenticator).toString('hex')}`;
-    const seen = recent.get(key);
-    if (seen) {
-      stats.duplicates++;
-      return seen.reply;
-    }
-    const reply = answer(client, packet, rinfo).catch((e: unknown) => {
-      logger.error({ err: e, client: client.name }, 'radius request failed');
-      return null;
-    });
-    remember(key, reply);
-    return reply;
-  }
-
-  function remember(key: string, reply: Promise<Buffer | null>): void {
-    if (recent.size >= MAX_REMEMBERED) {
-      const oldest = recent.keys().next().value;
-      if (oldest !== undefined) recent.delete(oldest);
-    }
-    recent.set(key, { at: clock.now(), reply });
+    return once(requestKey(rinfo, packet), client, () => answer(client, packet, rinfo));
   }
 
   async function answer(client: RadiusClient, packet: RadiusPacket, rinfo: RemoteInfo): Promise<Buffer | null> {
@@ -408,24 +416,12 @@ export async function startRadiusServer(opts: RadiusServerOptions): Promise<Radi
   }
 
   async function handleAcct(msg: Buffer, rinfo: RemoteInfo): Promise<Buffer | null> {
-    const client = clientFor(rinfo.address);
-    if (!client) return drop('unknown client', rinfo);
-    let packet: RadiusPacket;
-    try {
-      packet = decodePacket(msg);
-    } catch (e) {
-      if (e instanceof RadiusDecodeError) return drop(`malformed: ${e.reason}`, rinfo, { client: client.name });
-      throw e;
-    }
+    const received = receive(msg, rinfo);
+    if (!received) return null;
+    const { client, packet } = received;
     if (packet.code !== 'Accounting-Request') return drop(`unexpected ${packet.code}`, rinfo, { client: client.name });
     if (verifyAccountingRequest(msg, client.secret) !== 'valid') return drop('bad accounting authenticator', rinfo, { client: client.name });
-    const key = `acct|${rinfo.address}|${rinfo.port}|${packet.identifier}|${Buffer.from(packet.authenticator).toString('hex')}`;
-    const seen = recent.get(key);
-    if (seen) {
-      stats.duplicates++;
-      return seen.reply;
-    }
-    const reply = (async () => {
+    return once(`acct|${requestKey(rinfo, packet)}`, client, async () => {
       const status = packet.get('Acct-Status-Type');
       await store.audit.append({
         at: clock.now(),
@@ -454,12 +450,7 @@ export async function startRadiusServer(opts: RadiusServerOptions): Promise<Radi
       });
       const proxyStates = packet.raw(TYPE('Proxy-State')).map((v) => ({ type: TYPE('Proxy-State'), value: v }));
       return encodePacket({ code: 'Accounting-Response', identifier: packet.identifier, attributes: proxyStates }, client.secret, packet.authenticator);
-    })().catch((e: unknown) => {
-      logger.error({ err: e, client: client.name }, 'radius accounting failed');
-      return null;
     });
-    remember(key, reply);
-    return reply;
   }
 
   const bind = async (kind: 'auth' | 'acct', address: string, port: number): Promise<void> => {
