@@ -10,13 +10,13 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:https';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateCode } from '../src/core/oath.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { openContext } from '../src/server.ts';
+import { TICKS_PER_SECOND, cpuTicks, peakRssMb, waitHttps } from './proc.ts';
 
 const USERS = Number(process.env['BENCH_USERS'] ?? 200_000);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10);
@@ -38,33 +38,7 @@ process.on('exit', cleanup);
 const userName = (i: number) => `user${String(i).padStart(6, '0')}`;
 const secretOf = (name: string) => new Uint8Array(createHmac('sha1', 'countersign-bench').update(name).digest());
 
-function cpuTicks(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return Number(fields[11]) + Number(fields[12]);
-}
-function peakRssMb(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 
-async function waitHttps(port: number, path: string, timeoutMs: number): Promise<number> {
-  const agent = new Agent({ rejectUnauthorized: false, keepAlive: false });
-  const start = performance.now();
-  while (performance.now() - start < timeoutMs) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const req = request({ host: '127.0.0.1', port, path, method: 'GET', agent }, (res) => {
-        res.resume();
-        resolve(res.statusCode === 200);
-      });
-      req.on('error', () => resolve(false));
-      req.end();
-    });
-    if (ok) return performance.now() - start;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`nothing answered on port ${port} within ${timeoutMs} ms`);
-}
 
 interface WrkResult {
   rps: number;

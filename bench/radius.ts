@@ -30,7 +30,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -41,6 +40,7 @@ import { openContext } from '../src/server.ts';
 import { startFreeRadius, type RadiusTestUser } from '../test/support/freeradius.ts';
 import type { LoadOptions, LoadResult } from './radius-load.ts';
 import { LOCAL_PASSWORD, papPasswordOf, totpSecretOf, userName } from './radius-users.ts';
+import { TICKS_PER_SECOND, cpuTicks, peakRssMb, waitHttps } from './proc.ts';
 
 const USERS = Number(process.env['BENCH_USERS'] ?? 200_000);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10);
@@ -69,35 +69,8 @@ function cleanup(): void {
 }
 process.on('exit', cleanup);
 
-function cpuTicks(pid: number): number {
-  // Every thread of the process (utime + stime of /proc/<pid>/stat count them all).
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return Number(fields[11]) + Number(fields[12]);
-}
-function peakRssMb(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-const TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 const log = (message: string): void => void process.stderr.write(`${message}\n`);
 
-async function waitHttps(port: number, path: string, timeoutMs: number): Promise<void> {
-  const agent = new Agent({ rejectUnauthorized: false, keepAlive: false });
-  const start = performance.now();
-  while (performance.now() - start < timeoutMs) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const req = request({ host: '127.0.0.1', port, path, method: 'GET', agent }, (res) => {
-        res.resume();
-        resolve(res.statusCode === 200);
-      });
-      req.on('error', () => resolve(false));
-      req.end();
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`nothing answered on port ${port} within ${timeoutMs} ms`);
-}
 
 interface Measured {
   load: LoadResult;

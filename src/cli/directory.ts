@@ -158,15 +158,8 @@ Examples:
       const scope = scopeOf(o);
       const config = await loadCliConfig(cmd);
       const found = await search(findSource(config, name), scope, o.limit);
-      const rows = found.users.map((u) => ({
-        username: u.input.username,
-        displayName: u.input.displayName ?? null,
-        email: u.input.email ?? null,
-        disabled: u.disabled,
-        externalId: u.externalId,
-        dn: u.dn,
-        warnings: u.warnings,
-      }));
+      const { userRow } = await import('../directory/directory-service.ts');
+      const rows = found.users.map(userRow);
       emit(cmd, { users: rows, skipped: found.skipped }, () => [
         rows.length === 0
           ? 'no users found'

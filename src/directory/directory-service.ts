@@ -8,7 +8,7 @@ import type { Store } from '../core/ports.ts';
 import type { MethodType } from '../core/types.ts';
 import { testConnection, type ConnectionReport } from './connection.ts';
 import { importDirectoryUsers, type DirectoryImportReport } from './import.ts';
-import type { AttributeMap } from './presets.ts';
+import type { AttributeMap, DirectoryUser } from './presets.ts';
 import { searchUsers, type SearchResult, type SearchScope } from './search.ts';
 import type { DirectorySource } from './source.ts';
 
@@ -31,6 +31,19 @@ export interface SourceView {
   readonly startTls: boolean;
   readonly rejectUnauthorized: boolean;
   readonly loginAttribute: string;
+}
+
+/** A found directory account as the CLI and the API show it. */
+export function userRow(u: DirectoryUser): { username: string; displayName: string | null; email: string | null; disabled: boolean; externalId: string; dn: string; warnings: readonly string[] } {
+  return {
+    username: u.input.username,
+    displayName: u.input.displayName ?? null,
+    email: u.input.email ?? null,
+    disabled: u.disabled,
+    externalId: u.externalId,
+    dn: u.dn,
+    warnings: u.warnings,
+  };
 }
 
 export interface ImportOptions {

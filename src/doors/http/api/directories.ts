@@ -13,7 +13,7 @@ import { Type } from 'typebox';
 import type { Actor } from '../../../core/api.ts';
 import { METHOD_TYPES } from '../../../core/types.ts';
 import type { DirectoryService, ImportResult, SourceView } from '../../../directory/directory-service.ts';
-import { DirectoryNotFoundError } from '../../../directory/directory-service.ts';
+import { DirectoryNotFoundError, userRow } from '../../../directory/directory-service.ts';
 import { DirectorySearchError, MAX_QUERY_LENGTH, type SearchResult, type SearchScope } from '../../../directory/search.ts';
 import type { SyncService } from '../../../directory/sync-service.ts';
 import { SyncServiceError } from '../../../directory/sync-service.ts';
@@ -279,15 +279,7 @@ export async function directoriesRoutes(app: Api, opts: { directories?: Director
     async (request) => {
       const found = await search(request.params.name, scopeOf(request.query, 'query'), request.query.limit ?? DEFAULT_SEARCH_LIMIT);
       return {
-        users: found.users.map((u) => ({
-          username: u.input.username,
-          displayName: u.input.displayName ?? null,
-          email: u.input.email ?? null,
-          disabled: u.disabled,
-          externalId: u.externalId,
-          dn: u.dn,
-          warnings: u.warnings,
-        })),
+        users: found.users.map(userRow),
         skipped: found.skipped,
       };
     },
