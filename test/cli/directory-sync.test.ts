@@ -6,7 +6,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -16,6 +15,7 @@ import { openStore } from '../../src/store/index.ts';
 import { loadKeyring } from '../../src/store/keyring.ts';
 import { BASE_DN, slapdAvailable, startSlapd, type Slapd } from '../support/slapd.ts';
 import { MAIN, cleanEnv, installation, json, ok, removeDir, run, type RunOptions } from './run.ts';
+import { freeTcpPort as freePort } from '../support/ports.ts';
 
 const PEOPLE = `ou=people,${BASE_DN}`;
 const BULK_OU = `ou=bulk,${BASE_DN}`;
@@ -28,16 +28,6 @@ function bulkLdif(): string {
   return lines.join('\n');
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 describe.skipIf(!haveSlapd)('countersign directory sync', () => {
   let ldap: Slapd;

@@ -3,8 +3,6 @@
  * reply attribute), a user made with the CLI, and radclient through a whole challenge round.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -12,31 +10,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { MAIN, cleanEnv, installation, json, ok, oathtool, removeDir, run } from '../cli/run.ts';
 import { freeradiusAvailable } from '../support/freeradius.ts';
 import { attribute, radclient } from '../support/radclient.ts';
+import { freeTcpPort, freeUdpPort } from '../support/ports.ts';
 
 const haveRadius = freeradiusAvailable();
 const SECRET = 'serve-test-shared-secret-0123456789';
 
-function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
-function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket('udp4');
-    s.once('error', reject);
-    s.bind(0, '127.0.0.1', () => {
-      const port = s.address().port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe.skipIf(!haveRadius)('countersign serve with RADIUS', () => {
   let dir: string | undefined;

@@ -26,22 +26,13 @@ import { freeradiusAvailable, startFreeRadius, type FreeRadius } from '../suppor
 import { msChapV2Request, msChapV2SuccessValid } from '../support/mschapv2.ts';
 import { attribute, octetsText, radclient } from '../support/radclient.ts';
 import pino from 'pino';
+import { freeUdpPort } from '../support/ports.ts';
 
 const haveRadius = freeradiusAvailable();
 const admin: Actor = { kind: 'cli', name: 'test', role: 'admin' };
 const SECRET = 'a-long-shared-secret-for-tests';
 const PASSWORDS = { alice: 'Alice-local-password-1', bob: 'Bob-local-password-2', carol: 'Carol-local-password-3' } as const;
 
-function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket('udp4');
-    s.once('error', reject);
-    s.bind(0, '127.0.0.1', () => {
-      const port = s.address().port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Sends one datagram and waits for at most one answer (null on timeout). */
 function exchange(port: number, bytes: Buffer, waitMs = 700): Promise<Buffer | null> {
