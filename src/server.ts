@@ -213,16 +213,30 @@ async function startRadius(config: Config, ctx: Context, logger: Logger): Promis
   return server;
 }
 
-/** The directory synchronization service with its scheduler running; failures are logged, never fatal. */
-async function startDirectorySync(config: Config, ctx: Context, logger: Logger): Promise<import('./directory/sync-service.ts').SyncService> {
+/**
+ * The synchronization service of the configured directories, for the server and the CLI. The
+ * options add the actor of scheduled runs and what to do with failures and finished runs.
+ */
+export async function openDirectorySync(
+  config: Config,
+  ctx: Context,
+  options: Pick<import('./directory/sync-service.ts').SyncServiceOptions, 'systemActor' | 'onError' | 'onRunFinished'>,
+): Promise<import('./directory/sync-service.ts').SyncService> {
   const [{ syncTargetsFromConfig }, { createSyncService, nodeName }] = await Promise.all([import('./directory/config.ts'), import('./directory/sync-service.ts')]);
-  const service = createSyncService({
+  return createSyncService({
     core: ctx.core,
     store: ctx.store,
     clock: systemClock,
     random: systemRandom,
     node: nodeName(),
     targets: await syncTargetsFromConfig(config),
+    ...options,
+  });
+}
+
+/** The directory synchronization service with its scheduler running; failures are logged, never fatal. */
+async function startDirectorySync(config: Config, ctx: Context, logger: Logger): Promise<import('./directory/sync-service.ts').SyncService> {
+  const service = await openDirectorySync(config, ctx, {
     systemActor: { kind: 'system', name: 'directory-sync', role: 'admin' },
     onError: (err, context) => logger.error({ err }, context),
     onRunFinished: (run) => {

@@ -2,32 +2,13 @@
 import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import type { SyncRun } from '../core/ports.ts';
 import type { SyncService } from '../directory/sync-service.ts';
-import type { Context } from '../server.ts';
-import type { Config } from '../config/schema.ts';
 import { estimatedProgressBar } from './progress.ts';
 import { QuietFailure, UsageError, cliActor, emit, globals, intArg, note, record, table, time, withContext } from './runtime.ts';
 
-async function serviceOf(ctx: Context, config: Config): Promise<SyncService> {
-  const [{ syncTargetsFromConfig }, { createSyncService, nodeName }, { systemClock }, { systemRandom }] = await Promise.all([
-    import('../directory/config.ts'),
-    import('../directory/sync-service.ts'),
-    import('../platform/clock.ts'),
-    import('../platform/random.ts'),
-  ]);
-  return createSyncService({
-    core: ctx.core,
-    store: ctx.store,
-    clock: systemClock,
-    random: systemRandom,
-    node: nodeName(),
-    targets: await syncTargetsFromConfig(config),
-    systemActor: cliActor(),
-  });
-}
-
 async function withService<T>(cmd: CommandUnknownOpts, fn: (service: SyncService) => Promise<T>): Promise<T> {
   return withContext(cmd, async (ctx, config) => {
-    const service = await serviceOf(ctx, config);
+    const { openDirectorySync } = await import('../server.ts');
+    const service = await openDirectorySync(config, ctx, { systemActor: cliActor() });
     try {
       return await fn(service);
     } catch (e) {

@@ -66,6 +66,31 @@ export function createAudit(store: Store, serverName: string) {
         details: e.details ?? null,
       });
     },
+
+    /** A RADIUS accounting record (start, stop, interim update) from a network device. */
+    async accounting(e: { now: number; status: string; username: string | null; application: string; clientIp: string | null; device: string; details: Record<string, unknown> }): Promise<void> {
+      await store.audit.append({
+        at: e.now,
+        kind: 'accounting',
+        action: 'radius.accounting',
+        result: e.status,
+        reason: null,
+        username: e.username,
+        userId: null,
+        displayName: null,
+        email: null,
+        phone: null,
+        device: null,
+        method: null,
+        mode: null,
+        application: e.application,
+        serverName,
+        clientIp: e.clientIp,
+        actor: `radius:${e.device}`,
+        authenticationId: null,
+        details: e.details,
+      });
+    },
   };
 }
 

@@ -26,6 +26,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type { Actor, Core } from '../../core/api.ts';
+import { createAudit } from '../../core/audit.ts';
 import { NetworkList, isIpAddress } from '../../core/auth/networks.ts';
 import type { FirstFactorRegistry } from '../../core/first-factor/by-source.ts';
 import type { Clock, Store } from '../../core/ports.ts';
@@ -232,6 +233,7 @@ interface UpstreamAnswer {
 
 export async function startRadiusServer(opts: RadiusServerOptions): Promise<RadiusServer> {
   const { core, store, clock, logger, config, clients } = opts;
+  const audit = createAudit(store, opts.serverName);
   // Each client's application must exist: created with the default policy when missing (audited).
   for (const name of new Set(clients.map((c) => c.policy.application))) {
     try {
@@ -336,7 +338,7 @@ export async function startRadiusServer(opts: RadiusServerOptions): Promise<Radi
   }
 
   async function answer(client: RadiusClient, packet: RadiusPacket, rinfo: RemoteInfo): Promise<Buffer | null> {
-    const proxyStates = packet.raw(TYPE('Proxy-State')).map((v) => ({ type: TYPE('Proxy-State'), value: v }));
+    const proxyStates = proxyStatesOf(packet);
     const respond = (code: 'Access-Accept' | 'Access-Reject' | 'Access-Challenge', attributes: RadiusAttribute[] = []): Buffer =>
       encodePacket({ code, identifier: packet.identifier, attributes: [...attributes, ...proxyStates] }, client.secret, packet.authenticator);
     if (packet.code === 'Status-Server') return respond('Access-Accept');
@@ -423,33 +425,20 @@ export async function startRadiusServer(opts: RadiusServerOptions): Promise<Radi
     if (verifyAccountingRequest(msg, client.secret) !== 'valid') return drop('bad accounting authenticator', rinfo, { client: client.name });
     return once(`acct|${requestKey(rinfo, packet)}`, client, async () => {
       const status = packet.get('Acct-Status-Type');
-      await store.audit.append({
-        at: clock.now(),
-        kind: 'accounting',
-        action: 'radius.accounting',
-        result: ACCT_STATUS[status ?? 0] ?? `status-${status ?? 'none'}`,
-        reason: null,
+      await audit.accounting({
+        now: clock.now(),
+        status: ACCT_STATUS[status ?? 0] ?? `status-${status ?? 'none'}`,
         username: packet.get('User-Name') ?? null,
-        userId: null,
-        displayName: null,
-        email: null,
-        phone: null,
-        device: null,
-        method: null,
-        mode: null,
         application: client.policy.application,
-        serverName: opts.serverName,
         clientIp: packet.get('Calling-Station-Id') ?? null,
-        actor: `radius:${client.name}`,
-        authenticationId: null,
+        device: client.name,
         details: {
           session: packet.get('Acct-Session-Id') ?? null,
           nas: packet.get('NAS-IP-Address') ?? packet.get('NAS-Identifier') ?? rinfo.address,
           framedIp: packet.get('Framed-IP-Address') ?? null,
         },
       });
-      const proxyStates = packet.raw(TYPE('Proxy-State')).map((v) => ({ type: TYPE('Proxy-State'), value: v }));
-      return encodePacket({ code: 'Accounting-Response', identifier: packet.identifier, attributes: proxyStates }, client.secret, packet.authenticator);
+      return encodePacket({ code: 'Accounting-Response', identifier: packet.identifier, attributes: proxyStatesOf(packet) }, client.secret, packet.authenticator);
     });
   }
 
@@ -502,6 +491,11 @@ export async function startRadiusServer(opts: RadiusServerOptions): Promise<Radi
       for (const link of upstreamSockets.values()) link.close();
     },
   };
+}
+
+/** The request's Proxy-State attributes, which every reply must echo in order (RFC 2865). */
+function proxyStatesOf(packet: RadiusPacket): RadiusAttribute[] {
+  return packet.raw(TYPE('Proxy-State')).map((value) => ({ type: TYPE('Proxy-State'), value }));
 }
 
 const ACCT_STATUS: Record<number, string> = { 1: 'start', 2: 'stop', 3: 'interim-update', 7: 'accounting-on', 8: 'accounting-off' };
