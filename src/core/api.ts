@@ -3,9 +3,11 @@
  * call. Inputs are validated here too; a front door's own schema checks are a first line only.
  */
 import type { CoreError } from './errors.ts';
+import type { SessionStage } from './ports.ts';
 import type {
   Application,
   ApplicationPatch,
+  ConsoleRole,
   AuditEvent,
   AuditQuery,
   AuthReason,
@@ -25,10 +27,12 @@ import type {
 
 /** Who asks. Recorded as the audit event's actor. */
 export interface Actor {
-  readonly kind: 'apikey' | 'cli' | 'system';
-  /** API key name, OS user for the CLI, 'system'. */
+  /** apikey: REST caller; operator: console user; user: a user acting on their own account in the portal. */
+  readonly kind: 'apikey' | 'cli' | 'system' | 'operator' | 'user';
+  /** API key name, OS user for the CLI, 'system', or the username of an operator or user. */
   readonly name: string;
-  readonly role: Role;
+  /** 'self' for a user acting on their own account. */
+  readonly role: Role | 'self';
 }
 
 export interface PhoneInput {
@@ -68,12 +72,16 @@ export interface MethodView {
   readonly label: string;
   readonly config: OathConfig;
   readonly drift: number;
+  /** Set up but not confirmed with a code yet: not usable to sign in. */
+  readonly pending: boolean;
   readonly createdAt: number;
   readonly lastUsedAt: number | null;
 }
 
 export interface EnrollTotpInput {
   readonly label?: string;
+  /** The method stays pending (unusable) until methods.confirm gets a code from it. */
+  readonly confirm?: boolean;
   readonly algorithm?: OathConfig['algorithm'];
   readonly digits?: OathConfig['digits'];
   readonly period?: number;
@@ -115,6 +123,12 @@ export interface CreateAuthenticationInput {
   readonly passcode?: string;
   /** Method type to use instead of the user's default. */
   readonly method?: MethodType;
+  /**
+   * Which shortcuts past the second factor apply (each true when omitted): trusted networks, the
+   * approval cache, a one-time bypass. For the portal and console sign-in; the REST API never sets
+   * it. With any shortcut off, an unknown user is denied whatever the application says.
+   */
+  readonly exemptions?: { readonly trustedIp?: boolean; readonly cache?: boolean; readonly bypass?: boolean };
 }
 
 export interface AuthenticationView {
@@ -172,6 +186,27 @@ export interface Principal {
   readonly role: Role;
 }
 
+/** A portal or console sign-in session as front doors see it. */
+export interface SessionView {
+  /** The token the browser holds (changes when the session is renewed). */
+  readonly token: string;
+  readonly kind: 'portal' | 'console';
+  readonly user: UserView;
+  readonly stage: SessionStage;
+  readonly csrf: string;
+  readonly data: Readonly<Record<string, unknown>>;
+  readonly createdAt: number;
+  readonly lastSeenAt: number;
+  /** When the session ends unless used again (the sooner of the idle and absolute limits). */
+  readonly expiresAt: number;
+}
+
+export interface FraudReportInput {
+  /** The sign-in the user did not make (its authentication id), when known. */
+  readonly authenticationId?: string | null;
+  readonly note?: string | null;
+}
+
 export interface Core {
   readonly users: {
     create(input: CreateUserInput, actor: Actor): Promise<UserView>;
@@ -192,6 +227,14 @@ export interface Core {
      * or user.password.clear, never with the value.
      */
     setPassword(username: string, password: string | null, actor: Actor): Promise<UserView>;
+    /** Gives the user a role in the admin console, or with null takes it away (their console sessions end). */
+    setConsoleRole(username: string, role: ConsoleRole | null, actor: Actor): Promise<UserView>;
+    /**
+     * The user reports a sign-in they did not make. Audited as user.fraud_report (the console lists
+     * these for administrators); blocks the account and ends its sessions when the fraud settings
+     * say so. Refused with `forbidden` when reports are turned off.
+     */
+    reportFraud(username: string, input: FraudReportInput, actor: Actor): Promise<UserView>;
     /** Block, unblock, lock and unlock events of the user, newest first. */
     history(username: string, limit?: number): Promise<AuditEvent[]>;
     /**
@@ -211,6 +254,8 @@ export interface Core {
      * secrets (PlainValue); each KeyPackage's DeviceInfo/UserId or Key/UserId names the user.
      */
     importTokens(format: 'csv' | 'pskc', text: string, actor: Actor, progress?: ProgressFn): Promise<ImportReport>;
+    /** Activates a pending method with a code from it; `code_rejected` when the code is wrong. */
+    confirm(username: string, methodId: string, code: string, actor: Actor): Promise<MethodView>;
     remove(username: string, methodId: string, actor: Actor): Promise<void>;
     /** HOTP resynchronization from two consecutive codes. */
     resync(username: string, methodId: string, code1: string, code2: string, actor: Actor): Promise<MethodView>;
@@ -238,6 +283,16 @@ export interface Core {
     create(input: Partial<NewApplication> & { name: string }, actor: Actor): Promise<Application>;
     update(name: string, patch: ApplicationPatch, actor: Actor): Promise<Application>;
     delete(name: string, actor: Actor): Promise<void>;
+  };
+  readonly sessions: {
+    /** Starts a session for a user whose first factor passed. `forbidden` if they may not sign in here. */
+    start(input: { kind: 'portal' | 'console'; userId: string; stage: SessionStage; data?: Record<string, unknown>; clientIp?: string | null }): Promise<SessionView>;
+    resolve(kind: 'portal' | 'console', token: string | undefined): Promise<SessionView | undefined>;
+    update(session: SessionView, fields: { stage?: SessionStage; data?: Record<string, unknown> }): Promise<SessionView>;
+    /** New token and anti-forgery token, same session (at sign-in). */
+    renew(session: SessionView, fields: { stage: SessionStage; data: Record<string, unknown> }): Promise<SessionView>;
+    end(token: string): Promise<void>;
+    prune(): Promise<number>;
   };
   readonly apiKeys: {
     create(input: { name: string; role: Role }, actor: Actor): Promise<CreatedApiKey>;

@@ -17,6 +17,8 @@ export type ErrorCode =
   | 'rate_limited'
   | 'conflict'
   | 'resync_failed'
+  /** A code entered to confirm a new authenticator did not match it. */
+  | 'code_rejected'
   | 'import_failed'
   | 'store_unavailable'
   | 'config_invalid'

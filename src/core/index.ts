@@ -10,6 +10,7 @@ import type { Clock, KeyedHasher, PasswordHasher, Random, Store } from './ports.
 import { createPolicyCache } from './policy-cache.ts';
 import { createApiKeysService, createApplicationsService, createBypassService, createSettingsService } from './services/admin.ts';
 import { createMethodsService } from './services/methods.ts';
+import { createSessionsService } from './services/sessions.ts';
 import { createUsersService } from './services/users.ts';
 import { METHOD_TYPES, type AuditQuery, type MethodType } from './types.ts';
 import { isIpAddress } from './auth/networks.ts';
@@ -37,7 +38,7 @@ export function createCore(deps: CoreDeps): Core {
   const audit = createAudit(store, deps.serverName);
   const policy = createPolicyCache(store, clock, random);
   const users = createUsersService({ store, clock, random, passwords: deps.passwords, audit, policy });
-  const methods = createMethodsService({ store, clock, random, audit, users, issuer: deps.issuer ?? 'Countersign' });
+  const methods = createMethodsService({ store, clock, random, audit, users, policy, issuer: deps.issuer ?? 'Countersign' });
   const adminDeps = { store, clock, random, keyedHasher: deps.keyedHasher, audit, policy, users };
   const engine = createEngine({ store, clock, random, audit, policy, onAuthentication: deps.onAuthentication });
 
@@ -56,6 +57,8 @@ export function createCore(deps: CoreDeps): Core {
       unlock: users.unlock,
       setPassword: users.setPassword,
       history: users.history,
+      setConsoleRole: users.setConsoleRole,
+      reportFraud: users.reportFraud,
       importCsv: users.importCsv,
     },
     methods,
@@ -68,6 +71,7 @@ export function createCore(deps: CoreDeps): Core {
           ...(input.clientIp !== undefined && input.clientIp !== null ? { clientIp: checkIp(input.clientIp) } : {}),
           ...(input.passcode !== undefined ? { passcode: validatePasscodeInput(input.passcode) } : {}),
           ...(input.method !== undefined ? { method: checkMethod(input.method) } : {}),
+          ...(input.exemptions !== undefined ? { exemptions: checkExemptions(input.exemptions) } : {}),
         };
         return engine.start(clean, actor);
       },
@@ -84,7 +88,19 @@ export function createCore(deps: CoreDeps): Core {
     settings: createSettingsService(adminDeps),
     applications: createApplicationsService(adminDeps),
     apiKeys: createApiKeysService(adminDeps),
+    sessions: createSessionsService({ store, clock, random, keyedHasher: deps.keyedHasher, policy }),
   };
+}
+
+function checkExemptions(e: unknown): { trustedIp: boolean; cache: boolean; bypass: boolean } {
+  if (typeof e !== 'object' || e === null) throw invalid('exemptions', 'must be an object');
+  const o = e as Record<string, unknown>;
+  const flag = (k: string): boolean => {
+    const v = o[k];
+    if (v !== undefined && typeof v !== 'boolean') throw invalid(`exemptions.${k}`, 'must be true or false');
+    return v !== false;
+  };
+  return { trustedIp: flag('trustedIp'), cache: flag('cache'), bypass: flag('bypass') };
 }
 
 function checkIp(ip: unknown): string {

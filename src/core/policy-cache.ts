@@ -10,6 +10,8 @@ import { mergeSettings } from './settings.ts';
 import type { Application, Settings } from './types.ts';
 
 export const DEFAULT_APPLICATION = 'default';
+/** Applications every installation has, created on first use: the default one, the user portal and the admin console. */
+export const BUILT_IN_APPLICATIONS: readonly string[] = [DEFAULT_APPLICATION, 'portal', 'console'];
 
 export function createPolicyCache(store: Store, clock: Clock, random: Random, ttlMs = 2000) {
   let settingsEntry: { value: Settings; at: number } | undefined;
@@ -29,22 +31,17 @@ export function createPolicyCache(store: Store, clock: Clock, random: Random, tt
     const key = name.toLowerCase();
     const hit = apps.get(key);
     if (hit && fresh(hit.at)) return hit.value;
-    const app = (await store.applications.getByName(name)) ?? (key === DEFAULT_APPLICATION ? await createDefault() : undefined);
+    const app = (await store.applications.getByName(name)) ?? (BUILT_IN_APPLICATIONS.includes(key) ? await createBuiltIn(key) : undefined);
     if (!app) throw new CoreError('application_not_found', `no application named "${name}"`);
     apps.set(key, { value: app, at: clock.now() });
     return app;
   }
 
-  /** The default application exists in every installation; it is created on first use. */
-  async function createDefault(): Promise<Application> {
+  async function createBuiltIn(name: string): Promise<Application> {
     try {
-      return await store.applications.create(
-        { name: DEFAULT_APPLICATION, requireUserMatch: true, trustedIps: [], cacheSeconds: null, allowedMethods: null },
-        random.id(),
-        clock.now(),
-      );
+      return await store.applications.create({ name, requireUserMatch: true, trustedIps: [], cacheSeconds: null, allowedMethods: null }, random.id(), clock.now());
     } catch (e) {
-      const existing = await store.applications.getByName(DEFAULT_APPLICATION);
+      const existing = await store.applications.getByName(name);
       if (existing) return existing;
       throw e;
     }

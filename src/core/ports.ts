@@ -98,6 +98,11 @@ export interface MethodStore {
    * one) was already consumed.
    */
   consumeStep(id: string, step: number, drift: number, now: number): Promise<boolean>;
+  /**
+   * Confirms a pending method with the step of a code the user entered: clears pending and consumes
+   * the step, only if the method is still pending and the step is new. True for exactly one caller.
+   */
+  confirm(id: string, step: number, drift: number, now: number): Promise<boolean>;
   /** Unconditionally sets lastStep (HOTP resync, administrator reset). */
   setStep(id: string, step: number | null, drift: number, now: number): Promise<void>;
   /** Re-seal every stored secret under the current active key (key rotation). Returns the count. */
@@ -290,8 +295,52 @@ export interface LeaseStore {
   holder(name: string, now: number): Promise<string | undefined>;
 }
 
+/** Where a sign-in session stands. */
+export type SessionStage =
+  /** The first factor passed; the second is awaited. */
+  | 'second_factor'
+  /** The first factor passed and the user has no method: they set one up before going on. */
+  | 'enroll'
+  /** Signed in. */
+  | 'complete';
+
+/** A portal or console sign-in session. The token is never stored: only its keyed hash. */
+export interface SessionRecord {
+  readonly idHash: string;
+  readonly kind: 'portal' | 'console';
+  readonly userId: string;
+  readonly stage: SessionStage;
+  /** The anti-forgery token forms and API calls must echo. */
+  readonly csrf: string;
+  /** Flow state: the open authentication, a method awaiting confirmation, the last second factor time. */
+  readonly data: Readonly<Record<string, unknown>>;
+  readonly clientIp: string | null;
+  readonly createdAt: number;
+  readonly lastSeenAt: number;
+  /** The absolute end of the session. */
+  readonly expiresAt: number;
+}
+
+export interface SessionStore {
+  create(session: SessionRecord): Promise<void>;
+  get(idHash: string): Promise<SessionRecord | undefined>;
+  /** Replaces stage, data and lastSeenAt. False when the session is gone. */
+  update(idHash: string, fields: { stage?: SessionStage; data?: Readonly<Record<string, unknown>>; lastSeenAt?: number }): Promise<boolean>;
+  /**
+   * Moves a session to a new id (renewal at sign-in), with new fields, in one step: true for
+   * exactly one concurrent caller; the old id stops working.
+   */
+  rename(oldIdHash: string, next: SessionRecord): Promise<boolean>;
+  delete(idHash: string): Promise<boolean>;
+  /** Ends every session of the user (of one kind, or all). Returns the count. */
+  deleteForUser(userId: string, kind?: 'portal' | 'console'): Promise<number>;
+  /** Deletes sessions past their absolute end or idle since before `idleBefore`. */
+  prune(now: number, idleBefore: number): Promise<number>;
+}
+
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
+  readonly sessions: SessionStore;
   readonly directorySync: DirectorySyncStore;
   readonly leases: LeaseStore;
   readonly users: UserStore;

@@ -2,7 +2,7 @@
 import { CoreError } from './errors.ts';
 import { validateNetworks } from './auth/networks.ts';
 import { validateLanguage } from './validation.ts';
-import type { Settings, SettingsPatch } from './types.ts';
+import { METHOD_TYPES, type Settings, type SettingsPatch } from './types.ts';
 
 export const DEFAULT_SETTINGS: Settings = {
   lockout: { threshold: 10, autoUnlockSeconds: 900 },
@@ -13,6 +13,20 @@ export const DEFAULT_SETTINGS: Settings = {
   hotp: { lookAhead: 10 },
   challengeSeconds: 120,
   defaultLanguage: 'en',
+  pin: { minLength: 4, maxLength: 8, refuseTrivial: true },
+  portal: {
+    allowEnrollment: true,
+    enrollMethods: ['totp'],
+    allowPhoneChange: true,
+    allowPinChange: true,
+    allowLanguageChange: true,
+    allowMethodChange: true,
+    allowBypass: false,
+    bypassSeconds: 300,
+    trustedIpsSkipSecondFactor: false,
+  },
+  fraud: { allowReports: true, blockUser: true },
+  sessions: { idleSeconds: 900, absoluteSeconds: 28_800, reauthSeconds: 300 },
 };
 
 type Rule = { readonly min: number; readonly max: number };
@@ -25,7 +39,38 @@ const INTEGER_RULES: Record<string, Rule> = {
   'totp.window': { min: 0, max: 10 },
   'hotp.lookAhead': { min: 0, max: 1000 },
   challengeSeconds: { min: 10, max: 3600 },
+  'pin.minLength': { min: 4, max: 16 },
+  'pin.maxLength': { min: 4, max: 16 },
+  'portal.bypassSeconds': { min: 30, max: 86_400 },
+  'sessions.idleSeconds': { min: 60, max: 86_400 },
+  'sessions.absoluteSeconds': { min: 300, max: 604_800 },
+  'sessions.reauthSeconds': { min: 30, max: 3600 },
 };
+const BOOLEAN_SETTINGS = new Set([
+  'pin.refuseTrivial',
+  'portal.allowEnrollment',
+  'portal.allowPhoneChange',
+  'portal.allowPinChange',
+  'portal.allowLanguageChange',
+  'portal.allowMethodChange',
+  'portal.allowBypass',
+  'portal.trustedIpsSkipSecondFactor',
+  'fraud.allowReports',
+  'fraud.blockUser',
+]);
+const METHOD_LIST_SETTINGS = new Set(['portal.enrollMethods']);
+
+/** The error for one nested setting, or undefined when the value is acceptable. */
+function checkNested(path: string, value: unknown): string | undefined {
+  if (BOOLEAN_SETTINGS.has(path)) return typeof value === 'boolean' ? undefined : 'must be true or false';
+  if (METHOD_LIST_SETTINGS.has(path)) {
+    const ok = Array.isArray(value) && value.every((v) => (METHOD_TYPES as readonly unknown[]).includes(v)) && new Set(value).size === value.length;
+    return ok ? undefined : `must be a list of distinct method types (${METHOD_TYPES.join(', ')})`;
+  }
+  const rule = INTEGER_RULES[path];
+  if (!rule) return 'unknown setting';
+  return Number.isInteger(value) && (value as number) >= rule.min && (value as number) <= rule.max ? undefined : `must be an integer from ${rule.min} to ${rule.max}`;
+}
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -79,11 +124,9 @@ export function applySettingsPatch(current: Settings, patch: SettingsPatch): { s
       const merged: Record<string, unknown> = { ...(current[k] as object) };
       for (const [sub, subValue] of Object.entries(value)) {
         const path = `${key}.${sub}`;
-        const rule = INTEGER_RULES[path];
-        if (!rule) errors[path] = 'unknown setting';
-        else if (!Number.isInteger(subValue) || (subValue) < rule.min || (subValue) > rule.max)
-          errors[path] = `must be an integer from ${rule.min} to ${rule.max}`;
-        else merged[sub] = subValue;
+        const error = checkNested(path, subValue);
+        if (error !== undefined) errors[path] = error;
+        else merged[sub] = Array.isArray(subValue) ? [...(subValue as unknown[])] : subValue;
       }
       next[key] = merged;
     } else {
@@ -96,6 +139,9 @@ export function applySettingsPatch(current: Settings, patch: SettingsPatch): { s
   }
   const settings = next as unknown as Settings;
   if (settings.bypass.defaultSeconds > settings.bypass.maxSeconds) errors['bypass.defaultSeconds'] = 'must not exceed bypass.maxSeconds';
+  if (settings.pin.minLength > settings.pin.maxLength) errors['pin.minLength'] = 'must not exceed pin.maxLength';
+  if (settings.portal.bypassSeconds > settings.bypass.maxSeconds) errors['portal.bypassSeconds'] = 'must not exceed bypass.maxSeconds';
+  if (settings.sessions.idleSeconds > settings.sessions.absoluteSeconds) errors['sessions.idleSeconds'] = 'must not exceed sessions.absoluteSeconds';
   if (Object.keys(errors).length > 0) {
     throw new CoreError('validation_failed', `invalid settings: ${Object.entries(errors).map(([k, m]) => `${k} ${m}`).join('; ')}`, errors);
   }

@@ -3,8 +3,17 @@
  * Times are epoch milliseconds (numbers); identifiers are opaque strings.
  */
 
-export type Role = 'admin' | 'sdk' | 'helpdesk';
-export const ROLES = ['admin', 'sdk', 'helpdesk'] as const satisfies readonly Role[];
+/**
+ * What a caller may do. API keys carry one; so do console operators (users with a console role).
+ * admin: everything; helpdesk: find users, unlock, bypass, reset methods; auditor: read only;
+ * sdk: authentications and user provisioning for integrators.
+ */
+export type Role = 'admin' | 'sdk' | 'helpdesk' | 'auditor';
+export const ROLES = ['admin', 'sdk', 'helpdesk', 'auditor'] as const satisfies readonly Role[];
+
+/** Roles a user may hold in the admin console. */
+export type ConsoleRole = 'admin' | 'helpdesk' | 'auditor';
+export const CONSOLE_ROLES = ['admin', 'helpdesk', 'auditor'] as const satisfies readonly ConsoleRole[];
 
 /** Method types known to the registry (src/core/methods/index.ts). */
 export type MethodType = 'totp' | 'hotp';
@@ -44,6 +53,8 @@ export interface User {
   /** argon2id hash of the local password (first factor); null when the user has none. */
   readonly passwordHash: string | null;
   readonly source: UserSource;
+  /** Role in the admin console; null: the user cannot sign in to it. */
+  readonly consoleRole: ConsoleRole | null;
   readonly createdAt: number;
   readonly updatedAt: number;
 }
@@ -60,6 +71,7 @@ export interface NewUser {
   readonly pinHash?: string | null;
   readonly passwordHash?: string | null;
   readonly source?: UserSource;
+  readonly consoleRole?: ConsoleRole | null;
 }
 
 export interface UserPatch {
@@ -73,6 +85,7 @@ export interface UserPatch {
   readonly defaultMethod?: MethodType | null;
   readonly pinHash?: string | null;
   readonly passwordHash?: string | null;
+  readonly consoleRole?: ConsoleRole | null;
 }
 
 /** The effective state shown to administrators, in order of precedence. */
@@ -104,6 +117,8 @@ export interface MethodRecord {
   readonly lastStep: number | null;
   /** Last observed clock drift in steps (TOTP). */
   readonly drift: number;
+  /** Set up but not yet confirmed with a code: never used to sign in. */
+  readonly pending: boolean;
   readonly createdAt: number;
   readonly lastUsedAt: number | null;
 }
@@ -116,6 +131,8 @@ export interface NewMethod {
   readonly config: OathConfig;
   /** For HOTP tokens imported mid-life: counter of the last code already used (-1 when fresh). */
   readonly lastStep?: number | null;
+  /** Awaits confirmation with a code before it can be used. */
+  readonly pending?: boolean;
 }
 
 export interface Application {
@@ -154,6 +171,46 @@ export interface Settings {
   /** How long an authentication waits for its passcode before it expires. */
   readonly challengeSeconds: number;
   readonly defaultLanguage: string;
+  /** PIN policy, applied whenever a PIN is set. */
+  readonly pin: {
+    readonly minLength: number;
+    readonly maxLength: number;
+    /** Refuse PINs of one repeated digit (1111) or a run (1234, 9876). */
+    readonly refuseTrivial: boolean;
+  };
+  /** What users may do in the user portal (/portal). */
+  readonly portal: {
+    /** Users without a method set one up at their first sign-in. */
+    readonly allowEnrollment: boolean;
+    /** Method types users may set up themselves. */
+    readonly enrollMethods: readonly MethodType[];
+    readonly allowPhoneChange: boolean;
+    readonly allowPinChange: boolean;
+    readonly allowLanguageChange: boolean;
+    /** Users may choose their default method and add or remove authenticators. */
+    readonly allowMethodChange: boolean;
+    /** Users may start a one-time bypass of their next sign-in. */
+    readonly allowBypass: boolean;
+    /** Length of a bypass users start themselves. */
+    readonly bypassSeconds: number;
+    /** A sign-in to the portal from a trusted network skips the second factor. */
+    readonly trustedIpsSkipSecondFactor: boolean;
+  };
+  /** Users reporting a sign-in they did not make ("not me"). */
+  readonly fraud: {
+    readonly allowReports: boolean;
+    /** A report blocks the account until an administrator unblocks it. */
+    readonly blockUser: boolean;
+  };
+  /** Portal and console sign-in sessions. */
+  readonly sessions: {
+    /** Signed out after this long without a request. */
+    readonly idleSeconds: number;
+    /** Signed out this long after signing in, whatever the activity. */
+    readonly absoluteSeconds: number;
+    /** Changes to methods need a second factor at most this old. */
+    readonly reauthSeconds: number;
+  };
 }
 
 export type SettingsPatch = { readonly [K in keyof Settings]?: Settings[K] extends object ? Partial<Settings[K]> : Settings[K] };

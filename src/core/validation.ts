@@ -91,9 +91,26 @@ function parsePhone(value: PhoneInput, field: string): Phone {
   return Object.freeze({ number: parsed.number, extension: extension === '' ? null : extension, country: parsed.country ?? country ?? null });
 }
 
-/** PINs: 4-16 ASCII digits. */
-export function validatePin(value: unknown, field = 'pin'): string {
-  if (typeof value !== 'string' || !/^[0-9]{4,16}$/.test(value)) throw invalid(field, 'must be 4 to 16 digits');
+/** The PIN policy of the company settings. */
+export interface PinPolicy {
+  readonly minLength: number;
+  readonly maxLength: number;
+  readonly refuseTrivial: boolean;
+}
+
+/** One digit repeated (0000) or a run up or down (1234, 8765, 8901). */
+function trivialPin(pin: string): boolean {
+  const digits = [...pin].map(Number);
+  const steps = new Set(digits.slice(1).map((d, i) => (d - (digits[i] as number) + 10) % 10));
+  return steps.size === 1 && (steps.has(0) || steps.has(1) || steps.has(9));
+}
+
+/** PINs: ASCII digits, within the policy's lengths (always 4 to 16), not trivial when the policy says so. */
+export function validatePin(value: unknown, policy: PinPolicy, field = 'pin'): string {
+  const min = Math.max(4, policy.minLength);
+  const max = Math.min(16, policy.maxLength);
+  if (typeof value !== 'string' || !/^[0-9]+$/.test(value) || value.length < min || value.length > max) throw invalid(field, `must be ${min} to ${max} digits`);
+  if (policy.refuseTrivial && trivialPin(value)) throw invalid(field, 'must not be one repeated digit or a run such as 1234');
   return value;
 }
 

@@ -26,6 +26,7 @@ import { createMethodStore } from './methods.ts';
 import { migrateToLatest } from './migrations/index.ts';
 import { postgresDialect } from './postgres.ts';
 import type { Database } from './schema.ts';
+import { createSessionStore } from './sessions.ts';
 import { createSettingsStore } from './settings.ts';
 import { createWriteBatcher } from './write-batch.ts';
 import { sqliteDialect } from './sqlite.ts';
@@ -109,6 +110,7 @@ function createStore(ctx: StoreContext): Store {
     users: withTranslatedErrors(createUserStore(ctx)),
     directorySync: withTranslatedErrors(createDirectorySyncStore(ctx)),
     leases: withTranslatedErrors(createLeaseStore(ctx)),
+    sessions: withTranslatedErrors(createSessionStore(ctx)),
     methods: withTranslatedErrors(createMethodStore(ctx)),
     applications: withTranslatedErrors(createApplicationStore(ctx)),
     bypasses: withTranslatedErrors(createBypassStore(ctx)),

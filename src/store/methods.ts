@@ -38,7 +38,7 @@ function hotPathQueries(db: Kysely<Database>) {
   };
 }
 
-export function createMethodStore({ db, keyring, writes }: StoreContext): MethodStore {
+export function createMethodStore({ db, dialect, keyring, writes }: StoreContext): MethodStore {
   const hot = hotPathQueries(db);
   // The secret is sealed with the method id as associated data: a sealed value moved to another
   // row does not open.
@@ -51,6 +51,7 @@ export function createMethodStore({ db, keyring, writes }: StoreContext): Method
     config: JSON.parse(row.config) as OathConfig,
     lastStep: row.last_step,
     drift: row.drift,
+    pending: row.pending === true || row.pending === 1,
     createdAt: row.created_at,
     lastUsedAt: row.last_used_at,
   });
@@ -69,6 +70,7 @@ export function createMethodStore({ db, keyring, writes }: StoreContext): Method
             config: JSON.stringify(method.config),
             last_step: method.lastStep ?? null,
             drift: 0,
+            pending: dialect === 'postgres' ? method.pending === true : method.pending === true ? 1 : 0,
             created_at: now,
             last_used_at: null,
           })
@@ -104,6 +106,18 @@ export function createMethodStore({ db, keyring, writes }: StoreContext): Method
     async consumeStep(id, step, drift, now) {
       const result = await writes.run((w) => hot.consumeStep.execute(w, { id, step, drift, now }));
       return count(result.numAffectedRows) === 1;
+    },
+
+    async confirm(id, step, drift, now) {
+      const [yes, no] = dialect === 'postgres' ? [true, false] : [1, 0];
+      const result = await db
+        .updateTable('methods')
+        .set({ pending: no, last_step: step, drift, last_used_at: now })
+        .where('id', '=', id)
+        .where('pending', '=', yes)
+        .where((eb) => eb.or([eb('last_step', 'is', null), eb('last_step', '<', step)]))
+        .executeTakeFirst();
+      return count(result.numUpdatedRows) === 1;
     },
 
     async setStep(id, step, drift, now) {

@@ -30,6 +30,8 @@ export interface UsersTable {
   source_kind: string;
   source_directory: string | null;
   source_external_id: string | null;
+  /** 'admin' | 'helpdesk' | 'auditor' | null */
+  console_role: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -45,6 +47,8 @@ export interface MethodsTable {
   config: string;
   last_step: number | null;
   drift: number;
+  /** Set up but not confirmed with a code yet: not usable to sign in. boolean on PostgreSQL, 0/1 on SQLite. */
+  pending: boolean | number;
   created_at: number;
   last_used_at: number | null;
 }
@@ -170,6 +174,21 @@ export interface DirectorySyncRunsTable {
   decided_at: number | null;
 }
 
+export interface SessionsTable {
+  /** Keyed hash of the session token; the token itself is never stored. */
+  id_hash: string;
+  kind: string;
+  user_id: string;
+  stage: string;
+  csrf: string;
+  /** JSON object */
+  data: string;
+  client_ip: string | null;
+  created_at: number;
+  last_seen_at: number;
+  expires_at: number;
+}
+
 export interface LeasesTable {
   name: string;
   holder: string;
@@ -181,6 +200,7 @@ export interface Database {
   directory_sync_state: DirectorySyncStateTable;
   directory_sync_runs: DirectorySyncRunsTable;
   leases: LeasesTable;
+  sessions: SessionsTable;
   users: UsersTable;
   methods: MethodsTable;
   applications: ApplicationsTable;

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Expression, Insertable, Kysely, Selectable, SqlBool, Updateable } from 'kysely';
 import { CoreError } from '../core/errors.ts';
 import type { UserStore } from '../core/ports.ts';
-import type { MethodType, NewUser, Page, Phone, User, UserQuery, UserSource, UserStatus } from '../core/types.ts';
+import type { ConsoleRole, MethodType, NewUser, Page, Phone, User, UserQuery, UserSource, UserStatus } from '../core/types.ts';
 import { count, escapeLike, parseJson, toJson, type StoreContext } from './context.ts';
 import { isUniqueViolation } from './errors.ts';
 import { prepareQuery } from './prepared.ts';
@@ -34,6 +34,7 @@ function toUser(row: Selectable<UsersTable>): User {
     pinHash: row.pin_hash,
     passwordHash: row.password_hash,
     source,
+    consoleRole: row.console_role as ConsoleRole | null,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -142,6 +143,7 @@ function newRow(user: NewUser, id: string, now: number): Insertable<UsersTable> 
     source_kind: source.kind,
     source_directory: source.kind === 'directory' ? source.directory : null,
     source_external_id: source.kind === 'directory' ? source.externalId : null,
+    console_role: user.consoleRole ?? null,
     created_at: now,
     updated_at: now,
   };
@@ -249,6 +251,7 @@ export function createUserStore({ db, writes }: StoreContext): UserStore {
       if (patch.defaultMethod !== undefined) set.default_method = patch.defaultMethod;
       if (patch.pinHash !== undefined) set.pin_hash = patch.pinHash;
       if (patch.passwordHash !== undefined) set.password_hash = patch.passwordHash;
+      if (patch.consoleRole !== undefined) set.console_role = patch.consoleRole;
       let row;
       try {
         row = await db.updateTable('users').set(set).where('id', '=', id).returningAll().executeTakeFirst();

@@ -226,7 +226,7 @@ describe('logs', () => {
     const { lines, stream } = capture();
     const logger = createLogger({ level: 'trace', destination: stream });
     const s = await start({ logger });
-    await s.app.inject({ method: 'POST', url: '/api/v1/users', headers: s.as('admin'), payload: { username: 'alice', pin: '98765' } });
+    await s.app.inject({ method: 'POST', url: '/api/v1/users', headers: s.as('admin'), payload: { username: 'alice', pin: '90817' } });
     const e = json<{ secret: string }>(await s.app.inject({ method: 'POST', url: '/api/v1/users/alice/methods', headers: s.as('admin'), payload: { type: 'totp' } }));
     const code = totpAt(e.secret, s.clock.now());
     await s.app.inject({ method: 'POST', url: '/api/v1/authentications', headers: s.as('sdk'), payload: { username: 'alice', passcode: code } });
@@ -235,6 +235,6 @@ describe('logs', () => {
 
     const out = lines.join('');
     expect(out).toContain('request completed');
-    for (const secret of [s.keys.admin, s.keys.sdk, e.secret, code, '98765', 'secretguess', created.token]) expect(out).not.toContain(secret);
+    for (const secret of [s.keys.admin, s.keys.sdk, e.secret, code, '90817', 'secretguess', created.token]) expect(out).not.toContain(secret);
   });
 });

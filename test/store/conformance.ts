@@ -169,6 +169,7 @@ export function describeStoreConformance(name: string, open: OpenStore): void {
           pinHash: '$argon2id$v=19$fake',
           passwordHash: '$argon2id$v=19$password',
           source: { kind: 'directory', directory: 'corp', externalId: 'guid-1' },
+          consoleRole: null,
           createdAt: T0,
           updatedAt: T0,
         };
@@ -464,6 +465,7 @@ export function describeStoreConformance(name: string, open: OpenStore): void {
           config: TOTP,
           lastStep: null,
           drift: 0,
+          pending: false,
           createdAt: T0,
           lastUsedAt: null,
         });

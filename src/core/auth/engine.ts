@@ -64,7 +64,7 @@ export function createEngine(deps: EngineDeps) {
     flow.user = await store.users.getByUsername(flow.input.username);
     if (flow.user) return undefined;
     decoyWork(flow.now);
-    return flow.app.requireUserMatch ? { state: 'denied', reason: 'user_not_found' } : { state: 'approved', reason: 'pass_through_unknown_user' };
+    return flow.app.requireUserMatch || flow.input.exemptions !== undefined ? { state: 'denied', reason: 'user_not_found' } : { state: 'approved', reason: 'pass_through_unknown_user' };
   };
 
   const checkStatus: Step = async (flow) => {
@@ -79,7 +79,7 @@ export function createEngine(deps: EngineDeps) {
 
   const checkTrustedIp: Step = async (flow) => {
     const ip = flow.input.clientIp;
-    if (!ip) return undefined;
+    if (!ip || flow.input.exemptions?.trustedIp === false) return undefined;
     const trusted = policy.trustedNetworks(flow.settings, flow.app);
     return trusted.contains(ip) ? { state: 'approved', reason: 'trusted_ip' } : undefined;
   };
@@ -87,12 +87,13 @@ export function createEngine(deps: EngineDeps) {
   const checkCache: Step = async (flow) => {
     const seconds = flow.app.cacheSeconds ?? flow.settings.cacheSeconds;
     const ip = flow.input.clientIp;
-    if (seconds <= 0 || !ip) return undefined;
+    if (seconds <= 0 || !ip || flow.input.exemptions?.cache === false) return undefined;
     const last = await store.authentications.lastApproval((flow.user as User).id, flow.app.id, ip, flow.now - seconds * 1000);
     return last ? { state: 'approved', reason: 'cached' } : undefined;
   };
 
   const checkBypass: Step = async (flow) => {
+    if (flow.input.exemptions?.bypass === false) return undefined;
     const userId = (flow.user as User).id;
     // A read first: most users have no bypass, and a read takes no write lock.
     if (!(await store.bypasses.active(userId, flow.now))) return undefined;
@@ -102,7 +103,8 @@ export function createEngine(deps: EngineDeps) {
 
   const selectMethod: Step = async (flow) => {
     const user = flow.user as User;
-    const all = await store.methods.listForUser(user.id);
+    // Methods still awaiting their confirmation code never sign anyone in.
+    const all = (await store.methods.listForUser(user.id)).filter((m) => !m.pending);
     const allowed = flow.app.allowedMethods;
     const wanted: MethodType | null = flow.input.method ?? null;
     if (wanted !== null && allowed !== null && !allowed.includes(wanted)) return { state: 'denied', reason: 'method_not_allowed' };

@@ -30,7 +30,13 @@ export function createBypassService({ store, clock, random, audit, policy, users
       const user = await users.find(username);
       const settings = await policy.settings();
       if (typeof input !== 'object' || input === null) throw invalid('body', 'must be an object');
-      const seconds = input.seconds === undefined ? settings.bypass.defaultSeconds : validateInteger(input.seconds, 'seconds', 1, settings.bypass.maxSeconds);
+      let seconds = input.seconds === undefined ? settings.bypass.defaultSeconds : validateInteger(input.seconds, 'seconds', 1, settings.bypass.maxSeconds);
+      // Users start a bypass of their own sign-in only where the portal settings allow it, for at most portal.bypassSeconds.
+      if (actor.kind === 'user') {
+        if (!settings.portal.allowBypass) throw new CoreError('forbidden', 'users may not start a bypass (portal.allowBypass)');
+        if (actor.name.toLowerCase() !== user.username.toLowerCase()) throw new CoreError('forbidden', 'users may start a bypass of their own account only');
+        seconds = input.seconds === undefined ? settings.portal.bypassSeconds : validateInteger(input.seconds, 'seconds', 1, settings.portal.bypassSeconds);
+      }
       const reason = validateReason(input.reason);
       const now = clock.now();
       const bypass = await store.bypasses.issue({ id: random.id(), userId: user.id, reason, createdBy: `${actor.kind}:${actor.name}`, createdAt: now, expiresAt: now + seconds * 1000 });

@@ -5,6 +5,8 @@ import type { Actor, EnrollTotpInput, EnrollmentResult, ImportReport, ImportRowE
 import type { Audit } from '../audit.ts';
 import { CoreError, isCoreError } from '../errors.ts';
 import { otpauthUri, parseSecret, resyncHotp, toBase32 } from '../oath.ts';
+import { methods as registry } from '../methods/index.ts';
+import type { PolicyCache } from '../policy-cache.ts';
 import type { Clock, Random, Store } from '../ports.ts';
 import type { MethodRecord, MethodType, OathConfig } from '../types.ts';
 import { invalid, validateText, validateUsername } from '../validation.ts';
@@ -16,7 +18,7 @@ const MIN_IMPORTED_SECRET_BYTES = 10;
 const RESYNC_WINDOW = 100;
 
 export function toMethodView(m: MethodRecord): MethodView {
-  return { id: m.id, type: m.type, label: m.label, config: m.config, drift: m.drift, createdAt: m.createdAt, lastUsedAt: m.lastUsedAt };
+  return { id: m.id, type: m.type, label: m.label, config: m.config, drift: m.drift, pending: m.pending, createdAt: m.createdAt, lastUsedAt: m.lastUsedAt };
 }
 
 /** A scalar from parsed input as text; anything else (objects, arrays) as the empty string. */
@@ -50,11 +52,12 @@ export interface MethodsDeps {
   readonly random: Random;
   readonly audit: Audit;
   readonly users: UsersService;
+  readonly policy: PolicyCache;
   readonly issuer: string;
 }
 
 export function createMethodsService(deps: MethodsDeps) {
-  const { store, clock, random, audit, users, issuer } = deps;
+  const { store, clock, random, audit, users, policy, issuer } = deps;
 
   async function findMethod(userId: string, methodId: string): Promise<MethodRecord> {
     const method = typeof methodId === 'string' && methodId.length <= 64 ? await store.methods.get(methodId) : undefined;
@@ -161,10 +164,11 @@ export function createMethodsService(deps: MethodsDeps) {
       const label = validateText(input.label, 'label', 128) ?? 'Authenticator app';
       const secret = random.bytes(SOFTWARE_SECRET_BYTES);
       const now = clock.now();
-      const method = await store.methods.add({ userId: user.id, type: 'totp', label, secret, config }, random.id(), now);
+      const pending = input.confirm === true;
+      const method = await store.methods.add({ userId: user.id, type: 'totp', label, secret, config, pending }, random.id(), now);
       const uri = otpauthUri({ type: 'totp', issuer, account: user.username, secret, config });
       const qrSvg = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
-      await audit.admin({ action: 'method.enroll', user, actor, now, details: { methodId: method.id, type: 'totp' } });
+      await audit.admin({ action: 'method.enroll', user, actor, now, details: { methodId: method.id, type: 'totp', pending } });
       return { method: toMethodView(method), secret: toBase32(secret), otpauthUri: uri, qrSvg };
     },
 
@@ -186,6 +190,21 @@ export function createMethodsService(deps: MethodsDeps) {
         progress?.(i + 1, rows.length);
       }
       return { total: rows.length, created, updated: 0, skipped: errors.length, errors };
+    },
+
+    async confirm(username: string, methodId: string, code: string, actor: Actor): Promise<MethodView> {
+      const user = await users.find(username);
+      const method = await findMethod(user.id, methodId);
+      if (!method.pending) throw new CoreError('method_not_found', 'this method is not awaiting confirmation');
+      if (typeof code !== 'string' || code.length > 64) throw invalid('code', 'must be a string of at most 64 characters');
+      const now = clock.now();
+      const result = registry[method.type].verify({ method, code, now, settings: await policy.settings() });
+      if (!result.ok || !(await store.methods.confirm(method.id, result.step, result.drift, now))) {
+        await audit.admin({ action: 'method.confirm', user, actor, now, result: 'failure', details: { methodId } });
+        throw new CoreError('code_rejected', 'the code does not match this authenticator');
+      }
+      await audit.admin({ action: 'method.confirm', user, actor, now, details: { methodId, type: method.type } });
+      return toMethodView((await store.methods.get(method.id)) as MethodRecord);
     },
 
     async remove(username: string, methodId: string, actor: Actor): Promise<void> {

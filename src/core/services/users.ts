@@ -1,9 +1,9 @@
 import { parse } from 'csv-parse/sync';
-import type { Actor, CreateUserInput, ImportReport, ImportRowError, ProgressFn, UpdateUserInput, UserView } from '../api.ts';
+import type { Actor, CreateUserInput, FraudReportInput, ImportReport, ImportRowError, ProgressFn, UpdateUserInput, UserView } from '../api.ts';
 import type { Audit } from '../audit.ts';
 import { CoreError, isCoreError } from '../errors.ts';
 import type { Clock, PasswordHasher, Random, Store } from '../ports.ts';
-import { METHOD_TYPES, type AuditEvent, type EffectiveStatus, type MethodType, type NewUser, type Page, type User, type UserPatch } from '../types.ts';
+import { CONSOLE_ROLES, METHOD_TYPES, type ConsoleRole, type AuditEvent, type EffectiveStatus, type MethodType, type NewUser, type Page, type User, type UserPatch } from '../types.ts';
 import {
   invalid,
   requireLanguage,
@@ -86,7 +86,7 @@ export function createUsersService(deps: UsersDeps) {
       language: input.language === undefined ? settings.defaultLanguage : requireLanguage(input.language),
       status: input.status === undefined ? 'enabled' : validateStatus(input.status),
       defaultMethod: validateMethodType(input.defaultMethod),
-      pinHash: input.pin === undefined || input.pin === null ? null : await passwords.hash(validatePin(input.pin)),
+      pinHash: input.pin === undefined || input.pin === null ? null : await passwords.hash(validatePin(input.pin, settings.pin)),
       ...(input.source ? { source: input.source } : {}),
     };
   }
@@ -102,7 +102,7 @@ export function createUsersService(deps: UsersDeps) {
     if (patch.language !== undefined) out['language'] = requireLanguage(patch.language);
     if (patch.status !== undefined) out['status'] = validateStatus(patch.status);
     if (patch.defaultMethod !== undefined) out['defaultMethod'] = validateMethodType(patch.defaultMethod);
-    if (patch.pin !== undefined) out['pinHash'] = patch.pin === null ? null : await passwords.hash(validatePin(patch.pin));
+    if (patch.pin !== undefined) out['pinHash'] = patch.pin === null ? null : await passwords.hash(validatePin(patch.pin, (await policy.settings()).pin));
     return out;
   }
 
@@ -244,6 +244,7 @@ export function createUsersService(deps: UsersDeps) {
       const user = await find(username);
       const now = clock.now();
       const updated = await store.users.update(user.id, { status: enabled ? 'enabled' : 'disabled' }, now);
+      if (!enabled) await store.sessions.deleteForUser(user.id);
       await audit.admin({ action: enabled ? 'user.enable' : 'user.disable', user, actor, now });
       return toUserView(updated);
     },
@@ -253,6 +254,7 @@ export function createUsersService(deps: UsersDeps) {
       const user = await find(username);
       const now = clock.now();
       const updated = await store.users.setBlocked(user.id, { at: now, reason: why }, now);
+      await store.sessions.deleteForUser(user.id);
       await audit.admin({ action: 'user.block', user, actor, now, reason: why });
       return toUserView(updated);
     },
@@ -292,10 +294,45 @@ export function createUsersService(deps: UsersDeps) {
       return toUserView(await find(user.username));
     },
 
+    async setConsoleRole(username: string, role: ConsoleRole | null, actor: Actor): Promise<UserView> {
+      if (role !== null && !(CONSOLE_ROLES as readonly unknown[]).includes(role)) throw invalid('role', `must be one of ${CONSOLE_ROLES.join(', ')}, or null`);
+      const user = await find(username);
+      const now = clock.now();
+      const updated = await store.users.update(user.id, { consoleRole: role }, now);
+      if (role === null) await store.sessions.deleteForUser(user.id, 'console');
+      await audit.admin({ action: 'user.console_role', user: updated, actor, now, details: { from: user.consoleRole, to: role } });
+      return toUserView(updated);
+    },
+
+    async reportFraud(username: string, input: FraudReportInput, actor: Actor): Promise<UserView> {
+      if (typeof input !== 'object' || input === null) throw invalid('body', 'must be an object');
+      const authenticationId = input.authenticationId ?? null;
+      if (authenticationId !== null && (typeof authenticationId !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(authenticationId))) throw invalid('authenticationId', 'is not an authentication id');
+      const note = validateText(input.note, 'note', 500);
+      const settings = await policy.settings();
+      if (!settings.fraud.allowReports) throw new CoreError('forbidden', 'fraud reports are turned off (fraud.allowReports)');
+      const user = await find(username);
+      const now = clock.now();
+      let after = user;
+      if (settings.fraud.blockUser && user.blockedAt === null) {
+        after = await store.users.setBlocked(user.id, { at: now, reason: 'fraud reported by the user' }, now);
+        await store.sessions.deleteForUser(user.id);
+      }
+      await audit.admin({
+        action: 'user.fraud_report',
+        user: after,
+        actor,
+        now,
+        reason: note,
+        details: { authenticationId, blocked: after.blockedAt !== null && user.blockedAt === null },
+      });
+      return toUserView(after);
+    },
+
     async history(username: string, limit = 100): Promise<AuditEvent[]> {
       const user = await find(username);
       const events = await store.audit.query({ username: user.username, kind: 'admin', limit: Math.min(Math.max(limit, 1), 1000) * 4 });
-      const wanted = new Set(['user.block', 'user.unblock', 'user.lock', 'user.unlock', 'user.enable', 'user.disable', 'bypass.issue', 'bypass.cancel']);
+      const wanted = new Set(['user.fraud_report', 'user.block', 'user.unblock', 'user.lock', 'user.unlock', 'user.enable', 'user.disable', 'bypass.issue', 'bypass.cancel']);
       return events.filter((e) => wanted.has(e.action)).slice(0, limit);
     },
   };

@@ -11,10 +11,12 @@ import { initial as postgresInitial } from './postgres/001_initial.ts';
 import { initial as sqliteInitial } from './sqlite/001_initial.ts';
 import { directorySync as postgresDirectorySync } from './postgres/002_directory_sync.ts';
 import { directorySync as sqliteDirectorySync } from './sqlite/002_directory_sync.ts';
+import { sessions as postgresSessions } from './postgres/003_sessions.ts';
+import { sessions as sqliteSessions } from './sqlite/003_sessions.ts';
 
 const migrations: Record<'sqlite' | 'postgres', Record<string, Migration>> = {
-  sqlite: { '001_initial': sqliteInitial, '002_directory_sync': sqliteDirectorySync },
-  postgres: { '001_initial': postgresInitial, '002_directory_sync': postgresDirectorySync },
+  sqlite: { '001_initial': sqliteInitial, '002_directory_sync': sqliteDirectorySync, '003_sessions': sqliteSessions },
+  postgres: { '001_initial': postgresInitial, '002_directory_sync': postgresDirectorySync, '003_sessions': postgresSessions },
 };
 
 /** Brings the schema to the latest version. Concurrent callers (other processes) wait for each other. */
