@@ -201,6 +201,37 @@ export interface SessionView {
   readonly expiresAt: number;
 }
 
+/** A sign-in refused before a session or an authentication exists, for the audit trail. */
+export interface SignInRefusal {
+  readonly kind: 'portal' | 'console';
+  /** As typed by the person signing in (it may name nobody). */
+  readonly username: string;
+  /** Why, e.g. `first_factor_invalid_credentials`, `no_console_role`. Never shown to the caller. */
+  readonly reason: string;
+  readonly clientIp?: string | null;
+}
+
+export type ReportBucket = 'hour' | 'day';
+
+/** Final authentication results over time, by method and by application. */
+export interface SignInReport {
+  readonly bucket: ReportBucket;
+  /** One entry per bucket from the one holding `from` to the one holding `to` (empty buckets are zeros). */
+  readonly series: readonly { readonly at: number; readonly approved: number; readonly denied: number; readonly expired: number }[];
+  readonly byMethod: readonly { readonly method: string; readonly approved: number; readonly denied: number }[];
+  readonly byApplication: readonly { readonly application: string; readonly approved: number; readonly denied: number }[];
+}
+
+/** The dashboard's first screen. */
+export interface DashboardSummary {
+  readonly users: { readonly total: number; readonly enabled: number; readonly locked: number; readonly blocked: number; readonly disabled: number };
+  /** The last 10 denied authentications, newest first. */
+  readonly recentFailures: readonly AuditEvent[];
+  /** The last 10 fraud reports (user.fraud_report), newest first. */
+  readonly fraudReports: readonly AuditEvent[];
+  readonly server: { readonly serverName: string; readonly version: string; readonly startedAt: number; readonly store: 'sqlite' | 'postgres' };
+}
+
 export interface FraudReportInput {
   /** The sign-in the user did not make (its authentication id), when known. */
   readonly authenticationId?: string | null;
@@ -293,6 +324,21 @@ export interface Core {
     renew(session: SessionView, fields: { stage: SessionStage; data: Record<string, unknown> }): Promise<SessionView>;
     end(token: string): Promise<void>;
     prune(): Promise<number>;
+    /**
+     * Records a sign-in refused before any session or authentication exists (wrong password, unknown
+     * user, no console role...) as an audit event of kind authentication, action `sign_in`, result
+     * denied, with the precise reason. The caller shows only "authentication failed".
+     */
+    refused(refusal: SignInRefusal, actor: Actor): Promise<void>;
+  };
+  readonly reports: {
+    /**
+     * Approved, denied and expired authentications from `from` (inclusive) to `to` (exclusive), in
+     * UTC hours or days; at most 400 buckets (`validation_failed` otherwise). Defaults: `to` now,
+     * `from` 24 buckets before `to`, bucket `hour`.
+     */
+    signIns(query: { from?: number; to?: number; bucket?: ReportBucket }): Promise<SignInReport>;
+    summary(): Promise<DashboardSummary>;
   };
   readonly apiKeys: {
     create(input: { name: string; role: Role }, actor: Actor): Promise<CreatedApiKey>;

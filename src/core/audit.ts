@@ -67,6 +67,31 @@ export function createAudit(store: Store, serverName: string) {
       });
     },
 
+    /** A portal or console sign-in refused before a second factor was asked for (wrong password, no console role...). */
+    async signInRefused(e: { application: string; username: string; user: User | undefined; reason: string; clientIp: string | null; actor: Actor; now: number }): Promise<void> {
+      await store.audit.append({
+        at: e.now,
+        kind: 'authentication',
+        action: 'sign_in',
+        result: 'denied',
+        reason: e.reason,
+        username: e.user?.username ?? e.username,
+        userId: e.user?.id ?? null,
+        displayName: e.user?.displayName ?? null,
+        email: e.user?.email ?? null,
+        phone: e.user?.phone?.number ?? null,
+        device: null,
+        method: null,
+        mode: 'password',
+        application: e.application,
+        serverName,
+        clientIp: e.clientIp,
+        actor: actorName(e.actor),
+        authenticationId: null,
+        details: null,
+      });
+    },
+
     /** A RADIUS accounting record (start, stop, interim update) from a network device. */
     async accounting(e: { now: number; status: string; username: string | null; application: string; clientIp: string | null; device: string; details: Record<string, unknown> }): Promise<void> {
       await store.audit.append({

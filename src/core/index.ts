@@ -10,6 +10,7 @@ import type { Clock, KeyedHasher, PasswordHasher, Random, Store } from './ports.
 import { createPolicyCache } from './policy-cache.ts';
 import { createApiKeysService, createApplicationsService, createBypassService, createSettingsService } from './services/admin.ts';
 import { createMethodsService } from './services/methods.ts';
+import { createReportsService } from './services/reports.ts';
 import { createSessionsService } from './services/sessions.ts';
 import { createUsersService } from './services/users.ts';
 import { METHOD_TYPES, type AuditQuery, type MethodType } from './types.ts';
@@ -35,6 +36,7 @@ function validatePasscodeInput(passcode: unknown): string {
 
 export function createCore(deps: CoreDeps): Core {
   const { store, clock, random } = deps;
+  const startedAt = clock.now();
   const audit = createAudit(store, deps.serverName);
   const policy = createPolicyCache(store, clock, random);
   const users = createUsersService({ store, clock, random, passwords: deps.passwords, audit, policy });
@@ -88,7 +90,8 @@ export function createCore(deps: CoreDeps): Core {
     settings: createSettingsService(adminDeps),
     applications: createApplicationsService(adminDeps),
     apiKeys: createApiKeysService(adminDeps),
-    sessions: createSessionsService({ store, clock, random, keyedHasher: deps.keyedHasher, policy }),
+    sessions: createSessionsService({ store, clock, random, keyedHasher: deps.keyedHasher, policy, audit }),
+    reports: createReportsService({ store, clock, serverName: deps.serverName, startedAt }),
   };
 }
 

@@ -160,6 +160,36 @@ export interface AuditStore {
   query(query: AuditQuery): Promise<AuditEvent[]>;
 }
 
+/** Final results of authentications (approved, denied, expired) in a time range, counted by the database. */
+export interface SignInCounts {
+  /** Buckets that hold at least one result, oldest first; `at` is the start of the bucket. */
+  readonly series: readonly { readonly at: number; readonly approved: number; readonly denied: number; readonly expired: number }[];
+  /** By method type; 'none' for decisions made before a method was chosen (unknown user, locked, trusted network...). */
+  readonly byMethod: readonly { readonly method: string; readonly approved: number; readonly denied: number }[];
+  readonly byApplication: readonly { readonly application: string; readonly approved: number; readonly denied: number }[];
+}
+
+/** Users by effective state (disabled > blocked > locked > enabled). */
+export interface UserStateCounts {
+  readonly total: number;
+  readonly enabled: number;
+  readonly locked: number;
+  readonly blocked: number;
+  readonly disabled: number;
+}
+
+/** Aggregates for the console's dashboard, computed by the database (GROUP BY, indexed counts). */
+export interface ReportStore {
+  /**
+   * Audit events of kind `authentication` and action `authenticate` with a final result, `at` in
+   * [from, to), grouped into buckets of `bucketMs` milliseconds aligned on the epoch (UTC hours and
+   * days). Challenges are not counted: they are not decisions.
+   */
+  signIns(query: { readonly from: number; readonly to: number; readonly bucketMs: number }): Promise<SignInCounts>;
+  /** Counts from the partial indexes of each state, so the cost follows the non-enabled users, not all of them. */
+  userStates(): Promise<UserStateCounts>;
+}
+
 export interface SettingsStore {
   /** Stored overrides (deep-merged over defaults by the core). */
   get(): Promise<Partial<Record<keyof Settings, unknown>>>;
@@ -350,6 +380,7 @@ export interface Store {
   readonly authentications: AuthenticationStore;
   readonly apiKeys: ApiKeyStore;
   readonly audit: AuditStore;
+  readonly reports: ReportStore;
   readonly settings: SettingsStore;
   /** Cheap round trip for readiness checks. */
   ping(): Promise<void>;

@@ -26,6 +26,7 @@ import { createMethodStore } from './methods.ts';
 import { migrateToLatest } from './migrations/index.ts';
 import { postgresDialect } from './postgres.ts';
 import type { Database } from './schema.ts';
+import { createReportStore } from './reports.ts';
 import { createSessionStore } from './sessions.ts';
 import { createSettingsStore } from './settings.ts';
 import { createWriteBatcher } from './write-batch.ts';
@@ -117,6 +118,7 @@ function createStore(ctx: StoreContext): Store {
     authentications: withTranslatedErrors(createAuthenticationStore(ctx)),
     apiKeys: withTranslatedErrors(createApiKeyStore(ctx)),
     audit: withTranslatedErrors(createAuditStore(ctx)),
+    reports: withTranslatedErrors(createReportStore(ctx)),
     settings: withTranslatedErrors(createSettingsStore(ctx)),
     async ping() {
       try {

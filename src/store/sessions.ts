@@ -53,13 +53,11 @@ export function createSessionStore({ db }: StoreContext): SessionStore {
       return count(result.numUpdatedRows) === 1;
     },
     async rename(oldIdHash, next) {
-      // Deleting first decides the race: only the caller whose delete removed the row inserts.
-      return db.transaction().execute(async (trx) => {
-        const removed = await trx.deleteFrom('sessions').where('id_hash', '=', oldIdHash).executeTakeFirst();
-        if (count(removed.numDeletedRows) !== 1) return false;
-        await trx.insertInto('sessions').values(toRow(next)).execute();
-        return true;
-      });
+      // One statement decides the race: the first update moves the row to its new id, so every
+      // other caller's WHERE finds nothing. (No transaction held across awaits: on SQLite, two
+      // stores of one process would wait on each other's write lock.)
+      const result = await db.updateTable('sessions').set(toRow(next)).where('id_hash', '=', oldIdHash).executeTakeFirst();
+      return count(result.numUpdatedRows) === 1;
     },
     async delete(idHash) {
       const result = await db.deleteFrom('sessions').where('id_hash', '=', idHash).executeTakeFirst();

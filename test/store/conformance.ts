@@ -9,7 +9,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCoreError, type ErrorCode } from '../../src/core/errors.ts';
-import type { Store, SyncRun } from '../../src/core/ports.ts';
+import type { SessionRecord, Store, SyncRun } from '../../src/core/ports.ts';
 import { toUserView } from '../../src/core/services/users.ts';
 import type { Authentication, NewAuditEvent, NewMethod, NewUser, OathConfig, User } from '../../src/core/types.ts';
 import { keyringFromKeys, type Keyring } from '../../src/store/keyring.ts';
@@ -875,6 +875,151 @@ export function describeStoreConformance(name: string, open: OpenStore): void {
 
       it('refuses a non-positive limit', async () => {
         await rejectsWith(store.audit.query({ limit: 0 }), 'validation_failed');
+      });
+    });
+
+    describe('reports', () => {
+      it('counts final authentication results per bucket, method and application in SQL; challenges and other events are not counted', async () => {
+        const HOUR = 3_600_000;
+        const base = Date.UTC(2001, 0, 1, 0, 0, 0); // a time range no other test writes
+        const app = unique('vpn');
+        const events: Array<Partial<NewAuditEvent>> = [
+          { at: base - 1, result: 'approved', method: 'totp', application: app }, // before the range
+          { at: base, result: 'approved', method: 'totp', application: app },
+          { at: base + 10, result: 'denied', method: 'totp', application: app },
+          { at: base + HOUR - 1, result: 'denied', method: null, application: app, reason: 'user_not_found' },
+          { at: base + 20, result: 'challenge', method: 'totp', application: app },
+          { at: base + 30, result: 'expired', method: 'totp', application: 'portal' },
+          { at: base + 2 * HOUR, result: 'approved', method: 'hotp', application: 'portal' },
+          { at: base + 2 * HOUR + 5, result: 'denied', action: 'sign_in', method: null, application: 'console' },
+          { at: base + 2 * HOUR + 6, result: 'success', kind: 'admin', action: 'user.create', application: null },
+          { at: base + 3 * HOUR, result: 'approved', method: 'totp', application: app }, // `to` is exclusive
+        ];
+        for (const e of events) await store.audit.append(auditEvent(e));
+        const counts = await store.reports.signIns({ from: base, to: base + 3 * HOUR, bucketMs: HOUR });
+        expect(counts.series).toEqual([
+          { at: base, approved: 1, denied: 2, expired: 1 },
+          { at: base + 2 * HOUR, approved: 1, denied: 0, expired: 0 },
+        ]);
+        expect(counts.byMethod).toEqual([
+          { method: 'hotp', approved: 1, denied: 0 },
+          { method: 'none', approved: 0, denied: 1 },
+          { method: 'totp', approved: 1, denied: 1 },
+        ]);
+        expect(counts.byApplication).toEqual([
+          { application: 'portal', approved: 1, denied: 0 },
+          { application: app, approved: 1, denied: 2 },
+        ].sort((a, b) => (a.application < b.application ? -1 : 1)));
+        const days = await store.reports.signIns({ from: base - 86_400_000, to: base + 86_400_000, bucketMs: 86_400_000 });
+        expect(days.series).toEqual([
+          { at: base - 86_400_000, approved: 1, denied: 0, expired: 0 },
+          { at: base, approved: 3, denied: 2, expired: 1 },
+        ]);
+        await rejectsWith(store.reports.signIns({ from: base, to: base + 1, bucketMs: 0 }), 'validation_failed');
+      });
+
+      it('counts users by effective state: disabled > blocked > locked > enabled', async () => {
+        const before = await store.reports.userStates();
+        const plain = await newUser();
+        const disabled = await newUser({ status: 'disabled' });
+        await store.users.setBlocked(disabled.id, { at: T0, reason: 'x' }, T0); // disabled wins
+        const blocked = await newUser();
+        await store.users.setBlocked(blocked.id, { at: T0, reason: 'x' }, T0);
+        await store.users.recordFailure(blocked.id, 1, T0); // blocked wins over locked
+        const locked = await newUser();
+        await store.users.recordFailure(locked.id, 1, T0);
+        const after = await store.reports.userStates();
+        expect({
+          total: after.total - before.total,
+          enabled: after.enabled - before.enabled,
+          disabled: after.disabled - before.disabled,
+          blocked: after.blocked - before.blocked,
+          locked: after.locked - before.locked,
+        }).toEqual({ total: 4, enabled: 1, disabled: 1, blocked: 1, locked: 1 });
+        expect(after.total).toBe(after.enabled + after.disabled + after.blocked + after.locked);
+        expect(after.total).toBe(await store.users.count());
+        await store.users.resetFailures(locked.id, T0);
+        expect((await store.reports.userStates()).locked).toBe(after.locked - 1);
+        expect(plain.status).toBe('enabled');
+      });
+    });
+
+    describe('sessions', () => {
+      const session = (userId: string, over: Partial<SessionRecord> = {}): SessionRecord => ({
+        idHash: randomBytes(32).toString('hex'),
+        kind: 'console',
+        userId,
+        stage: 'second_factor',
+        csrf: randomBytes(16).toString('hex'),
+        data: { authenticationId: 'a1' },
+        clientIp: '192.0.2.1',
+        createdAt: T0,
+        lastSeenAt: T0,
+        expiresAt: T0 + 3_600_000,
+        ...over,
+      });
+
+      it('creates, reads every field back, updates only the fields given, and deletes', async () => {
+        const user = await newUser();
+        const s = session(user.id, { data: { authenticationId: 'a1', nested: { n: 1 } } });
+        await store.sessions.create(s);
+        expect(await store.sessions.get(s.idHash)).toEqual(s);
+        expect(await store.sessions.get(randomBytes(32).toString('hex'))).toBeUndefined();
+        expect(await store.sessions.update(s.idHash, { stage: 'enroll' })).toBe(true);
+        expect(await store.sessions.get(s.idHash)).toEqual({ ...s, stage: 'enroll' });
+        expect(await store.sessions.update(s.idHash, { data: { methodId: 'm1' }, lastSeenAt: T0 + 5 })).toBe(true);
+        expect(await store.sessions.get(s.idHash)).toEqual({ ...s, stage: 'enroll', data: { methodId: 'm1' }, lastSeenAt: T0 + 5 });
+        expect(await store.sessions.update(s.idHash, {})).toBe(true);
+        expect(await store.sessions.delete(s.idHash)).toBe(true);
+        expect(await store.sessions.delete(s.idHash)).toBe(false);
+        expect(await store.sessions.update(s.idHash, { stage: 'complete' })).toBe(false);
+        expect(await store.sessions.update(s.idHash, {})).toBe(false);
+      });
+
+      it('renames for exactly one of many concurrent callers, from any store; the old id stops working', async () => {
+        const user = await newUser();
+        const s = session(user.id);
+        await store.sessions.create(s);
+        const stores = [store, await openAnother(BASE_KEYRING)];
+        const nexts = Array.from({ length: 8 }, () => session(user.id, { idHash: randomBytes(32).toString('hex'), stage: 'complete', data: { reauthAt: T0 } }));
+        const results = await Promise.all(nexts.map((n, i) => (stores[i % 2] as Store).sessions.rename(s.idHash, n)));
+        expect(results.filter(Boolean)).toHaveLength(1);
+        const winner = nexts[results.indexOf(true)] as SessionRecord;
+        expect(await store.sessions.get(s.idHash)).toBeUndefined();
+        expect(await store.sessions.get(winner.idHash)).toEqual(winner);
+        for (const [i, n] of nexts.entries()) if (!results[i]) expect(await store.sessions.get(n.idHash)).toBeUndefined();
+        expect(await store.sessions.rename(s.idHash, session(user.id))).toBe(false);
+      });
+
+      it('ends every session of a user, or those of one kind, and no one else\'s', async () => {
+        const user = await newUser();
+        const other = await newUser();
+        const mine = [session(user.id), session(user.id, { kind: 'portal' }), session(user.id, { kind: 'portal' })];
+        const theirs = session(other.id);
+        for (const s of [...mine, theirs]) await store.sessions.create(s);
+        expect(await store.sessions.deleteForUser(user.id, 'portal')).toBe(2);
+        expect(await store.sessions.get((mine[0] as SessionRecord).idHash)).toBeDefined();
+        expect(await store.sessions.deleteForUser(user.id)).toBe(1);
+        expect(await store.sessions.deleteForUser(user.id)).toBe(0);
+        expect(await store.sessions.get(theirs.idHash)).toEqual(theirs);
+        // Deleting the user takes their sessions with them.
+        await store.users.delete(other.id);
+        expect(await store.sessions.get(theirs.idHash)).toBeUndefined();
+      });
+
+      it('prunes sessions past their absolute end or idle too long, and keeps the others', async () => {
+        const user = await newUser();
+        const far = T0 + 400 * 86_400_000; // later than any other test's sessions
+        const ended = session(user.id, { createdAt: far - 10, lastSeenAt: far - 1, expiresAt: far });
+        const idle = session(user.id, { createdAt: far - 10, lastSeenAt: far - 601, expiresAt: far + 3_600_000 });
+        const live = session(user.id, { createdAt: far - 10, lastSeenAt: far - 600, expiresAt: far + 3_600_000 });
+        for (const s of [ended, idle, live]) await store.sessions.create(s);
+        const pruned = await store.sessions.prune(far, far - 600);
+        expect(pruned).toBeGreaterThanOrEqual(2);
+        expect(await store.sessions.get(ended.idHash)).toBeUndefined();
+        expect(await store.sessions.get(idle.idHash)).toBeUndefined();
+        expect(await store.sessions.get(live.idHash)).toEqual(live);
+        expect(await store.sessions.prune(far, far - 600)).toBe(0);
       });
     });
 

@@ -9,7 +9,9 @@
  * at once when the user is disabled, blocked, deleted or loses their console role: every request
  * resolves the session against the user's current state (fail closed).
  */
-import type { SessionView } from '../api.ts';
+import type { Actor, SessionView, SignInRefusal } from '../api.ts';
+import type { Audit } from '../audit.ts';
+import { isIpAddress } from '../auth/networks.ts';
 import { CoreError } from '../errors.ts';
 import type { Clock, KeyedHasher, Random, SessionRecord, SessionStage, Store } from '../ports.ts';
 import type { PolicyCache } from '../policy-cache.ts';
@@ -26,11 +28,15 @@ export interface SessionsDeps {
   readonly random: Random;
   readonly keyedHasher: KeyedHasher;
   readonly policy: PolicyCache;
+  readonly audit: Audit;
 }
 
 const b64url = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64url');
 
-export function createSessionsService({ store, clock, random, keyedHasher, policy }: SessionsDeps) {
+/** Usernames longer than this are recorded cut (they name nobody: the longest valid one is shorter). */
+const MAX_RECORDED_USERNAME = 256;
+
+export function createSessionsService({ store, clock, random, keyedHasher, policy, audit }: SessionsDeps) {
   const hashOf = (token: string): string => keyedHasher.digest(`session:${token}`);
 
   function view(token: string, record: SessionRecord, user: User, idleSeconds: number): SessionView {
@@ -117,6 +123,23 @@ export function createSessionsService({ store, clock, random, keyedHasher, polic
 
     async end(token: string): Promise<void> {
       if (TOKEN.test(token)) await store.sessions.delete(hashOf(token));
+    },
+
+    /** Audits a sign-in refused before a session existed; the reason stays inside. */
+    async refused(refusal: SignInRefusal, actor: Actor): Promise<void> {
+      if (refusal.kind !== 'portal' && refusal.kind !== 'console') throw new CoreError('validation_failed', 'kind must be portal or console');
+      const typed = typeof refusal.username === 'string' ? refusal.username.slice(0, MAX_RECORDED_USERNAME) : '';
+      const user = typed === '' ? undefined : await store.users.getByUsername(typed);
+      const ip = refusal.clientIp;
+      await audit.signInRefused({
+        application: refusal.kind,
+        username: typed,
+        user,
+        reason: String(refusal.reason).slice(0, 128),
+        clientIp: typeof ip === 'string' && isIpAddress(ip) ? ip : null,
+        actor,
+        now: clock.now(),
+      });
     },
 
     /** Deletes sessions past their end; returns how many. */

@@ -13,10 +13,12 @@ import { directorySync as postgresDirectorySync } from './postgres/002_directory
 import { directorySync as sqliteDirectorySync } from './sqlite/002_directory_sync.ts';
 import { sessions as postgresSessions } from './postgres/003_sessions.ts';
 import { sessions as sqliteSessions } from './sqlite/003_sessions.ts';
+import { reports as postgresReports } from './postgres/004_reports.ts';
+import { reports as sqliteReports } from './sqlite/004_reports.ts';
 
 const migrations: Record<'sqlite' | 'postgres', Record<string, Migration>> = {
-  sqlite: { '001_initial': sqliteInitial, '002_directory_sync': sqliteDirectorySync, '003_sessions': sqliteSessions },
-  postgres: { '001_initial': postgresInitial, '002_directory_sync': postgresDirectorySync, '003_sessions': postgresSessions },
+  sqlite: { '001_initial': sqliteInitial, '002_directory_sync': sqliteDirectorySync, '003_sessions': sqliteSessions, '004_reports': sqliteReports },
+  postgres: { '001_initial': postgresInitial, '002_directory_sync': postgresDirectorySync, '003_sessions': postgresSessions, '004_reports': postgresReports },
 };
 
 /** Brings the schema to the latest version. Concurrent callers (other processes) wait for each other. */
