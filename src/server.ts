@@ -284,6 +284,7 @@ export async function startServer(config: Config, opts: StartServerOptions = {})
       ready: () => ctx.store.ping(),
       ...(directories ? { directories } : {}),
       ...(directorySync ? { directorySync } : {}),
+      firstFactor: (await ctx.firstFactors()).resolve('user'),
     });
     await app.listen({ host: config.server.host, port: config.server.port });
   } catch (e) {

@@ -8,11 +8,14 @@
  *   /api/v1/...                      the API: Bearer API key, rate limits and roles (see auth.ts)
  *   /api/v1/directories/...          directory sources (the `directories` service) and their
  *                                    synchronization (the `directorySync` service)
+ *   /portal/...                      the user portal: server-rendered pages (portal/)
+ *   /admin/...                       the admin console: a single-page app and its sign-in (console/)
  *
  * Every response carries `x-request-id`, `x-content-type-options: nosniff` and
  * `cache-control: no-store`; errors are `application/problem+json` (see errors.ts).
  */
 import { SerializerSelector, type RouteDefinition, type Serializer } from '@fastify/fast-json-stringify-compiler';
+import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
@@ -22,6 +25,8 @@ import type { FastifyInstance, FastifySerializerCompiler, FastifyReply, FastifyR
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { Core } from '../../core/api.ts';
+import type { Clock, FirstFactorProvider } from '../../core/ports.ts';
+import { systemClock } from '../../platform/clock.ts';
 import type { DirectoryService } from '../../directory/directory-service.ts';
 import type { SyncService } from '../../directory/sync-service.ts';
 import type { Metrics } from '../../ops/metrics.ts';
@@ -61,6 +66,10 @@ export interface HttpAppOptions {
   readonly directories?: DirectoryService;
   /** Directory synchronization behind /api/v1/directories; absent: those routes answer that no directory is synchronized. */
   readonly directorySync?: SyncService;
+  /** The first factor of portal and console sign-in (the `user` provider: directory bind or local password); absent: neither is served. */
+  readonly firstFactor?: FirstFactorProvider;
+  /** The clock of portal and console sessions (the core's clock; tests pass a fake one). */
+  readonly clock?: Clock;
 }
 
 export const API_PREFIX = '/api/v1';
@@ -80,6 +89,9 @@ export function routesOf(app: FastifyInstance): readonly RouteInfo[] {
   return ROUTES.get(app) ?? [];
 }
 const DOCS_PREFIX = `${API_PREFIX}/docs`;
+/** Pages that set their own headers (a page CSP instead of the API's). */
+const PAGE_PREFIXES = ['/portal', '/admin'];
+const isPage = (url: string): boolean => PAGE_PREFIXES.some((p) => url === p || url.startsWith(`${p}/`) || url.startsWith(`${p}?`));
 
 /** Request ids: a caller's x-request-id when it is a short token, else a new unique id. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -166,7 +178,8 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
   const docsHeaders = { ...DOCS_HEADERS, ...hsts };
   app.decorateRequest('actor', null);
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
-    reply.headers(request.url.startsWith(DOCS_PREFIX) ? docsHeaders : apiHeaders);
+    if (isPage(request.url)) reply.headers(hsts);
+    else reply.headers(request.url.startsWith(DOCS_PREFIX) ? docsHeaders : apiHeaders);
     reply.header('x-request-id', request.id);
     done();
   });
@@ -188,6 +201,13 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
   });
 
   await app.register(opsRoutes, { metrics: opts.metrics, metricsAllowFrom: opts.metricsAllowFrom, ready: opts.ready });
+  await app.register(cookie);
+
+  if (opts.firstFactor) {
+    const { portalDoor } = await import('./portal/index.ts');
+    await app.register(portalDoor, { prefix: '/portal', core: opts.core, firstFactor: opts.firstFactor, clock: opts.clock ?? systemClock, https: opts.https !== undefined });
+    // The admin console
+  }
 
   const access = createAccessHook({ core: opts.core, rateLimit: opts.rateLimit });
   await app.register(

@@ -1,0 +1,196 @@
+/**
+ * The portal's pages, as eta templates (values are escaped unless written with `<%~`). Every text
+ * comes from `it.t` (i18n.ts). The pages need no JavaScript: plain forms, each with the session's
+ * anti-forgery token.
+ */
+import { Eta } from 'eta';
+
+const layout = `<!doctype html>
+<html lang="<%= it.lang %>">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title><%= it.title %> · <%= it.t('app.title') %></title>
+<link rel="stylesheet" href="/portal/assets/portal.css?v=<%= it.cssVersion %>">
+</head>
+<body>
+<a class="skip" href="#main"><%= it.t('nav.skip') %></a>
+<header class="top"><div class="bar">
+<a class="brand" href="/portal"><%= it.t('app.title') %> <span>· <%= it.t('app.portal') %></span></a>
+<form method="get" action="<%= it.path %>">
+<label for="lang-select"><%= it.t('nav.language') %></label>
+<select id="lang-select" name="lang"><% for (const l of it.languages) { %><option value="<%= l.code %>"<%~ l.code === it.lang ? ' selected' : '' %>><%= l.name %></option><% } %></select>
+<button type="submit"><%= it.t('nav.change') %></button>
+</form>
+<% if (it.signedIn) { %><form method="post" action="/portal/sign-out"><input type="hidden" name="_csrf" value="<%= it.csrf %>"><button type="submit"><%= it.t('nav.signOut') %></button></form><% } %>
+</div></header>
+<main id="main">
+<%~ it.body %>
+</main>
+</body>
+</html>`;
+
+const notices = `<% if (it.notice) { %><p class="notice <%= it.notice.kind %>" role="<%= it.notice.kind === 'bad' ? 'alert' : 'status' %>"><%= it.notice.text %></p><% } %>`;
+
+const signIn = `<% layout('@layout', it) %>
+<section class="card">
+<h1><%= it.t('signIn.title') %></h1>
+<p class="lead"><%= it.t('signIn.intro') %></p>
+${notices}
+<form method="post" action="/portal/sign-in">
+<input type="hidden" name="_csrf" value="<%= it.csrf %>">
+<div class="field"><label for="username"><%= it.t('signIn.username') %></label>
+<input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required maxlength="256" value="<%= it.username %>"<%~ it.username ? '' : ' autofocus' %>></div>
+<div class="field"><label for="password"><%= it.t('signIn.password') %></label>
+<input type="password" id="password" name="password" autocomplete="current-password" required maxlength="1024"<%~ it.username ? ' autofocus' : '' %>></div>
+<button class="primary" type="submit"><%= it.t('signIn.submit') %></button>
+</form>
+</section>`;
+
+const verify = `<% layout('@layout', it) %>
+<section class="card">
+<h1><%= it.t('verify.title') %></h1>
+<p class="lead"><%= it.reauth ? it.t('verify.reauth') : it.t('verify.intro') %></p>
+${notices}
+<form method="post" action="<%= it.action %>">
+<input type="hidden" name="_csrf" value="<%= it.csrf %>">
+<div class="field"><label for="code"><%= it.t('verify.code') %></label>
+<input class="code" type="text" id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6,8}" maxlength="8" required autofocus></div>
+<button class="primary" type="submit"><%= it.t('verify.submit') %></button>
+</form>
+</section>`;
+
+const enroll = `<% layout('@layout', it) %>
+<section class="card">
+<h1><%= it.t('enroll.title') %></h1>
+<p class="lead"><%= it.t('enroll.intro') %></p>
+${notices}
+<ol class="steps">
+<li><%= it.t('enroll.step1') %></li>
+<li><%= it.t('enroll.step2') %>
+<img class="qr" src="<%= it.qrDataUri %>" alt="<%= it.t('enroll.qrAlt') %>" width="208" height="208">
+<%= it.t('enroll.manual') %> <code class="secret" id="secret"><%= it.secretGroups %></code></li>
+<li><form method="post" action="<%= it.action %>">
+<input type="hidden" name="_csrf" value="<%= it.csrf %>">
+<div class="field"><label for="code"><%= it.t('enroll.step3') %></label>
+<input class="code" type="text" id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6,8}" maxlength="8" required></div>
+<button class="primary" type="submit"><%= it.t('enroll.submit') %></button>
+</form></li>
+</ol>
+</section>`;
+
+const message = `<% layout('@layout', it) %>
+<section class="card">
+<h1><%= it.title %></h1>
+${notices}
+<% if (it.text) { %><p><%= it.text %></p><% } %>
+<% if (it.link) { %><p><a href="<%= it.link.href %>"><%= it.link.text %></a></p><% } %>
+</section>`;
+
+const phoneFields = `<fieldset><legend><%= it.label %></legend><div class="row">
+<div class="field"><label for="<%= it.name %>-country"><%= it.t('account.country') %></label><input type="text" id="<%= it.name %>-country" name="<%= it.name %>Country" maxlength="2" autocomplete="off" value="<%= it.phone ? (it.phone.country || '') : '' %>" aria-describedby="<%= it.name %>-country-help"></div>
+<div class="field"><label for="<%= it.name %>-number"><%= it.t('account.number') %></label><input type="tel" id="<%= it.name %>-number" name="<%= it.name %>Number" maxlength="64" autocomplete="tel" value="<%= it.phone ? it.phone.number : '' %>"></div>
+<div class="field"><label for="<%= it.name %>-ext"><%= it.t('account.extension') %></label><input type="text" id="<%= it.name %>-ext" name="<%= it.name %>Extension" inputmode="numeric" maxlength="10" value="<%= it.phone && it.phone.extension ? it.phone.extension : '' %>"></div>
+</div><span class="help" id="<%= it.name %>-country-help"><%= it.t('account.countryHelp') %></span></fieldset>`;
+
+const account = `<% layout('@layout', it) %>
+<h1><%= it.t('account.title') %></h1>
+<p class="lead"><%= it.t('account.welcome', { name: it.user.displayName || it.user.username }) %></p>
+${notices}
+
+<section class="card" aria-labelledby="methods-h">
+<h2 id="methods-h"><%= it.t('account.methods') %></h2>
+<% if (it.methods.length === 0) { %><p><%= it.t('account.methodsNone') %></p><% } %>
+<ul class="methods">
+<% for (const m of it.methods) { %><li><div><strong><%= m.label %></strong> <span class="meta">(<%= m.typeName %>)</span><br><span class="meta"><%= m.meta %></span></div>
+<% if (it.portal.allowMethodChange && it.methods.length > 1) { %><form method="post" action="/portal/methods/<%= m.id %>/remove"><input type="hidden" name="_csrf" value="<%= it.csrf %>"><button class="danger" type="submit" aria-label="<%= it.t('account.removeLabel', { label: m.label }) %>"><%= it.t('account.remove') %></button></form><% } %></li>
+<% } %>
+</ul>
+<% if (it.portal.allowMethodChange && it.canEnroll) { %><form method="post" action="/portal/methods/add"><input type="hidden" name="_csrf" value="<%= it.csrf %>"><button class="secondary" type="submit"><%= it.t('account.add') %></button></form><% } %>
+<% if (it.portal.allowMethodChange && it.defaultChoices.length > 1) { %>
+<form method="post" action="/portal/account/default-method"><input type="hidden" name="_csrf" value="<%= it.csrf %>">
+<div class="field"><label for="default-method"><%= it.t('account.defaultMethod') %></label><select id="default-method" name="defaultMethod"><% for (const c of it.defaultChoices) { %><option value="<%= c.value %>"<%~ c.selected ? ' selected' : '' %>><%= c.name %></option><% } %></select></div>
+<button class="secondary" type="submit"><%= it.t('account.saveDefault') %></button></form>
+<% } %>
+</section>
+
+<% if (it.portal.allowPinChange) { %>
+<section class="card" aria-labelledby="pin-h">
+<h2 id="pin-h"><%= it.t('account.pin') %></h2>
+<p><%= it.user.hasPin ? it.t('account.pinSet') : it.t('account.pinNone') %></p>
+<form method="post" action="/portal/account/pin"><input type="hidden" name="_csrf" value="<%= it.csrf %>">
+<div class="field"><label for="pin"><%= it.t('account.newPin') %></label><input type="password" id="pin" name="pin" inputmode="numeric" autocomplete="new-password" minlength="<%= it.pinPolicy.minLength %>" maxlength="<%= it.pinPolicy.maxLength %>" pattern="[0-9]*" required aria-describedby="pin-help"><span class="help" id="pin-help"><%= it.t('account.pinHelp', { min: it.pinPolicy.minLength, max: it.pinPolicy.maxLength }) %><% if (it.pinPolicy.refuseTrivial) { %> <%= it.t('account.pinTrivial') %><% } %></span></div>
+<div class="field"><label for="pin2"><%= it.t('account.confirmPin') %></label><input type="password" id="pin2" name="pinAgain" inputmode="numeric" autocomplete="new-password" maxlength="<%= it.pinPolicy.maxLength %>" pattern="[0-9]*" required></div>
+<button class="secondary" type="submit"><%= it.t('account.savePin') %></button></form>
+</section>
+<% } %>
+
+<% if (it.portal.allowPhoneChange) { %>
+<section class="card" aria-labelledby="phones-h">
+<h2 id="phones-h"><%= it.t('account.profile') %></h2>
+<form method="post" action="/portal/account/phones"><input type="hidden" name="_csrf" value="<%= it.csrf %>">
+<%~ include('@phone', { t: it.t, name: 'phone', label: it.t('account.phone'), phone: it.user.phone }) %>
+<%~ include('@phone', { t: it.t, name: 'backup', label: it.t('account.backupPhone'), phone: it.user.backupPhone }) %>
+<button class="secondary" type="submit"><%= it.t('account.savePhones') %></button></form>
+</section>
+<% } %>
+
+<% if (it.portal.allowLanguageChange) { %>
+<section class="card" aria-labelledby="lang-h">
+<h2 id="lang-h"><%= it.t('account.language') %></h2>
+<form method="post" action="/portal/account/language"><input type="hidden" name="_csrf" value="<%= it.csrf %>">
+<div class="field"><label for="user-language"><%= it.t('account.language') %></label><select id="user-language" name="language"><% for (const l of it.languages) { %><option value="<%= l.code %>"<%~ l.code === it.userLanguage ? ' selected' : '' %>><%= l.name %></option><% } %></select></div>
+<button class="secondary" type="submit"><%= it.t('account.saveLanguage') %></button></form>
+</section>
+<% } %>
+
+<% if (it.portal.allowBypass) { %>
+<section class="card" aria-labelledby="bypass-h">
+<h2 id="bypass-h"><%= it.t('account.bypass') %></h2>
+<p><%= it.t('account.bypassIntro') %></p>
+<% if (it.bypass) { %><p><%= it.t('account.bypassActive', { date: it.bypass.until }) %></p>
+<form method="post" action="/portal/bypass/cancel"><input type="hidden" name="_csrf" value="<%= it.csrf %>"><button class="secondary" type="submit"><%= it.t('account.bypassCancel') %></button></form>
+<% } else { %>
+<form method="post" action="/portal/bypass"><input type="hidden" name="_csrf" value="<%= it.csrf %>">
+<div class="field"><label for="bypass-seconds"><%= it.t('account.bypassSeconds') %></label><input type="number" id="bypass-seconds" name="seconds" min="30" max="<%= it.portal.bypassSeconds %>" value="<%= it.portal.bypassSeconds %>" required></div>
+<button class="secondary" type="submit"><%= it.t('account.bypassStart') %></button></form>
+<% } %>
+</section>
+<% } %>
+
+<section class="card" aria-labelledby="recent-h">
+<h2 id="recent-h"><%= it.t('account.recent') %></h2>
+<% if (it.recent.length === 0) { %><p><%= it.t('account.recentNone') %></p><% } else { %>
+<table><thead><tr><th scope="col"><%= it.t('account.when') %></th><th scope="col" class="where"><%= it.t('account.where') %></th><th scope="col"><%= it.t('account.app') %></th><th scope="col"><%= it.t('account.result') %></th><% if (it.fraudAllowed) { %><th scope="col"><span class="skip"><%= it.t('account.notMe') %></span></th><% } %></tr></thead><tbody>
+<% for (const e of it.recent) { %><tr><td><%= e.when %></td><td class="where"><%= e.where %></td><td><%= e.application %></td><td class="result-<%= e.result %>"><%= e.resultText %></td>
+<% if (it.fraudAllowed) { %><td><% if (e.authenticationId) { %><form method="get" action="/portal/fraud"><input type="hidden" name="authentication" value="<%= e.authenticationId %>"><button class="danger" type="submit" aria-label="<%= it.t('account.notMeLabel', { date: e.when }) %>"><%= it.t('account.notMe') %></button></form><% } %></td><% } %></tr>
+<% } %></tbody></table>
+<% } %>
+</section>`;
+
+const fraud = `<% layout('@layout', it) %>
+<section class="card">
+<h1><%= it.t('fraud.title') %></h1>
+<p class="lead"><%= it.t('fraud.intro') %></p>
+<% if (it.blocks) { %><p class="notice bad"><%= it.t('fraud.blockWarning') %></p><% } %>
+<form method="post" action="/portal/fraud"><input type="hidden" name="_csrf" value="<%= it.csrf %>"><input type="hidden" name="authentication" value="<%= it.authenticationId %>">
+<div class="field"><label for="note"><%= it.t('fraud.note') %></label><textarea id="note" name="note" rows="3" maxlength="500"></textarea></div>
+<button class="danger" type="submit"><%= it.t('fraud.submit') %></button> <a href="/portal/account"><%= it.t('fraud.cancel') %></a>
+</form>
+</section>`;
+
+export function createViews(): Eta {
+  const eta = new Eta({ autoEscape: true, useWith: false, cache: true, autoTrim: false });
+  eta.loadTemplate('@layout', layout);
+  eta.loadTemplate('@phone', phoneFields);
+  eta.loadTemplate('@signIn', signIn);
+  eta.loadTemplate('@verify', verify);
+  eta.loadTemplate('@enroll', enroll);
+  eta.loadTemplate('@message', message);
+  eta.loadTemplate('@account', account);
+  eta.loadTemplate('@fraud', fraud);
+  return eta;
+}
+
+export type PageName = 'signIn' | 'verify' | 'enroll' | 'message' | 'account' | 'fraud';

@@ -1,0 +1,203 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cliActor } from '../support/harness.ts';
+import { totpAt } from '../http/helpers.ts';
+import { InjectBrowser, csrfOf, startWebApp, type WebApp } from '../support/web-app.ts';
+
+let w: WebApp;
+beforeEach(async () => {
+  w = await startWebApp();
+});
+afterEach(async () => w.close());
+
+const PASSWORD = 'correct horse battery';
+
+async function localUser(username: string): Promise<void> {
+  await w.core.users.create({ username, displayName: `${username} Example` }, cliActor);
+  await w.core.users.setPassword(username, PASSWORD, cliActor);
+}
+
+async function signIn(b: InjectBrowser, username: string, password = PASSWORD) {
+  const page = await b.get('/portal/sign-in');
+  return b.post('/portal/sign-in', { _csrf: csrfOf(page.body), username, password });
+}
+
+/** Signs in a user without a method and finishes enrollment; returns the authenticator's secret. */
+async function enroll(b: InjectBrowser, username: string): Promise<string> {
+  const res = await signIn(b, username);
+  expect(res.headers.location).toBe('/portal/enroll');
+  const page = await b.get('/portal/enroll');
+  const secret = (/id="secret">([A-Z2-7 ]+)</.exec(page.body)?.[1] ?? '').replace(/ /g, '');
+  const done = await b.post('/portal/enroll', { _csrf: csrfOf(page.body), code: totpAt(secret, w.clock.now()) });
+  expect(done.headers.location).toBe('/portal/account?notice=account.setupNext');
+  return secret;
+}
+
+describe('portal pages', () => {
+  it('serve the sign-in page with a strict CSP, no script, a labelled form and a form cookie', async () => {
+    const b = new InjectBrowser(w.app);
+    const res = await b.get('/portal/sign-in');
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-security-policy']).toContain("default-src 'none'");
+    expect(res.headers['content-security-policy']).not.toContain('script-src');
+    expect(res.headers['x-frame-options']).toBe('DENY');
+    expect(res.body).not.toContain('<script');
+    expect(res.body).toMatch(/<label for="username">Username<\/label>/);
+    const cookie = res.cookies.find((c) => c.name === '__Host-cs_portal_form');
+    expect(cookie).toMatchObject({ secure: true, httpOnly: true, sameSite: 'Strict', path: '/' });
+    expect(cookie).not.toHaveProperty('domain');
+  });
+
+  it('answer every sign-in failure the same way and refuse a form without its token', async () => {
+    await localUser('alice');
+    const b = new InjectBrowser(w.app);
+    const wrong = await signIn(b, 'alice', 'wrong password here');
+    const unknown = await signIn(b, 'nobody', PASSWORD);
+    expect(wrong.statusCode).toBe(401);
+    expect(unknown.statusCode).toBe(401);
+    const message = (html: string) => /<p class="notice bad"[^>]*>([^<]*)</.exec(html)?.[1];
+    expect(message(wrong.body)).toBe('Sign-in failed. Check your username and password and try again.');
+    expect(message(unknown.body)).toBe(message(wrong.body));
+    expect(b.cookies.has('__Host-cs_portal')).toBe(false);
+    const forged = await new InjectBrowser(w.app).post('/portal/sign-in', { _csrf: 'x'.repeat(43), username: 'alice', password: PASSWORD });
+    expect(forged.statusCode).toBe(403);
+  });
+
+  it('enroll a new user with a confirmed authenticator, then sign in with a code from it', async () => {
+    await localUser('alice');
+    const b = new InjectBrowser(w.app);
+    const secret = await enroll(b, 'alice');
+    const account = await b.get('/portal/account?notice=account.setupNext');
+    expect(account.statusCode).toBe(200);
+    expect(account.body).toContain('Your authenticator is active.');
+    expect((await w.core.methods.list('alice')).map((m) => m.pending)).toEqual([false]);
+
+    const signOut = await b.post('/portal/sign-out', { _csrf: csrfOf(account.body) });
+    expect(signOut.headers.location).toBe('/portal/sign-in?notice=signIn.signedOut');
+    expect((await b.get('/portal/account')).headers.location).toBe('/portal/sign-in?notice=signIn.expired');
+
+    w.clock.advance(30_000);
+    const first = await signIn(b, 'alice');
+    expect(first.headers.location).toBe('/portal/verify');
+    const beforeToken = b.cookies.get('__Host-cs_portal');
+    const verify = await b.get('/portal/verify');
+    const ok = await b.post('/portal/verify', { _csrf: csrfOf(verify.body), code: totpAt(secret, w.clock.now()) });
+    expect(ok.headers.location).toBe('/portal/account');
+    // Renewed at sign-in: the token from before the second factor no longer opens anything.
+    expect(b.cookies.get('__Host-cs_portal')).not.toBe(beforeToken);
+    const stale = new InjectBrowser(w.app);
+    stale.cookies.set('__Host-cs_portal', beforeToken ?? '');
+    expect((await stale.get('/portal/account')).statusCode).toBe(303);
+    expect((await b.get('/portal/account')).statusCode).toBe(200);
+  });
+
+  it('refuse a wrong code, offer a new try, and count the failure', async () => {
+    await localUser('alice');
+    const b = new InjectBrowser(w.app);
+    const secret = await enroll(b, 'alice');
+    await b.post('/portal/sign-out', { _csrf: csrfOf((await b.get('/portal/account')).body) });
+    w.clock.advance(30_000);
+    await signIn(b, 'alice');
+    const verify = await b.get('/portal/verify');
+    const right = totpAt(secret, w.clock.now());
+    const bad = await b.post('/portal/verify', { _csrf: csrfOf(verify.body), code: right === '000000' ? '111111' : '000000' });
+    expect(bad.statusCode).toBe(401);
+    expect(bad.body).toContain('That code did not work.');
+    expect((await w.core.users.get('alice')).failedCount).toBe(1);
+    const ok = await b.post('/portal/verify', { _csrf: csrfOf(bad.body), code: right });
+    expect(ok.headers.location).toBe('/portal/account');
+  });
+
+  it('change PIN and phones, with the PIN policy and CSRF enforced', async () => {
+    await localUser('alice');
+    const b = new InjectBrowser(w.app);
+    await enroll(b, 'alice');
+    const page = await b.get('/portal/account');
+    const csrf = csrfOf(page.body);
+    expect((await b.post('/portal/account/pin', { _csrf: csrf, pin: '1234', pinAgain: '1234' })).headers.location).toBe('/portal/account?notice=account.pinInvalid');
+    expect((await b.post('/portal/account/pin', { _csrf: csrf, pin: '4821', pinAgain: '4822' })).headers.location).toBe('/portal/account?notice=account.pinMismatch');
+    expect((await b.post('/portal/account/pin', { _csrf: 'forged', pin: '4821', pinAgain: '4821' })).statusCode).toBe(403);
+    expect((await w.core.users.get('alice')).hasPin).toBe(false);
+    expect((await b.post('/portal/account/pin', { _csrf: csrf, pin: '4821', pinAgain: '4821' })).headers.location).toBe('/portal/account?notice=account.saved');
+    expect((await w.core.users.get('alice')).hasPin).toBe(true);
+
+    const phones = await b.post('/portal/account/phones', { _csrf: csrf, phoneCountry: 'FR', phoneNumber: '01 23 45 67 89', phoneExtension: '12', backupNumber: '+1 415 555 0100' });
+    expect(phones.headers.location).toBe('/portal/account?notice=account.saved');
+    const user = await w.core.users.get('alice');
+    expect(user.phone).toEqual({ number: '+33123456789', country: 'FR', extension: '12' });
+    expect(user.backupPhone?.number).toBe('+14155550100');
+    expect((await b.post('/portal/account/phones', { _csrf: csrf, phoneNumber: '12' })).headers.location).toBe('/portal/account?notice=account.phoneInvalid');
+  });
+
+  it('start a one-time bypass only where allowed, and the next sign-in skips the code', async () => {
+    await localUser('alice');
+    const b = new InjectBrowser(w.app);
+    await enroll(b, 'alice');
+    let page = await b.get('/portal/account');
+    expect(page.body).not.toContain('action="/portal/bypass"');
+    expect((await b.post('/portal/bypass', { _csrf: csrfOf(page.body), seconds: '300' })).headers.location).toBe('/portal/account?notice=error.forbidden');
+    await w.core.settings.update({ portal: { allowBypass: true, bypassSeconds: 300 } }, cliActor);
+    page = await b.get('/portal/account');
+    expect(page.body).toContain('action="/portal/bypass"');
+    expect((await b.post('/portal/bypass', { _csrf: csrfOf(page.body), seconds: '301' })).headers.location).toBe('/portal/account?notice=error.generic');
+    expect((await b.post('/portal/bypass', { _csrf: csrfOf(page.body), seconds: '120' })).headers.location).toBe('/portal/account?notice=account.saved');
+    const bypass = await w.core.bypass.get('alice');
+    expect(bypass && bypass.expiresAt - bypass.createdAt).toBe(120_000);
+    await b.post('/portal/sign-out', { _csrf: csrfOf((await b.get('/portal/account')).body) });
+    expect((await signIn(b, 'alice')).headers.location).toBe('/portal/account');
+    expect((await w.core.bypass.get('alice'))?.usedAt ?? 'used').toBe('used');
+  });
+
+  it('report a sign-in as fraud: the account is blocked, the session ends, administrators see it', async () => {
+    await localUser('alice');
+    const b = new InjectBrowser(w.app);
+    const secret = await enroll(b, 'alice');
+    w.clock.advance(30_000);
+    await w.core.authentications.create({ username: 'alice', application: 'default', clientIp: '203.0.113.9', passcode: totpAt(secret, w.clock.now()) }, cliActor);
+    const account = await b.get('/portal/account');
+    const id = /name="authentication" value="([^"]+)"/.exec(account.body)?.[1] ?? '';
+    expect(account.body).toContain('203.0.113.9');
+    const form = await b.get(`/portal/fraud?authentication=${id}`);
+    expect(form.body).toContain('Reporting blocks your account');
+    const done = await b.post('/portal/fraud', { _csrf: csrfOf(form.body), authentication: id, note: 'I was asleep' });
+    expect(done.statusCode).toBe(200);
+    expect(done.body).toContain('Your report was sent to your administrator.');
+    expect((await w.core.users.get('alice')).state).toBe('blocked');
+    expect((await b.get('/portal/account')).statusCode).toBe(303);
+    const [event] = await w.core.audit.query({ action: 'user.fraud_report', limit: 1 });
+    expect(event).toMatchObject({ username: 'alice', reason: 'I was asleep', details: { authenticationId: id, blocked: true } });
+  });
+
+  it('ask for a fresh code before removing an authenticator', async () => {
+    await localUser('alice');
+    const b = new InjectBrowser(w.app);
+    const secret = await enroll(b, 'alice');
+    const second = await w.core.methods.enrollTotp('alice', { label: 'Spare' }, cliActor);
+    w.clock.advance(400_000);
+    const page = await b.get('/portal/account');
+    expect(page.body).toContain('Spare');
+    const remove = await b.post(`/portal/methods/${second.method.id}/remove`, { _csrf: csrfOf(page.body) });
+    expect(remove.headers.location).toBe('/portal/reauth');
+    expect(await w.core.methods.list('alice')).toHaveLength(2);
+    const reauth = await b.get('/portal/reauth');
+    expect(reauth.body).toContain('Before you change how you sign in');
+    const ok = await b.post('/portal/reauth', { _csrf: csrfOf(reauth.body), code: totpAt(secret, w.clock.now()) });
+    expect(ok.headers.location).toBe('/portal/account?notice=account.removed');
+    expect((await w.core.methods.list('alice')).map((m) => m.label)).toEqual(['Authenticator app']);
+  });
+
+  it('speak French from Accept-Language, ?lang= or the user setting', async () => {
+    const fr = new InjectBrowser(w.app, { 'accept-language': 'fr-CA,fr;q=0.9,en;q=0.5' });
+    const page = await fr.get('/portal/sign-in');
+    expect(page.body).toContain('<html lang="fr">');
+    expect(page.body).toContain('<label for="password">Mot de passe</label>');
+    const en = await new InjectBrowser(w.app, { 'accept-language': 'fr' }).get('/portal/sign-in?lang=en');
+    expect(en.body).toContain('<html lang="en">');
+    await localUser('alice');
+    const b = new InjectBrowser(w.app);
+    await enroll(b, 'alice');
+    const account = await b.get('/portal/account');
+    await b.post('/portal/account/language', { _csrf: csrfOf(account.body), language: 'fr' });
+    expect((await w.core.users.get('alice')).language).toBe('fr');
+    expect((await b.get('/portal/account')).body).toContain('Votre compte');
+  });
+});
