@@ -58,6 +58,11 @@ describe('portal pages', () => {
     expect(message(wrong.body)).toBe('Sign-in failed. Check your username and password and try again.');
     expect(message(unknown.body)).toBe(message(wrong.body));
     expect(b.cookies.has('__Host-cs_portal')).toBe(false);
+    const refusals = await w.core.audit.query({ action: 'sign_in', limit: 5 });
+    expect(refusals.map((e) => [e.username, e.reason, e.result])).toEqual([
+      ['nobody', 'first_factor_unknown_user', 'denied'],
+      ['alice', 'first_factor_invalid_credentials', 'denied'],
+    ]);
     const forged = await new InjectBrowser(w.app).post('/portal/sign-in', { _csrf: 'x'.repeat(43), username: 'alice', password: PASSWORD });
     expect(forged.statusCode).toBe(403);
   });

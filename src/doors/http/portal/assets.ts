@@ -27,7 +27,7 @@ p.lead { color: var(--muted); margin-top: 0; }
 input[type=text], input[type=password], input[type=number], input[type=tel], select, textarea { width: 100%; padding: .6rem .7rem; font: inherit; border: 1px solid #8a94a3; border-radius: .35rem; background: #fff; color: var(--ink); }
 input.code { font-size: 1.5rem; letter-spacing: .3rem; max-width: 12rem; text-align: center; font-variant-numeric: tabular-nums; }
 fieldset { border: 1px solid var(--line); border-radius: .4rem; margin: 0 0 1rem; padding: .75rem 1rem; }
-.row { display: grid; grid-template-columns: 6rem 1fr 6rem; gap: .5rem; }
+.row { display: grid; grid-template-columns: 8rem 1fr 6.5rem; gap: .5rem; align-items: end; }
 .row .field { margin: 0; }
 button.primary, button.secondary, button.danger { font: inherit; font-weight: 600; border-radius: .35rem; padding: .6rem 1.1rem; cursor: pointer; border: 1px solid transparent; }
 button.primary { background: var(--brand); color: #fff; }

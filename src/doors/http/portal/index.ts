@@ -65,6 +65,8 @@ interface Page {
   readonly session: SessionView | undefined;
 }
 
+/** Who records refusals that come before anyone is known. */
+const PORTAL_ACTOR: Actor = { kind: 'system', name: 'portal', role: 'self' };
 const actorOf = (session: SessionView): Actor => ({ kind: 'user', name: session.user.username, role: 'self' });
 
 function sameToken(a: string | undefined, b: string | undefined): boolean {
@@ -213,7 +215,7 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
     // 1. First factor: the user's directory or local password. One failure for every reason.
     const first = await firstFactor.verify(username, password);
     if (!first.ok) {
-      request.log.info({ username, reason: first.reason }, 'portal sign-in refused at the first factor');
+      await core.sessions.refused({ kind: 'portal', username, reason: `first_factor_${first.reason}`, clientIp: request.ip }, PORTAL_ACTOR);
       return again('signIn.failed', 401);
     }
     const user = await core.users.get(username);

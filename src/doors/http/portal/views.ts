@@ -103,7 +103,7 @@ ${notices}
 <h2 id="methods-h"><%= it.t('account.methods') %></h2>
 <% if (it.methods.length === 0) { %><p><%= it.t('account.methodsNone') %></p><% } %>
 <ul class="methods">
-<% for (const m of it.methods) { %><li><div><strong><%= m.label %></strong> <span class="meta">(<%= m.typeName %>)</span><br><span class="meta"><%= m.meta %></span></div>
+<% for (const m of it.methods) { %><li><div><strong><%= m.label %></strong><% if (m.label !== m.typeName) { %> <span class="meta">(<%= m.typeName %>)</span><% } %><br><span class="meta"><%= m.meta %></span></div>
 <% if (it.portal.allowMethodChange && it.methods.length > 1) { %><form method="post" action="/portal/methods/<%= m.id %>/remove"><input type="hidden" name="_csrf" value="<%= it.csrf %>"><button class="danger" type="submit" aria-label="<%= it.t('account.removeLabel', { label: m.label }) %>"><%= it.t('account.remove') %></button></form><% } %></li>
 <% } %>
 </ul>
