@@ -2,7 +2,10 @@
  * Bundles the CLI and server into dist/countersign.mjs. Loading one file instead of ~1,100 modules
  * makes the server ready in a fraction of the time. bin/countersign runs the bundle while it is
  * newer than every source file, and the sources otherwise.
+ *
+ * Then builds the admin console (web/) into dist/console/ with Vite; the server serves it at /admin/.
  */
+import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 // Native addons and packages that read files beside their own code at run time stay in node_modules.
@@ -36,3 +39,8 @@ await build({
   logLevel: 'warning',
 });
 process.stderr.write(`built dist/countersign.mjs in ${Math.round(performance.now() - started)} ms\n`);
+
+const consoleStarted = performance.now();
+const { build: buildConsole } = await import('vite');
+await buildConsole({ configFile: fileURLToPath(new URL('../web/vite.config.ts', import.meta.url)), logLevel: 'warn' });
+process.stderr.write(`built dist/console in ${Math.round(performance.now() - consoleStarted)} ms\n`);
