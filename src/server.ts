@@ -295,6 +295,13 @@ export async function startServer(config: Config, opts: StartServerOptions = {})
     throw e;
   }
 
+  // Housekeeping: sign-in sessions past their end are deleted every 10 minutes (they are refused
+  // on use anyway; this keeps the table small).
+  const housekeeping = setInterval(() => {
+    ctx.core.sessions.prune().catch((err: unknown) => logger.warn({ err }, 'could not delete ended sign-in sessions'));
+  }, 600_000);
+  housekeeping.unref();
+
   const url = displayUrl(config, app.server.address() as AddressInfo);
   logger.info({ url, startupMs: Math.round(performance.now()), store: ctx.store.dialect, serverName: config.server.serverName }, 'ready');
 
@@ -302,6 +309,7 @@ export async function startServer(config: Config, opts: StartServerOptions = {})
   const close = (): Promise<void> => {
     closing ??= (async () => {
       removeSignalHandlers();
+      clearInterval(housekeeping);
       try {
         await app.close();
         await radius?.close();
