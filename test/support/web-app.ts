@@ -3,8 +3,8 @@
  * for page tests: in-process (app.inject) or listening on loopback HTTPS for a real browser.
  */
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { generate } from 'selfsigned';
 import type { Core } from '../../src/core/api.ts';
+import { selfSignedCertificate } from '../../src/cli/init.ts';
 import { createLocalPasswordFirstFactor } from '../../src/core/first-factor/local-password.ts';
 import { buildHttpApp } from '../../src/doors/http/app.ts';
 import { createMetrics } from '../../src/ops/metrics.ts';
@@ -25,7 +25,7 @@ export interface WebApp {
 export async function startWebApp(opts: { listen?: boolean } = {}): Promise<WebApp> {
   const tc = await createTestCore();
   const firstFactor = createLocalPasswordFirstFactor({ store: tc.store, passwords: argon2Hasher({ memoryCost: 1024, timeCost: 1 }), clock: tc.clock });
-  const https = opts.listen ? await selfSigned() : undefined;
+  const https = opts.listen ? await selfSignedCertificate() : undefined;
   const app = await buildHttpApp({
     core: tc.core,
     logger: false,
@@ -57,11 +57,6 @@ export async function startWebApp(opts: { listen?: boolean } = {}): Promise<WebA
       await tc.close();
     },
   };
-}
-
-async function selfSigned(): Promise<{ key: string; cert: string }> {
-  const pems = await generate([{ name: 'commonName', value: 'localhost' }], { keySize: 2048, days: 2, algorithm: 'sha256' });
-  return { key: pems.private, cert: pems.cert };
 }
 
 /** A browser-like cookie jar over app.inject: keeps cookies, follows nothing. */
