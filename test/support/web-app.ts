@@ -62,10 +62,12 @@ export async function startWebApp(opts: { listen?: boolean } = {}): Promise<WebA
 /** A browser-like cookie jar over app.inject: keeps cookies, follows nothing. */
 export class InjectBrowser {
   readonly cookies = new Map<string, string>();
-  constructor(
-    private readonly app: FastifyInstance,
-    private readonly headers: Record<string, string> = {},
-  ) {}
+  private readonly app: FastifyInstance;
+  private readonly headers: Record<string, string>;
+  constructor(app: FastifyInstance, headers: Record<string, string> = {}) {
+    this.app = app;
+    this.headers = headers;
+  }
 
   private cookieHeader(): string {
     return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
