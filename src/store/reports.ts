@@ -4,10 +4,11 @@
  * partial index of each state (a state's count costs what its users cost, never a scan of all).
  */
 import { sql } from 'kysely';
-import type { Expression, RawBuilder, SqlBool } from 'kysely';
+import type { Expression, Kysely, RawBuilder, SqlBool } from 'kysely';
 import { CoreError } from '../core/errors.ts';
 import type { ReportStore } from '../core/ports.ts';
 import type { StoreContext } from './context.ts';
+import type { Database } from './schema.ts';
 
 /** Results that end an authentication; `challenge` is a step, not a decision. */
 const FINAL = ['approved', 'denied', 'expired'] as const;
@@ -22,6 +23,18 @@ const STATE: Record<'disabled' | 'blocked' | 'locked', Expression<SqlBool>> = {
   locked: sql<SqlBool>`locked_at IS NOT NULL AND blocked_at IS NULL AND status <> 'disabled'`,
 };
 
+/**
+ * The four counts behind userStates: every user, then each non-enabled state. Exported for the
+ * query-plan checks in test/store/scale.test.ts.
+ */
+export function userStateQueries(db: Kysely<Database>) {
+  const countWhere = (where: Expression<SqlBool> | null) => {
+    const q = db.selectFrom('users').select((eb) => eb.fn.countAll<number | string>().as('n'));
+    return where === null ? q : q.where(where);
+  };
+  return { total: countWhere(null), disabled: countWhere(STATE.disabled), blocked: countWhere(STATE.blocked), locked: countWhere(STATE.locked) };
+}
+
 export function createReportStore({ db }: StoreContext): ReportStore {
   const finalResults = (from: number, to: number) =>
     db
@@ -32,11 +45,8 @@ export function createReportStore({ db }: StoreContext): ReportStore {
       .where('action', '=', 'authenticate')
       .where('result', 'in', FINAL);
 
-  const countWhere = async (where: Expression<SqlBool> | null): Promise<number> => {
-    let q = db.selectFrom('users').select((eb) => eb.fn.countAll<number | string>().as('n'));
-    if (where !== null) q = q.where(where);
-    return Number((await q.executeTakeFirstOrThrow()).n);
-  };
+  const states = userStateQueries(db);
+  const run = async (q: (typeof states)['total']): Promise<number> => Number((await q.executeTakeFirstOrThrow()).n);
 
   return {
     async signIns({ from, to, bucketMs }) {
@@ -72,7 +82,7 @@ export function createReportStore({ db }: StoreContext): ReportStore {
     },
 
     async userStates() {
-      const [total, disabled, blocked, locked] = await Promise.all([countWhere(null), countWhere(STATE.disabled), countWhere(STATE.blocked), countWhere(STATE.locked)]);
+      const [total, disabled, blocked, locked] = await Promise.all([run(states.total), run(states.disabled), run(states.blocked), run(states.locked)]);
       return { total, enabled: total - disabled - blocked - locked, locked, blocked, disabled };
     },
   };

@@ -10,16 +10,24 @@ import { cliActor } from '../support/harness.ts';
 import { createTestApp, expectProblemShape } from './helpers.ts';
 import type { TestApp } from './helpers.ts';
 
+const EVERY_ROLE: Role[] = ['admin', 'sdk', 'helpdesk', 'auditor'];
 const ALL: Role[] = ['admin', 'sdk', 'helpdesk'];
 const HELP: Role[] = ['admin', 'helpdesk'];
 const ADMIN: Role[] = ['admin'];
+/** Reads: the same, plus auditors. */
+const READ_ALL: Role[] = [...ALL, 'auditor'];
+const HELP_READ: Role[] = [...HELP, 'auditor'];
+const ADMIN_READ: Role[] = [...ADMIN, 'auditor'];
 
-/** The access rules of the brief: admin = all; sdk = authentications + read users and their methods; helpdesk = support work. */
+/**
+ * The access rules of the brief: admin = all; sdk = authentications + read users and their methods;
+ * helpdesk = support work; auditor = every read of the help desk and administrators, no change.
+ */
 const EXPECTED: Record<string, Role[]> = {
-  'GET /api/v1/users': ALL,
+  'GET /api/v1/users': READ_ALL,
   'POST /api/v1/users': ADMIN,
   'POST /api/v1/users/import': ADMIN,
-  'GET /api/v1/users/:username': ALL,
+  'GET /api/v1/users/:username': READ_ALL,
   'PATCH /api/v1/users/:username': ADMIN,
   'DELETE /api/v1/users/:username': ADMIN,
   'POST /api/v1/users/:username/enable': ADMIN,
@@ -27,41 +35,44 @@ const EXPECTED: Record<string, Role[]> = {
   'POST /api/v1/users/:username/block': HELP,
   'POST /api/v1/users/:username/unblock': HELP,
   'POST /api/v1/users/:username/unlock': HELP,
-  'GET /api/v1/users/:username/history': HELP,
+  'GET /api/v1/users/:username/history': HELP_READ,
+  'PUT /api/v1/users/:username/console-role': ADMIN,
   'PUT /api/v1/users/:username/password': ADMIN,
   'DELETE /api/v1/users/:username/password': HELP,
-  'GET /api/v1/users/:username/methods': ALL,
+  'GET /api/v1/users/:username/methods': READ_ALL,
   'POST /api/v1/users/:username/methods': HELP,
   'DELETE /api/v1/users/:username/methods/:id': HELP,
   'POST /api/v1/users/:username/methods/:id/resync': ADMIN,
   'POST /api/v1/tokens/import': ADMIN,
   'POST /api/v1/authentications': ALL,
-  'GET /api/v1/authentications/:id': ALL,
+  'GET /api/v1/authentications/:id': READ_ALL,
   'POST /api/v1/authentications/:id/passcode': ALL,
-  'GET /api/v1/users/:username/bypass': HELP,
+  'GET /api/v1/users/:username/bypass': HELP_READ,
   'POST /api/v1/users/:username/bypass': HELP,
   'DELETE /api/v1/users/:username/bypass': HELP,
-  'GET /api/v1/audit-events': HELP,
-  'GET /api/v1/settings': HELP,
+  'GET /api/v1/audit-events': HELP_READ,
+  'GET /api/v1/settings': HELP_READ,
   'PATCH /api/v1/settings': ADMIN,
-  'GET /api/v1/applications': HELP,
+  'GET /api/v1/applications': HELP_READ,
   'POST /api/v1/applications': ADMIN,
-  'GET /api/v1/applications/:name': HELP,
+  'GET /api/v1/applications/:name': HELP_READ,
   'PATCH /api/v1/applications/:name': ADMIN,
   'DELETE /api/v1/applications/:name': ADMIN,
-  'GET /api/v1/api-keys': ADMIN,
+  'GET /api/v1/api-keys': ADMIN_READ,
   'POST /api/v1/api-keys': ADMIN,
   'DELETE /api/v1/api-keys/:id': ADMIN,
-  'GET /api/v1/directories': HELP,
-  'GET /api/v1/directories/:name': HELP,
+  'GET /api/v1/directories': HELP_READ,
+  'GET /api/v1/directories/:name': HELP_READ,
   'POST /api/v1/directories/:name/test': ADMIN,
-  'GET /api/v1/directories/:name/users': HELP,
+  'GET /api/v1/directories/:name/users': HELP_READ,
   'POST /api/v1/directories/:name/import': ADMIN,
   'POST /api/v1/directories/:name/sync': ADMIN,
-  'GET /api/v1/directories/:name/runs': HELP,
-  'GET /api/v1/directories/:name/runs/:id': HELP,
+  'GET /api/v1/directories/:name/runs': HELP_READ,
+  'GET /api/v1/directories/:name/runs/:id': HELP_READ,
   'POST /api/v1/directories/:name/runs/:id/approve': ADMIN,
   'POST /api/v1/directories/:name/runs/:id/reject': ADMIN,
+  'GET /api/v1/reports/sign-ins': HELP_READ,
+  'GET /api/v1/reports/summary': HELP_READ,
 };
 
 /** Routes outside the key check: operations and documentation. */
@@ -119,7 +130,7 @@ describe.each(Object.entries(EXPECTED))('%s', (route, allowed) => {
     expect(expectProblemShape(res).code).toBe('unauthenticated');
   });
 
-  for (const role of ALL) {
+  for (const role of EVERY_ROLE) {
     if (allowed.includes(role)) {
       it(`lets the ${role} role through`, async () => {
         const res = await inject(t.as(role));

@@ -3,6 +3,8 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { Secret, TOTP } from 'otpauth';
 import type { Logger } from 'pino';
 import type { AuthenticationListener, Core } from '../../src/core/api.ts';
+import { createLocalPasswordFirstFactor } from '../../src/core/first-factor/local-password.ts';
+import type { FirstFactorProvider } from '../../src/core/ports.ts';
 import type { Role } from '../../src/core/types.ts';
 import type { DirectoryService } from '../../src/directory/directory-service.ts';
 import type { SyncService } from '../../src/directory/sync-service.ts';
@@ -11,6 +13,7 @@ import type { HttpAppOptions } from '../../src/doors/http/app.ts';
 import { createMetrics } from '../../src/ops/metrics.ts';
 import type { Metrics } from '../../src/ops/metrics.ts';
 import type { FakeClock } from '../../src/platform/clock.ts';
+import { argon2Hasher } from '../../src/platform/hashing.ts';
 import { cliActor, createTestCore } from '../support/harness.ts';
 import type { TestCore } from '../support/harness.ts';
 
@@ -38,17 +41,30 @@ export interface TestAppOptions {
   readonly directories?: (tc: TestCore) => DirectoryService;
   /** Builds the directory synchronization service over the app's core and store. */
   readonly directorySync?: (tc: TestCore) => SyncService;
+  /**
+   * Serves the portal and the admin console with this first factor; `'local'` is the local password
+   * provider over the app's store, with the harness's cheap argon2 parameters.
+   */
+  readonly firstFactor?: 'local' | ((tc: TestCore) => FirstFactorProvider);
+  /** Where the built admin console is looked for (default: dist/console of the repository). */
+  readonly consoleDir?: string;
+}
+
+/** The local password first factor over a test core, with cheap argon2 parameters (as the harness's core). */
+export function localFirstFactor(tc: TestCore): FirstFactorProvider {
+  return createLocalPasswordFirstFactor({ store: tc.store, passwords: argon2Hasher({ memoryCost: 1024, timeCost: 1 }), clock: tc.clock, serverName: 'test-server' });
 }
 
 export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
   const metrics = createMetrics();
   const tc = await createTestCore({ onAuthentication: opts.onAuthentication ?? metrics.observeAuthentication });
   const keys = {} as Record<Role, string>;
-  for (const role of ['admin', 'sdk', 'helpdesk'] as const) {
+  for (const role of ['admin', 'sdk', 'helpdesk', 'auditor'] as const) {
     keys[role] = (await tc.core.apiKeys.create({ name: `test-${role}`, role }, cliActor)).token;
   }
   const directories = opts.directories?.(tc);
   const directorySync = opts.directorySync?.(tc);
+  const firstFactor = opts.firstFactor === 'local' ? localFirstFactor(tc) : opts.firstFactor?.(tc);
   const app = await buildHttpApp({
     core: tc.core,
     logger: opts.logger ?? false,
@@ -59,6 +75,8 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
     ready: opts.ready ?? (() => tc.store.ping()),
     ...(directories ? { directories } : {}),
     ...(directorySync ? { directorySync } : {}),
+    ...(firstFactor ? { firstFactor, clock: tc.clock } : {}),
+    ...(opts.consoleDir !== undefined ? { consoleDir: opts.consoleDir } : {}),
   });
   await app.ready();
   return {

@@ -14,7 +14,12 @@ import { openStore } from '../../src/store/index.ts';
 import { keyringFromKeys } from '../../src/store/keyring.ts';
 import type { Database as Schema } from '../../src/store/schema.ts';
 import { methodsForUserQuery } from '../../src/store/methods.ts';
+import { userStateQueries } from '../../src/store/reports.ts';
 import { userListQuery } from '../../src/store/users.ts';
+import { createCore } from '../../src/core/index.ts';
+import { systemClock } from '../../src/platform/clock.ts';
+import { argon2Hasher, hmacHasher } from '../../src/platform/hashing.ts';
+import { systemRandom } from '../../src/platform/random.ts';
 import { probePostgres, tempDatabaseHooks } from './pg.ts';
 import { tempDirHooks } from './temp-dir.ts';
 
@@ -100,6 +105,9 @@ async function measure(name: string, store: Store): Promise<void> {
     rows.push({ operation: `users.list: ${label}`, 'median ms': (await median(() => store.users.list(query))).toFixed(2) });
   }
   rows.push({ operation: 'users.count', 'median ms': (await median(() => store.users.count())).toFixed(2) });
+  rows.push({ operation: 'reports.userStates', 'median ms': (await median(() => store.reports.userStates())).toFixed(2) });
+  const core = createCore({ store, clock: systemClock, random: systemRandom, passwords: argon2Hasher(), keyedHasher: hmacHasher(keyring.pepper), serverName: 'scale' });
+  rows.push({ operation: 'core.reports.summary (dashboard)', 'median ms': (await median(() => core.reports.summary())).toFixed(2) });
 
   // The store's share of one passcode check: look up the user and methods, consume the step,
   // record the authentication and its audit event.
@@ -176,6 +184,15 @@ describe('SQLite with 200,000 users', () => {
     expect(plan(userListQuery(compiler, { limit: 50, status: 'disabled' }).compile()).join()).toMatch(/users_disabled_idx/);
   });
 
+  it('counts users by state from the partial index of each state', async () => {
+    const q = userStateQueries(compiler);
+    expect(plan(q.disabled.compile()).join(' | ')).toMatch(/USING (COVERING )?INDEX users_disabled_idx/);
+    expect(plan(q.blocked.compile()).join(' | ')).toMatch(/USING INDEX users_blocked_idx/);
+    expect(plan(q.locked.compile()).join(' | ')).toMatch(/USING INDEX users_locked_idx/);
+    expect(plan(q.total.compile()).join(' | ')).toMatch(/USING COVERING INDEX/);
+    expect(await store.reports.userStates()).toEqual({ total: USERS, enabled: USERS - 800, disabled: 200, blocked: 400, locked: 200 });
+  });
+
   it('looks users up by name and methods by user through indexes', () => {
     expect(plan(compiler.selectFrom('users').selectAll().where('username_lc', '=', 'user000001').compile()).join()).toMatch(/SEARCH users USING INDEX .*username_lc=/);
     const methods = plan(methodsForUserQuery(compiler, 'id-1').compile()).join(' | ');
@@ -234,6 +251,14 @@ describe.skipIf(!postgres.ok)('PostgreSQL with 200,000 users', () => {
     expect(await plan(userListQuery(compiler, { limit: 50, status: 'blocked' }).compile())).toMatch(/users_blocked_idx/);
     expect(await plan(userListQuery(compiler, { limit: 50, status: 'locked' }).compile())).toMatch(/users_locked_idx/);
     expect(await plan(userListQuery(compiler, { limit: 50, status: 'disabled' }).compile())).toMatch(/users_disabled_idx/);
+  });
+
+  it('counts users by state from the partial index of each state', async () => {
+    const q = userStateQueries(compiler);
+    expect(await plan(q.disabled.compile())).toMatch(/users_disabled_idx/);
+    expect(await plan(q.blocked.compile())).toMatch(/users_blocked_idx/);
+    expect(await plan(q.locked.compile())).toMatch(/users_locked_idx/);
+    expect(await store.reports.userStates()).toEqual({ total: USERS, enabled: USERS - 800, disabled: 200, blocked: 400, locked: 200 });
   });
 
   it('looks users up by name and methods by user through indexes', async () => {

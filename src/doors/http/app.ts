@@ -38,6 +38,7 @@ import { authenticationsRoutes } from './api/authentications.ts';
 import { bypassRoutes } from './api/bypass.ts';
 import { directoriesRoutes } from './api/directories.ts';
 import { methodsRoutes } from './api/methods.ts';
+import { reportsRoutes } from './api/reports.ts';
 import { settingsRoutes } from './api/settings.ts';
 import { tokensRoutes } from './api/tokens.ts';
 import { usersRoutes } from './api/users.ts';
@@ -68,6 +69,8 @@ export interface HttpAppOptions {
   readonly directorySync?: SyncService;
   /** The first factor of portal and console sign-in (the `user` provider: directory bind or local password); absent: neither is served. */
   readonly firstFactor?: FirstFactorProvider;
+  /** The built admin console (index.html, assets/); default dist/console under the repository root. */
+  readonly consoleDir?: string;
   /** The clock of portal and console sessions (the core's clock; tests pass a fake one). */
   readonly clock?: Clock;
 }
@@ -194,8 +197,21 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
           'Multifactor authentication server API. Authenticate with `Authorization: Bearer <API key>`. ' +
           'Errors are application/problem+json with a stable `code`.',
       },
-      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'API key: cs_<id>_<secret>' } } },
-      security: [{ apiKey: [] }],
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'API key: cs_<id>_<secret>' },
+          consoleSession: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: '__Host-cs_console',
+            description:
+              'Admin console session (sign in at /admin), used when no Authorization header is sent; the role is the user\'s console role. ' +
+              'Requests other than GET, HEAD and OPTIONS also need csrfToken.',
+          },
+          csrfToken: { type: 'apiKey', in: 'header', name: 'x-csrf-token', description: 'The console session\'s anti-forgery token (`csrf` of GET /admin/session)' },
+        },
+      },
+      security: [{ apiKey: [] }, { consoleSession: [], csrfToken: [] }],
     },
     transform: documentRoute,
   });
@@ -206,7 +222,14 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
   if (opts.firstFactor) {
     const { portalDoor } = await import('./portal/index.ts');
     await app.register(portalDoor, { prefix: '/portal', core: opts.core, firstFactor: opts.firstFactor, clock: opts.clock ?? systemClock, https: opts.https !== undefined });
-    // The admin console
+    const { builtConsoleDir, consoleDoor } = await import('./console/index.ts');
+    await app.register(consoleDoor, {
+      prefix: '/admin',
+      core: opts.core,
+      firstFactor: opts.firstFactor,
+      https: opts.https !== undefined,
+      staticDir: opts.consoleDir ?? builtConsoleDir(import.meta.url),
+    });
   }
 
   const access = createAccessHook({ core: opts.core, rateLimit: opts.rateLimit });
@@ -223,6 +246,7 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
       await api.register(settingsRoutes, deps);
       await api.register(applicationsRoutes, deps);
       await api.register(apiKeysRoutes, deps);
+      await api.register(reportsRoutes, deps);
       await api.register(directoriesRoutes, { directories: opts.directories, directorySync: opts.directorySync });
     },
     { prefix: API_PREFIX },

@@ -1,23 +1,30 @@
 /**
- * Access to the REST API: bearer API keys, per-key and per-address rate limits, and roles.
+ * Access to the REST API: bearer API keys or an admin console session, per-caller and per-address
+ * rate limits, and roles.
  *
  * Each route declares the roles that may call it in its config (`config: { roles: HELPDESK }`);
  * admin is in every list. A route without a list refuses everyone (fail closed).
  *
  * For every request under /api/v1 (except the documentation) the steps are, in order:
  *   1. resolve `Authorization: Bearer <key>` to a principal with `core.apiKeys.authenticate`
- *      (the core caches keys and compares in constant time; no other lookup happens here);
- *   2. count the request against its key (`perKeyPerMinute`), or, when it carries no valid key,
- *      against its client address (`perAddressPerMinute`): 429 `rate_limited` with Retry-After;
- *   3. no valid key: 401 `unauthenticated`;
- *   4. role not in the route's list: 403 `forbidden`;
- *   5. the principal becomes the request's actor, recorded in the audit trail by the core.
+ *      (the core caches keys and compares in constant time; no other lookup happens here), or,
+ *      when the request has no Authorization header but the console's session cookie, resolve the
+ *      session with `core.sessions.resolve` (it must be signed in: stage complete);
+ *   2. count the request against its key or console user (`perKeyPerMinute`), or, when it carries
+ *      neither, against its client address (`perAddressPerMinute`): 429 `rate_limited` with Retry-After;
+ *   3. neither: 401 `unauthenticated`;
+ *   4. with a console session, a method other than GET, HEAD or OPTIONS must echo the session's
+ *      anti-forgery token in `x-csrf-token` (compared in constant time): 403 `forbidden` otherwise;
+ *   5. role (the key's, or the user's console role) not in the route's list: 403 `forbidden`;
+ *   6. the caller becomes the request's actor (`apikey`, or `operator` for a console user),
+ *      recorded in the audit trail by the core.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Actor, Core } from '../../core/api.ts';
 import { CoreError } from '../../core/errors.ts';
 import type { Role } from '../../core/types.ts';
+import { CONSOLE_COOKIE, CSRF_HEADER, csrfMatches } from './console/cookie.ts';
 import { problem, sendProblem } from './errors.ts';
 
 declare module 'fastify' {
@@ -37,6 +44,15 @@ export const ANY_ROLE: readonly Role[] = ['admin', 'sdk', 'helpdesk'];
 export const ADMIN_ONLY: readonly Role[] = ['admin'];
 /** Administrators and the help desk. */
 export const HELPDESK: readonly Role[] = ['admin', 'helpdesk'];
+/** Reads open to every role, auditors included. */
+export const ANY_READER: readonly Role[] = ['admin', 'sdk', 'helpdesk', 'auditor'];
+/** Reads for administrators, the help desk and auditors. */
+export const HELPDESK_READ: readonly Role[] = ['admin', 'helpdesk', 'auditor'];
+/** Reads for administrators and auditors. */
+export const ADMIN_READ: readonly Role[] = ['admin', 'auditor'];
+
+/** Methods that change nothing: no anti-forgery token is asked for them. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** Tokens longer than this are refused without asking the core. */
 const MAX_TOKEN_LENGTH = 512;
@@ -78,7 +94,36 @@ export function createAccessHook(opts: AccessOptions): (request: FastifyRequest,
   const perKey = perMinute(opts.rateLimit.perKeyPerMinute, 'key');
   const perAddress = perMinute(opts.rateLimit.perAddressPerMinute, 'address');
 
+  /** Steps 1 to 6 for a request carrying the console's session cookie and no Authorization header. */
+  async function consoleAccess(request: FastifyRequest, reply: FastifyReply, cookie: string): Promise<FastifyReply | undefined> {
+    const session = await core.sessions.resolve('console', cookie);
+    const signedIn = session !== undefined && session.stage === 'complete' ? session : undefined;
+    const wait = signedIn ? await take(perKey, `console:${signedIn.user.id}`) : await take(perAddress, request.ip);
+    if (wait > 0) {
+      return sendProblem(reply, problem('rate_limited', `Too many requests; retry in ${wait} s.`), { 'retry-after': String(wait) });
+    }
+    const role = signedIn?.user.consoleRole ?? null;
+    if (signedIn === undefined || role === null) {
+      return sendProblem(reply, problem('unauthenticated', 'The console session has ended: sign in again (or send "Authorization: Bearer <key>").'));
+    }
+    if (!SAFE_METHODS.has(request.method) && !csrfMatches(request.headers[CSRF_HEADER], signedIn.csrf)) {
+      return sendProblem(reply, problem('forbidden', `missing or wrong ${CSRF_HEADER}`));
+    }
+    const roles = request.routeOptions.config.roles;
+    if (roles === undefined || !roles.includes(role)) {
+      return sendProblem(reply, problem('forbidden', `Console users with the role "${role}" may not call this route.`));
+    }
+    request.actor = { kind: 'operator', name: signedIn.user.username, role };
+    return undefined;
+  }
+
   return async function checkAccess(request, reply) {
+    // A console session, when the caller sends its cookie and no API key.
+    if (request.headers.authorization === undefined) {
+      const cookie = request.cookies[CONSOLE_COOKIE];
+      if (cookie !== undefined) return consoleAccess(request, reply, cookie);
+    }
+
     // 1. Who is calling.
     const token = bearerToken(request.headers.authorization);
     const principal = token === undefined ? undefined : await core.apiKeys.authenticate(token);

@@ -7,16 +7,17 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
 import { Type } from 'typebox';
 import type { TSchema } from 'typebox';
-import { METHOD_TYPES, ROLES } from '../../core/types.ts';
+import { CONSOLE_ROLES, METHOD_TYPES, ROLES } from '../../core/types.ts';
 
-const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+const Nullable = <T extends TSchema>(schema: T, options?: Parameters<typeof Type.Union>[1]) => Type.Union([schema, Type.Null()], options);
 /** Arrays are read-only in the core's types. */
 const List = <T extends TSchema>(item: T, options?: Parameters<typeof Type.Array>[1]) => Type.Immutable(Type.Array(item, options));
 
 export const Millis = Type.Integer({ description: 'Epoch milliseconds' });
 export const Id = Type.String({ minLength: 1, maxLength: 128 });
 
-export const RoleSchema = Type.Enum([...ROLES], { description: 'admin: everything; sdk: authentications and reading users; helpdesk: user support' });
+export const RoleSchema = Type.Enum([...ROLES], { description: 'admin: everything; sdk: authentications and reading users; helpdesk: user support; auditor: read only' });
+export const ConsoleRoleSchema = Type.Enum([...CONSOLE_ROLES], { description: 'Role in the admin console: admin, helpdesk or auditor (read only)' });
 export const MethodTypeSchema = Type.Enum([...METHOD_TYPES]);
 export const UserStatusSchema = Type.Enum(['enabled', 'disabled']);
 export const EffectiveStatusSchema = Type.Enum(['disabled', 'blocked', 'locked', 'enabled'], {
@@ -100,9 +101,15 @@ export const UserViewSchema = Type.Object({
   hasPin: Type.Boolean(),
   hasPassword: Type.Boolean({ description: 'The user has a local password (first factor)' }),
   source: UserSourceSchema,
+  consoleRole: Nullable(ConsoleRoleSchema, { description: 'Role in the admin console; null: the user cannot sign in to it' }),
   createdAt: Millis,
   updatedAt: Millis,
 });
+
+export const ConsoleRoleBody = Type.Object(
+  { role: Nullable(ConsoleRoleSchema, { description: 'null takes the console role away (and ends the console sessions of the user)' }) },
+  { additionalProperties: false },
+);
 
 const userFields = {
   displayName: Type.Optional(Nullable(Type.String({ maxLength: 256 }))),
@@ -498,6 +505,35 @@ export const DirectoryImportResultSchema = Type.Object({
   ),
   warnings: List(Type.Object({ dn: Type.String(), message: Type.String() }), { description: 'Attributes left out for failing validation' }),
   skipped: List(SkippedEntrySchema),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Reports
+
+const ResultCounts = { approved: Type.Integer(), denied: Type.Integer() };
+
+export const SignInReportSchema = Type.Object({
+  bucket: Type.Enum(['hour', 'day']),
+  series: List(Type.Object({ at: Millis, ...ResultCounts, expired: Type.Integer() }), {
+    description: 'One point per bucket (UTC hour or day), oldest first; `at` is the start of the bucket; empty buckets are zeros',
+  }),
+  byMethod: List(Type.Object({ method: Type.String({ description: "Method type, or 'none' when the decision came before a method (unknown user, locked...)" }), ...ResultCounts })),
+  byApplication: List(Type.Object({ application: Type.String(), ...ResultCounts })),
+});
+
+export const DashboardSummarySchema = Type.Object({
+  users: Type.Object(
+    { total: Type.Integer(), enabled: Type.Integer(), locked: Type.Integer(), blocked: Type.Integer(), disabled: Type.Integer() },
+    { description: 'Users by effective state (disabled > blocked > locked > enabled); the four add up to total' },
+  ),
+  recentFailures: List(AuditEventSchema, { description: 'The last 10 denied authentications, newest first' }),
+  fraudReports: List(AuditEventSchema, { description: 'The last 10 fraud reports (user.fraud_report), newest first' }),
+  server: Type.Object({
+    serverName: Type.String(),
+    version: Type.String(),
+    startedAt: Millis,
+    store: Type.Enum(['sqlite', 'postgres']),
+  }),
 });
 
 // ---------------------------------------------------------------------------------------------

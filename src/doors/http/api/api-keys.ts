@@ -2,7 +2,7 @@
  * API keys (service accounts): the bearer tokens of the REST API, each with one role.
  */
 import type { Core } from '../../../core/api.ts';
-import { ADMIN_ONLY, actorOf } from '../auth.ts';
+import { ADMIN_ONLY, ADMIN_READ, actorOf } from '../auth.ts';
 import { ApiKeyList, CreateApiKeyBody, CreatedApiKeySchema, IdParams, NoContent } from '../schemas.ts';
 import type { Api } from '../schemas.ts';
 
@@ -14,7 +14,7 @@ export async function apiKeysRoutes(app: Api, opts: { core: Core }): Promise<voi
   app.get(
     '/api-keys',
     {
-      config: { roles: ADMIN_ONLY },
+      config: { roles: ADMIN_READ },
       schema: { tags, summary: 'List API keys (never their secrets)', response: { 200: ApiKeyList } },
     },
     async () => ({ items: await core.apiKeys.list() }),

@@ -2,7 +2,7 @@
  * Applications: what Countersign protects, each with its policy.
  */
 import type { Core } from '../../../core/api.ts';
-import { ADMIN_ONLY, HELPDESK, actorOf } from '../auth.ts';
+import { ADMIN_ONLY, HELPDESK_READ, actorOf } from '../auth.ts';
 import { ApplicationList, ApplicationParams, ApplicationSchema, CreateApplicationBody, NoContent, UpdateApplicationBody } from '../schemas.ts';
 import type { Api } from '../schemas.ts';
 
@@ -14,7 +14,7 @@ export async function applicationsRoutes(app: Api, opts: { core: Core }): Promis
   app.get(
     '/applications',
     {
-      config: { roles: HELPDESK },
+      config: { roles: HELPDESK_READ },
       schema: { tags, summary: 'List applications', response: { 200: ApplicationList } },
     },
     async () => ({ items: await core.applications.list() }),
@@ -36,7 +36,7 @@ export async function applicationsRoutes(app: Api, opts: { core: Core }): Promis
   app.get(
     '/applications/:name',
     {
-      config: { roles: HELPDESK },
+      config: { roles: HELPDESK_READ },
       schema: { tags, summary: 'Read an application', params: ApplicationParams, response: { 200: ApplicationSchema } },
     },
     async (request) => core.applications.get(request.params.name),

@@ -8,7 +8,7 @@ import type { Core } from '../../../core/api.ts';
 import { CoreError } from '../../../core/errors.ts';
 import type { AuditQuery } from '../../../core/types.ts';
 import { auditCsv } from '../../audit-csv.ts';
-import { HELPDESK } from '../auth.ts';
+import { HELPDESK_READ } from '../auth.ts';
 import { AuditPage } from '../schemas.ts';
 import type { Api } from '../schemas.ts';
 
@@ -59,7 +59,7 @@ export async function auditRoutes(app: Api, opts: { core: Core }): Promise<void>
   app.get(
     '/audit-events',
     {
-      config: { roles: HELPDESK },
+      config: { roles: HELPDESK_READ },
       schema: {
         tags: ['audit'],
         summary: 'Query the audit trail (JSON or CSV)',

@@ -6,7 +6,7 @@
  * `denied` authentication like any other, never a 404.
  */
 import type { Core } from '../../../core/api.ts';
-import { ANY_ROLE, actorOf } from '../auth.ts';
+import { ANY_READER, ANY_ROLE, actorOf } from '../auth.ts';
 import { AuthenticationViewSchema, CreateAuthenticationBody, IdParams, PasscodeBody } from '../schemas.ts';
 import type { Api } from '../schemas.ts';
 
@@ -45,7 +45,7 @@ export async function authenticationsRoutes(app: Api, opts: { core: Core }): Pro
   app.get(
     '/authentications/:id',
     {
-      config: { roles: ANY_ROLE },
+      config: { roles: ANY_READER },
       schema: { tags, summary: 'Poll an authentication', params: IdParams, response: { 200: AuthenticationViewSchema } },
     },
     async (request) => core.authentications.get(request.params.id),

@@ -3,7 +3,7 @@
  */
 import type { Core } from '../../../core/api.ts';
 import { CoreError } from '../../../core/errors.ts';
-import { HELPDESK, actorOf } from '../auth.ts';
+import { HELPDESK, HELPDESK_READ, actorOf } from '../auth.ts';
 import { BypassViewSchema, IssueBypassBody, NoContent, UsernameParams } from '../schemas.ts';
 import type { Api } from '../schemas.ts';
 
@@ -15,7 +15,7 @@ export async function bypassRoutes(app: Api, opts: { core: Core }): Promise<void
   app.get(
     '/users/:username/bypass',
     {
-      config: { roles: HELPDESK },
+      config: { roles: HELPDESK_READ },
       schema: { tags, summary: "The user's active bypass (404 not_found when none)", params: UsernameParams, response: { 200: BypassViewSchema } },
     },
     async (request) => {

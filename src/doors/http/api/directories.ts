@@ -18,7 +18,7 @@ import { DirectorySearchError, MAX_QUERY_LENGTH, type SearchResult, type SearchS
 import type { SyncService } from '../../../directory/sync-service.ts';
 import { SyncServiceError } from '../../../directory/sync-service.ts';
 import type { SyncTarget } from '../../../directory/sync.ts';
-import { ADMIN_ONLY, HELPDESK, actorOf } from '../auth.ts';
+import { ADMIN_ONLY, HELPDESK_READ, actorOf } from '../auth.ts';
 import { ProblemError, problem, type FieldProblem } from '../errors.ts';
 import {
   ConnectionReportSchema,
@@ -204,7 +204,7 @@ export async function directoriesRoutes(app: Api, opts: { directories?: Director
   app.get(
     '/directories',
     {
-      config: { roles: HELPDESK },
+      config: { roles: HELPDESK_READ },
       schema: {
         tags,
         summary: 'Directory sources and their synchronization status',
@@ -221,7 +221,7 @@ export async function directoriesRoutes(app: Api, opts: { directories?: Director
   app.get(
     '/directories/:name',
     {
-      config: { roles: HELPDESK },
+      config: { roles: HELPDESK_READ },
       schema: {
         tags,
         summary: 'A directory source and its synchronization status',
@@ -264,7 +264,7 @@ export async function directoriesRoutes(app: Api, opts: { directories?: Director
   app.get(
     '/directories/:name/users',
     {
-      config: { roles: HELPDESK },
+      config: { roles: HELPDESK_READ },
       schema: {
         tags,
         summary: 'Search directory users',
@@ -335,7 +335,7 @@ export async function directoriesRoutes(app: Api, opts: { directories?: Director
   app.get(
     '/directories/:name/runs',
     {
-      config: { roles: HELPDESK },
+      config: { roles: HELPDESK_READ },
       schema: {
         tags,
         summary: 'Synchronization runs of a directory, newest first',
@@ -350,7 +350,7 @@ export async function directoriesRoutes(app: Api, opts: { directories?: Director
   app.get(
     '/directories/:name/runs/:id',
     {
-      config: { roles: HELPDESK },
+      config: { roles: HELPDESK_READ },
       schema: {
         tags,
         summary: 'One synchronization run',

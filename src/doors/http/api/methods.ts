@@ -2,7 +2,7 @@
  * A user's methods (authenticators): list, enroll TOTP, remove, HOTP resync.
  */
 import type { Core } from '../../../core/api.ts';
-import { ADMIN_ONLY, ANY_ROLE, HELPDESK, actorOf } from '../auth.ts';
+import { ADMIN_ONLY, ANY_READER, HELPDESK, actorOf } from '../auth.ts';
 import { EnrollBody, EnrollmentResultSchema, MethodList, MethodParams, MethodViewSchema, NoContent, ResyncBody, UsernameParams } from '../schemas.ts';
 import type { Api } from '../schemas.ts';
 
@@ -14,7 +14,7 @@ export async function methodsRoutes(app: Api, opts: { core: Core }): Promise<voi
   app.get(
     '/users/:username/methods',
     {
-      config: { roles: ANY_ROLE },
+      config: { roles: ANY_READER },
       schema: { tags, summary: "List a user's methods (secrets are never returned)", params: UsernameParams, response: { 200: MethodList } },
     },
     async (request) => ({ items: await core.methods.list(request.params.username) }),

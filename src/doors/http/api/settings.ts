@@ -2,7 +2,7 @@
  * Company settings: policy defaults (lockout, bypass, caching, trusted networks, OATH windows).
  */
 import type { Core } from '../../../core/api.ts';
-import { ADMIN_ONLY, HELPDESK, actorOf } from '../auth.ts';
+import { ADMIN_ONLY, HELPDESK_READ, actorOf } from '../auth.ts';
 import { SettingsPatchBody, SettingsSchema } from '../schemas.ts';
 import type { Api } from '../schemas.ts';
 
@@ -14,7 +14,7 @@ export async function settingsRoutes(app: Api, opts: { core: Core }): Promise<vo
   app.get(
     '/settings',
     {
-      config: { roles: HELPDESK },
+      config: { roles: HELPDESK_READ },
       schema: { tags, summary: 'Read the company settings', response: { 200: SettingsSchema } },
     },
     async () => core.settings.get(),

@@ -1,11 +1,12 @@
 /**
  * Users: list, create, read, update, delete, enable/disable, block/unblock, unlock, local password,
- * history and CSV import.
+ * console role, history and CSV import.
  */
 import { Type } from 'typebox';
 import type { Core } from '../../../core/api.ts';
-import { ADMIN_ONLY, ANY_ROLE, HELPDESK, actorOf } from '../auth.ts';
+import { ADMIN_ONLY, ANY_READER, HELPDESK, HELPDESK_READ, actorOf } from '../auth.ts';
 import {
+  ConsoleRoleBody,
   CreateUserBody,
   EffectiveStatusSchema,
   HistoryList,
@@ -52,7 +53,7 @@ export async function usersRoutes(app: Api, opts: { core: Core }): Promise<void>
   app.get(
     '/users',
     {
-      config: { roles: ANY_ROLE },
+      config: { roles: ANY_READER },
       schema: { tags, summary: 'List users (paged by username)', querystring: ListQuery, response: { 200: UserPage } },
     },
     async (request) => {
@@ -99,7 +100,7 @@ export async function usersRoutes(app: Api, opts: { core: Core }): Promise<void>
   app.get(
     '/users/:username',
     {
-      config: { roles: ANY_ROLE },
+      config: { roles: ANY_READER },
       schema: { tags, summary: 'Read a user', params: UsernameParams, response: { 200: UserViewSchema } },
     },
     async (request) => core.users.get(request.params.username),
@@ -195,10 +196,28 @@ export async function usersRoutes(app: Api, opts: { core: Core }): Promise<void>
     async (request) => core.users.setPassword(request.params.username, null, actorOf(request)),
   );
 
+  app.put(
+    '/users/:username/console-role',
+    {
+      config: { roles: ADMIN_ONLY },
+      schema: {
+        tags,
+        summary: 'Give a user a role in the admin console, or take it away',
+        description:
+          'admin, helpdesk or auditor; null takes the role away and ends the console sessions of the user at once. ' +
+          'The user signs in at /admin with their first factor (local or directory password) and a second factor. Audited as user.console_role.',
+        params: UsernameParams,
+        body: ConsoleRoleBody,
+        response: { 200: UserViewSchema },
+      },
+    },
+    async (request) => core.users.setConsoleRole(request.params.username, request.body.role, actorOf(request)),
+  );
+
   app.get(
     '/users/:username/history',
     {
-      config: { roles: HELPDESK },
+      config: { roles: HELPDESK_READ },
       schema: {
         tags,
         summary: "The user's block, unblock, lock and unlock events, newest first",
