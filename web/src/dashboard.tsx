@@ -63,7 +63,7 @@ function UserCounts({ users }: { users: Summary['users'] }): ReactNode {
   return (
     <section aria-label="Users by state" className="stats">
       {cards.map(([label, n, link, tone]) => (
-        <a key={label} className={`stat tone-${tone}`} href={link}>
+        <a key={label} className={`stat stat-${tone}`} href={link}>
           <span className="stat-value">{formatNumber(n)}</span>
           <span className="stat-label">{label}</span>
         </a>

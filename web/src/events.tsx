@@ -50,7 +50,7 @@ function cell(e: AuditEvent, column: EventColumn): ReactNode {
       return (
         <>
           {actionText(e.action)}
-          {ACTIONS[e.action] ? (
+          {ACTIONS[e.action] && e.action !== 'authenticate' ? (
             <>
               {' '}
               <code className="subtle">{e.action}</code>

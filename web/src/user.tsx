@@ -635,11 +635,11 @@ function TestAuthentication({ username, onDone }: { username: string; onDone: ()
 function History({ username, changes }: { username: string; changes: number }): ReactNode {
   const history = useLoad((signal) => api<{ items: AuditEvent[] }>(`/users/${seg(username)}/history${query({ limit: 20 })}`, { signal }), [username, changes]);
   return (
-    <Section title="Block and lock history">
+    <Section title="History">
       <ErrorNote error={history.error} />
-      {history.data?.items.length === 0 ? <p className="subtle">Never blocked or locked.</p> : null}
+      {history.data?.items.length === 0 ? <p className="subtle">Never blocked, locked or bypassed.</p> : null}
       {history.data && history.data.items.length > 0 ? (
-        <EventTable events={history.data.items} columns={['time', 'action', 'result', 'actor', 'reason']} caption={`Block and lock history of ${username}`} />
+        <EventTable events={history.data.items} columns={['time', 'action', 'result', 'actor', 'reason']} caption={`History of ${username}`} />
       ) : null}
     </Section>
   );
