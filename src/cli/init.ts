@@ -3,10 +3,21 @@ import { chmod, lstat, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import { isCoreError } from '../core/errors.ts';
+import { systemRandom } from '../platform/random.ts';
 import { API_KEY_NOTICE } from './apikey.ts';
 import { cliActor, emit, note } from './runtime.ts';
 
 const CERT_DAYS = 825;
+/** Letters and digits without the look-alikes (0/O, 1/l/I): about 5.8 bits each, 115 bits in 20. */
+const PASSWORD_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
+const PASSWORD_LENGTH = 20;
+
+/** A random password for the first console administrator. */
+export function randomPassword(length = PASSWORD_LENGTH): string {
+  let out = '';
+  for (let i = 0; i < length; i++) out += PASSWORD_ALPHABET[systemRandom.int(PASSWORD_ALPHABET.length)];
+  return out;
+}
 
 /** A self-signed certificate for localhost (SAN localhost, 127.0.0.1, ::1), valid 825 days. */
 export async function selfSignedCertificate(now = new Date()): Promise<{ cert: string; key: string }> {
@@ -44,9 +55,10 @@ async function exists(file: string): Promise<boolean> {
 export function registerInit(program: CommandUnknownOpts): void {
   program
     .command('init')
-    .description('create a new installation: config file, key file, TLS certificate, database and the first admin API key')
+    .description('create a new installation: config file, key file, TLS certificate, database, the first admin API key and console administrator')
     .option('--dir <folder>', 'folder to create it in (created if missing)', '.')
     .option('--admin-name <name>', 'name of the first administrator API key', 'admin')
+    .option('--console-admin <name>', 'username of the first administrator of the console (/admin)', 'admin')
     .addHelpText(
       'after',
       `
@@ -55,12 +67,14 @@ Writes, in the folder:
   countersign.key          the key that seals secrets at rest (mode 0600; back it up separately)
   tls/cert.pem, key.pem    a self-signed certificate for localhost, valid ${CERT_DAYS} days (key mode 0600)
   countersign.db           the SQLite database (unless COUNTERSIGN_DATABASE_URL points elsewhere)
-then creates the "default" application and an administrator API key, printed once.
+then creates the "default" application, an administrator API key and a console administrator (a
+local user with a random password and the console role admin), both printed once. The console
+administrator sets up an authenticator app at their first sign-in to /admin.
 Existing files are never overwritten.
 
 Examples:
   $ countersign init
-  $ countersign init --dir /etc/countersign --admin-name ops`,
+  $ countersign init --dir /etc/countersign --admin-name ops --console-admin alice`,
     )
     .action(async (opts, cmd) => {
       const dir = path.resolve(opts.dir);
@@ -87,6 +101,8 @@ Examples:
       const created: string[] = [];
       let token: string;
       let databaseUrl: string;
+      let port: number;
+      const password = randomPassword();
       try {
         await writeFile(files.config, renderConfigTemplate(), { flag: 'wx', mode: 0o640 });
         created.push(files.config);
@@ -110,6 +126,7 @@ Examples:
         // The same configuration `serve` will read: the new file plus any COUNTERSIGN_* variables.
         const config = await loadConfig({ file: files.config });
         databaseUrl = config.database.url;
+        port = config.server.port;
         created.push(files.database, `${files.database}-wal`, `${files.database}-shm`, `${files.database}-journal`);
         const { openContext } = await import('../server.ts');
         const ctx = await openContext(config, { migrate: true });
@@ -122,6 +139,9 @@ Examples:
             await ctx.core.applications.create({ name: 'default' }, actor);
           }
           token = (await ctx.core.apiKeys.create({ name: opts.adminName, role: 'admin' }, actor)).token;
+          await ctx.core.users.create({ username: opts.consoleAdmin, displayName: 'Console administrator' }, actor);
+          await ctx.core.users.setPassword(opts.consoleAdmin, password, actor);
+          await ctx.core.users.setConsoleRole(opts.consoleAdmin, 'admin', actor);
         } finally {
           await ctx.close();
         }
@@ -135,7 +155,8 @@ Examples:
         throw e;
       }
 
-      emit(cmd, { config: files.config, keyFile: files.keyFile, cert: files.cert, apiKey: token }, () => [
+      const consoleAdmin = { username: opts.consoleAdmin, password, url: `https://localhost:${port}/admin` };
+      emit(cmd, { config: files.config, keyFile: files.keyFile, cert: files.cert, apiKey: token, console: consoleAdmin }, () => [
         `Created a Countersign installation in ${dir}:`,
         `  config file:  ${files.config}`,
         `  key file:     ${files.keyFile}   (back it up separately: without it, stored token secrets are lost)`,
@@ -146,9 +167,14 @@ Examples:
         '',
         `  ${token}`,
         '',
+        `Console administrator "${consoleAdmin.username}" (sign in at ${consoleAdmin.url}; an authenticator app is set up at the first sign-in):`,
+        '',
+        `  password: ${password}`,
+        '',
         'Next: start the server with',
         `  countersign serve --config ${files.config}`,
       ]);
       note(API_KEY_NOTICE);
+      note('Store the console password now as well: it is shown only once (reset it with "countersign user password").');
     });
 }

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { Option, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import type { CreateUserInput, ImportReport, PhoneInput, UpdateUserInput, UserView } from '../core/api.ts';
-import { METHOD_TYPES, type AuditEvent, type EffectiveStatus, type MethodType } from '../core/types.ts';
+import { CONSOLE_ROLES, METHOD_TYPES, type AuditEvent, type ConsoleRole, type EffectiveStatus, type MethodType } from '../core/types.ts';
 import { progressBar } from './progress.ts';
 import { confirm, readSecret } from './prompt.ts';
 import { QuietFailure, UsageError, cliActor, emit, globals, intArg, record, table, time, withContext } from './runtime.ts';
@@ -26,6 +26,7 @@ export function userRecord(u: UserView): string {
     ['default method', u.defaultMethod],
     ['PIN', u.hasPin ? 'set' : 'none'],
     ['password', u.hasPassword ? 'set' : 'none'],
+    ['console role', u.consoleRole ?? 'none'],
     ['source', u.source.kind === 'local' ? 'local' : `directory ${u.source.directory} (${u.source.externalId})`],
     ['created', time(u.createdAt)],
     ['updated', time(u.updatedAt)],
@@ -124,6 +125,7 @@ Examples:
   $ countersign user add alice --email alice@example.com --phone "+1 415 555 0100"
   $ countersign user list --state locked
   $ countersign user block alice --reason "reported lost phone"
+  $ countersign user role alice helpdesk
   $ countersign user import users.csv`,
   );
 
@@ -292,6 +294,37 @@ Examples:
       await withContext(cmd, async ({ core }) => {
         const u = await core.users.setPassword(username, password, cliActor());
         emit(cmd, u, () => `${u.username}: password ${u.hasPassword ? 'set' : 'cleared'}`);
+      });
+    });
+
+  user
+    .command('role')
+    .description('give the user a role in the admin console (/admin), or take it away with "none"')
+    .argument('<username>')
+    .argument('<role>', `${CONSOLE_ROLES.join(', ')} or none`)
+    .addHelpText(
+      'after',
+      `
+Roles:
+  admin      everything
+  helpdesk   find users, unlock, block, bypass, reset authenticators, test sign-ins
+  auditor    read only: users, audit trail, settings, reports
+A console user signs in at /admin with their password (local or directory) and a second factor;
+one without an authenticator sets one up at their first sign-in. "none" ends their console sessions.
+
+Examples:
+  $ countersign user role alice admin
+  $ countersign user role bob helpdesk --json
+  $ countersign user role bob none`,
+    )
+    .action(async (username, roleArg, _opts, cmd) => {
+      const role = roleArg === 'none' ? null : roleArg;
+      if (role !== null && !(CONSOLE_ROLES as readonly string[]).includes(role)) {
+        throw new UsageError(`role must be one of ${CONSOLE_ROLES.join(', ')} or none, not "${roleArg}"`);
+      }
+      await withContext(cmd, async ({ core }) => {
+        const u = await core.users.setConsoleRole(username, role as ConsoleRole | null, cliActor());
+        emit(cmd, u, () => `${u.username}: console role ${u.consoleRole ?? 'none'}`);
       });
     });
 

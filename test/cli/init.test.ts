@@ -3,9 +3,11 @@ import { readFile, readdir, stat, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.ts';
+import { openContext } from '../../src/server.ts';
 import { json, ok, removeDir, run, tempDir, type RunResult } from './run.ts';
 
 const TOKEN = /cs_[A-Za-z0-9_-]{12}_[A-Za-z0-9_-]{43}/g;
+const PASSWORD_LINE = /^ {2}password: ([A-Za-z0-9]{20})$/m;
 const dirs: string[] = [];
 
 afterAll(async () => {
@@ -32,11 +34,13 @@ describe('countersign init', () => {
   let dir: string;
   let result: RunResult;
   let token: string;
+  let password: string;
 
   beforeAll(async () => {
     dir = await newDir();
     result = await run(['init'], { cwd: dir });
     token = (result.stdout.match(TOKEN) ?? [])[0] ?? '';
+    password = PASSWORD_LINE.exec(result.stdout)?.[1] ?? '';
   });
 
   it('succeeds and writes the config, key file, certificate and database', async () => {
@@ -60,6 +64,30 @@ describe('countersign init', () => {
       const bytes = await readFile(file);
       expect(bytes.includes(Buffer.from(token)), file).toBe(false);
       expect(bytes.includes(Buffer.from(token.slice(-43))), file).toBe(false);
+    }
+  });
+
+  it('prints the console administrator\'s random password exactly once and stores no copy of it', async () => {
+    expect(password).toMatch(/^[A-Za-z0-9]{20}$/);
+    expect(result.stdout).toContain(`Console administrator "admin" (sign in at https://localhost:8443/admin;`);
+    expect(result.stdout.split(password)).toHaveLength(2);
+    expect(result.stderr).not.toContain(password);
+    expect(result.stderr).toContain('Store the console password now');
+    for (const file of await allFiles(dir)) {
+      expect((await readFile(file)).includes(Buffer.from(password)), file).toBe(false);
+    }
+  });
+
+  it('creates the console administrator: a local user with that password and the console role admin', async () => {
+    const user = await json<{ username: string; consoleRole: string | null; hasPassword: boolean; source: { kind: string } }>(['user', 'show', 'admin'], { cwd: dir });
+    expect(user).toMatchObject({ username: 'admin', consoleRole: 'admin', hasPassword: true, source: { kind: 'local' }, methods: [] });
+    const ctx = await openContext(await loadConfig({ file: path.join(dir, 'countersign.yaml'), env: {} }));
+    try {
+      const local = (await ctx.firstFactors()).resolve('local');
+      expect(await local.verify('admin', password)).toMatchObject({ ok: true });
+      expect(await local.verify('admin', `${password}x`)).toMatchObject({ ok: false });
+    } finally {
+      await ctx.close();
     }
   });
 
@@ -117,11 +145,17 @@ describe('countersign init, other cases', () => {
     expect(await readFile(path.join(dir, 'tls/cert.pem'), 'utf8')).toBe('mine');
   });
 
-  it('--dir creates the folder, --admin-name names the key, --json prints {config, keyFile, cert, apiKey}', async () => {
+  it('--dir creates the folder, --admin-name names the key, --console-admin the console user, --json prints {config, keyFile, cert, apiKey, console}', async () => {
     const parent = await newDir();
     const dir = path.join(parent, 'etc', 'countersign');
-    const out = await json<Record<string, string>>(['init', '--dir', dir, '--admin-name', 'ops'], { cwd: parent });
-    expect(Object.keys(out).sort()).toEqual(['apiKey', 'cert', 'config', 'keyFile']);
+    const out = await json<Record<string, string> & { console: { username: string; password: string; url: string } }>(
+      ['init', '--dir', dir, '--admin-name', 'ops', '--console-admin', 'alice'],
+      { cwd: parent },
+    );
+    expect(Object.keys(out).sort()).toEqual(['apiKey', 'cert', 'config', 'console', 'keyFile']);
+    expect(out.console).toEqual({ username: 'alice', password: expect.stringMatching(/^[A-Za-z0-9]{20}$/), url: 'https://localhost:8443/admin' });
+    const users = await json<{ items: { username: string; consoleRole: string | null }[] }>(['--config', out['config']!, 'user', 'list'], { cwd: parent });
+    expect(users.items.map((u) => [u.username, u.consoleRole])).toEqual([['alice', 'admin']]);
     expect(out['config']).toBe(path.join(dir, 'countersign.yaml'));
     expect(out['keyFile']).toBe(path.join(dir, 'countersign.key'));
     expect(out['cert']).toBe(path.join(dir, 'tls/cert.pem'));
@@ -136,7 +170,7 @@ describe('countersign init, other cases', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(`error: config: no configuration: ${path.join(dir, 'countersign.yaml')} not found; run "countersign init" here, or pass --config FILE\n`);
     await ok(['init', '--dir', 'x'], { cwd: dir });
-    expect(await ok(['user', 'list'], { cwd: path.join(dir, 'x') })).toContain('no users');
-    expect(await ok(['user', 'list'], { cwd: dir, env: { COUNTERSIGN_CONFIG: path.join(dir, 'x', 'countersign.yaml') } })).toContain('no users');
+    expect(await ok(['user', 'list'], { cwd: path.join(dir, 'x') })).toMatch(/^admin +enabled +Console administrator/m);
+    expect(await ok(['user', 'list'], { cwd: dir, env: { COUNTERSIGN_CONFIG: path.join(dir, 'x', 'countersign.yaml') } })).toMatch(/^admin +enabled/m);
   });
 });

@@ -97,20 +97,51 @@ describe('user add / show / list', () => {
   it('lists with search, state, limit and paging', async () => {
     await ok(['user', 'add', 'carol', '--email', 'carol@corp.example'], o);
     const all = await json<{ items: UserJson[]; next: string | null }>(['user', 'list'], o);
-    expect(all.items.map((u) => u.username)).toEqual(['bob', 'carol', 'dora', 'pinned']);
+    // "admin" is the console administrator made by init.
+    expect(all.items.map((u) => u.username)).toEqual(['admin', 'bob', 'carol', 'dora', 'pinned']);
     expect(all.next).toBeNull();
     const search = await json<{ items: UserJson[] }>(['user', 'list', '--search', 'CORP'], o);
     expect(search.items.map((u) => u.username)).toEqual(['carol']);
     const disabled = await json<{ items: UserJson[] }>(['user', 'list', '--state', 'disabled'], o);
     expect(disabled.items.map((u) => u.username)).toEqual(['dora']);
     const page1 = await json<{ items: UserJson[]; next: string | null }>(['user', 'list', '--limit', '2'], o);
-    expect(page1.items.map((u) => u.username)).toEqual(['bob', 'carol']);
+    expect(page1.items.map((u) => u.username)).toEqual(['admin', 'bob']);
     expect(page1.next).not.toBeNull();
     const page2 = await json<{ items: UserJson[] }>(['user', 'list', '--limit', '2', '--after', String(page1.next)], o);
-    expect(page2.items.map((u) => u.username)).toEqual(['dora', 'pinned']);
+    expect(page2.items.map((u) => u.username)).toEqual(['carol', 'dora']);
     const human = await ok(['user', 'list', '--limit', '2'], o);
     expect(human.split('\n')[0]).toMatch(/^USERNAME +STATE +DISPLAY NAME +EMAIL/);
     expect(human).toContain('(more: --after');
+  });
+});
+
+describe('user role', () => {
+  it('gives, changes and takes away a console role, shown by user show', async () => {
+    await ok(['user', 'add', 'hana'], o);
+    expect(await json<{ consoleRole: string | null }>(['user', 'role', 'hana', 'helpdesk'], o)).toMatchObject({ username: 'hana', consoleRole: 'helpdesk' });
+    expect(await ok(['user', 'role', 'hana', 'auditor'], o)).toBe('hana: console role auditor\n');
+    expect(await ok(['user', 'show', 'hana'], o)).toMatch(/^console role: +auditor$/m);
+    expect(await json<{ consoleRole: string | null }>(['user', 'role', 'HANA', 'none'], o)).toMatchObject({ consoleRole: null });
+    expect(await ok(['user', 'show', 'hana'], o)).toMatch(/^console role: +none$/m);
+    const changes = await json<{ actor: string; details: { from: string | null; to: string | null } }[]>(['audit', 'list', '--user', 'hana', '--action', 'user.console_role'], o);
+    expect(changes.map((e) => [e.details.from, e.details.to])).toEqual([
+      ['auditor', null],
+      ['helpdesk', 'auditor'],
+      [null, 'helpdesk'],
+    ]);
+    expect(changes[0]?.actor).toMatch(/^cli:/);
+  });
+
+  it('refuses an unknown role (usage, status 2) and an unknown user', async () => {
+    const bad = await run(['user', 'role', 'bob', 'root'], o);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('role must be one of admin, helpdesk, auditor or none, not "root"');
+    const missing = await run(['user', 'role', 'bob'], o);
+    expect(missing.code).toBe(2);
+    const nobody = await run(['user', 'role', 'nobody', 'admin'], o);
+    expect(nobody.code).toBe(1);
+    expect(nobody.stderr).toMatch(/^error: user_not_found: /);
+    expect(await ok(['user', 'role', '--help'], o)).toContain('$ countersign user role alice admin');
   });
 });
 
