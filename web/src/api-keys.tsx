@@ -2,7 +2,7 @@
 import { useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { api, seg } from './api.ts';
 import type { ApiKeyView, Role } from './types.ts';
-import { ConfirmButton, ErrorNote, Field, Loading, Notice, PageTitle, Section, Time, useAction, useLoad } from './ui.tsx';
+import { ConfirmButton, ErrorNote, Field, Loading, Notice, PageTitle, Section, Time, useAction, useLoad, ScrollBox } from './ui.tsx';
 
 const ROLES: readonly { role: Role; help: string }[] = [
   { role: 'sdk', help: 'authentications and reading users: what an application integrating MFA needs' },
@@ -57,7 +57,7 @@ export function ApiKeys(): ReactNode {
         </section>
       ) : null}
       {list.data ? (
-        <div className="table-wrap">
+        <ScrollBox label="API keys">
           <table className="list">
             <thead>
               <tr>
@@ -112,7 +112,7 @@ export function ApiKeys(): ReactNode {
               ))}
             </tbody>
           </table>
-        </div>
+        </ScrollBox>
       ) : list.loading ? (
         <Loading />
       ) : null}

@@ -3,7 +3,7 @@ import { useState, type FormEvent, type ReactNode } from 'react';
 import { api, ApiError, seg } from './api.ts';
 import { useSession } from './session.tsx';
 import { METHOD_TYPES, type Application, type MethodType } from './types.ts';
-import { Check, ConfirmButton, ErrorNote, Field, Loading, Notice, PageTitle, Section, Time, useAction, useLoad } from './ui.tsx';
+import { Check, ConfirmButton, ErrorNote, Field, Loading, Notice, PageTitle, Section, Time, useAction, useLoad, ScrollBox } from './ui.tsx';
 
 interface Draft {
   name: string;
@@ -53,7 +53,7 @@ export function Applications(): ReactNode {
       <p className="lead">Each RADIUS client, LDAP client, web site or API client that asks Countersign for a second factor, with its own policy.</p>
       <ErrorNote error={list.error} />
       {list.data ? (
-        <div className="table-wrap">
+        <ScrollBox label="Applications">
           <table className="list">
             <thead>
               <tr>
@@ -107,7 +107,7 @@ export function Applications(): ReactNode {
               ))}
             </tbody>
           </table>
-        </div>
+        </ScrollBox>
       ) : list.loading ? (
         <Loading />
       ) : null}

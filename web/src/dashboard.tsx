@@ -8,7 +8,7 @@ import type { ChartPoint } from './chart.tsx';
 import { formatNumber, formatRelative, plural, toMillis } from './format.ts';
 import { href } from './router.ts';
 import type { AuditEvent, SignInReport, Summary } from './types.ts';
-import { ErrorNote, Loading, PageTitle, ResultBadge, Section, Time, useLoad } from './ui.tsx';
+import { ErrorNote, Loading, PageTitle, ResultBadge, Section, Time, useLoad, ScrollBox } from './ui.tsx';
 
 const SignInChart = lazy(() => import('./chart.tsx'));
 
@@ -139,7 +139,7 @@ function SignIns(): ReactNode {
         )}
         <details className="data-table">
           <summary>Show the numbers</summary>
-          <div className="table-wrap">
+          <ScrollBox label="Sign-ins by period">
             <table>
               <caption className="visually-hidden">Sign-ins by {spec.bucket}</caption>
               <thead>
@@ -163,7 +163,7 @@ function SignIns(): ReactNode {
                 ))}
               </tbody>
             </table>
-          </div>
+          </ScrollBox>
         </details>
       </Section>
       {report.data ? (
@@ -222,8 +222,8 @@ function RecentFailures({ events }: { events: readonly AuditEvent[] }): ReactNod
       {events.length === 0 ? (
         <p className="subtle">No failed sign-ins recently.</p>
       ) : (
-        <div className="table-wrap">
-          <table>
+        <ScrollBox label="Recent failures">
+          <table className="events">
             <thead>
               <tr>
                 <th scope="col">Time</th>
@@ -245,7 +245,7 @@ function RecentFailures({ events }: { events: readonly AuditEvent[] }): ReactNod
               ))}
             </tbody>
           </table>
-        </div>
+        </ScrollBox>
       )}
     </Section>
   );

@@ -8,7 +8,7 @@ import { formatNumber, formatSeconds } from './format.ts';
 import { href } from './router.ts';
 import { useSession } from './session.tsx';
 import type { Directory, SyncRun, SyncRunStatus } from './types.ts';
-import { ConfirmButton, ErrorNote, Facts, Loading, Notice, PageTitle, Section, Time, useAction, useInterval, useLoad } from './ui.tsx';
+import { ConfirmButton, ErrorNote, Facts, Loading, Notice, PageTitle, Section, Time, useAction, useInterval, useLoad, ScrollBox } from './ui.tsx';
 
 const STATUS: Readonly<Record<SyncRunStatus, { text: string; tone: string }>> = {
   running: { text: 'Running', tone: 'info' },
@@ -119,7 +119,7 @@ function DirectoryCard({ directory: d, onChanged }: { directory: Directory; onCh
       {runs.data && runs.data.items.length > 0 ? (
         <>
           <h3>Runs</h3>
-          <div className="table-wrap">
+          <ScrollBox label="Synchronization runs">
             <table className="list" aria-busy={running}>
               <thead>
                 <tr>
@@ -150,7 +150,7 @@ function DirectoryCard({ directory: d, onChanged }: { directory: Directory; onCh
                 ))}
               </tbody>
             </table>
-          </div>
+          </ScrollBox>
         </>
       ) : null}
       {runs.data?.items

@@ -2,7 +2,7 @@
 import type { ReactNode } from 'react';
 import { href } from './router.ts';
 import type { AuditEvent } from './types.ts';
-import { ResultBadge, Time } from './ui.tsx';
+import { ResultBadge, Time, ScrollBox } from './ui.tsx';
 
 const ACTIONS: Readonly<Record<string, string>> = {
   authenticate: 'Sign-in',
@@ -75,7 +75,7 @@ function cell(e: AuditEvent, column: EventColumn): ReactNode {
 
 export function EventTable({ events, columns = ALL, caption, busy }: { events: readonly AuditEvent[]; columns?: readonly EventColumn[]; caption: string; busy?: boolean }): ReactNode {
   return (
-    <div className="table-wrap">
+    <ScrollBox label={caption}>
       <table className="list events" aria-busy={busy}>
         <caption className="visually-hidden">{caption}</caption>
         <thead>
@@ -97,6 +97,6 @@ export function EventTable({ events, columns = ALL, caption, busy }: { events: r
           ))}
         </tbody>
       </table>
-    </div>
+    </ScrollBox>
   );
 }

@@ -353,3 +353,27 @@ export function Facts({ rows }: { rows: readonly (readonly [ReactNode, ReactNode
     </dl>
   );
 }
+
+/**
+ * A wide table's box: it scrolls sideways on a narrow screen, and then takes the keyboard focus
+ * (as a named region) so the arrow keys can scroll it.
+ */
+export function ScrollBox({ label, children }: { label: string; children: ReactNode }): ReactNode {
+  const box = useRef<HTMLDivElement>(null);
+  const [overflows, setOverflows] = useState(false);
+  useEffect(() => {
+    const el = box.current;
+    if (el === null) return;
+    const check = (): void => setOverflows(el.scrollWidth > el.clientWidth + 1);
+    check();
+    const observer = new ResizeObserver(check);
+    observer.observe(el);
+    if (el.firstElementChild) observer.observe(el.firstElementChild);
+    return () => observer.disconnect();
+  }, []);
+  return (
+    <div ref={box} className="table-wrap" {...(overflows ? { tabIndex: 0, role: 'region', 'aria-label': label } : {})}>
+      {children}
+    </div>
+  );
+}

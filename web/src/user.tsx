@@ -9,7 +9,7 @@ import { formatSeconds } from './format.ts';
 import { href, navigate } from './router.ts';
 import { useSession } from './session.tsx';
 import { CONSOLE_ROLES, METHOD_TYPES, type Application, type AuditEvent, type AuthenticationView, type BypassView, type ConsoleRole, type MethodType, type MethodView, type Page, type UserView } from './types.ts';
-import { ConfirmButton, ErrorNote, Facts, Field, Loading, Notice, PageTitle, ResultBadge, Section, StateBadge, Time, useAction, useInterval, useLoad, type Loaded } from './ui.tsx';
+import { ConfirmButton, ErrorNote, Facts, Field, Loading, Notice, PageTitle, ResultBadge, Section, StateBadge, Time, useAction, useInterval, useLoad, type Loaded, ScrollBox } from './ui.tsx';
 
 /** A user as the API returns it; the console role is present when the server shows it. */
 type User = UserView & { readonly consoleRole?: ConsoleRole | null };
@@ -455,7 +455,7 @@ function Methods({ username, changes, onChanged }: { username: string; changes: 
       <ErrorNote error={list.error} />
       {list.data && items.length === 0 ? <p className="subtle">No method: the user sets one up at their next portal sign-in.</p> : null}
       {items.length > 0 ? (
-        <div className="table-wrap">
+        <ScrollBox label="Methods">
           <table>
             <thead>
               <tr>
@@ -505,7 +505,7 @@ function Methods({ username, changes, onChanged }: { username: string; changes: 
               ))}
             </tbody>
           </table>
-        </div>
+        </ScrollBox>
       ) : null}
       <ErrorNote error={action.error} />
       <Notice>{action.message}</Notice>

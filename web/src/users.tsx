@@ -6,7 +6,7 @@ import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { api, query } from './api.ts';
 import { href, navigate } from './router.ts';
 import { STATES, type EffectiveStatus, type Page, type UserView } from './types.ts';
-import { ErrorNote, Field, PageTitle, Pager, StateBadge, useDebounced, useLoad } from './ui.tsx';
+import { ErrorNote, Field, PageTitle, Pager, StateBadge, useDebounced, useLoad, ScrollBox } from './ui.tsx';
 
 const PAGE_SIZE = 50;
 
@@ -76,7 +76,7 @@ export function Users({ params }: { params: URLSearchParams }): ReactNode {
         </Field>
       </form>
       <ErrorNote error={list.error} />
-      <div className="table-wrap">
+      <ScrollBox label="Users">
         <table className="list" aria-busy={list.loading}>
           <caption className="visually-hidden">Users{search ? ` matching “${search}”` : ''}</caption>
           <thead>
@@ -104,7 +104,7 @@ export function Users({ params }: { params: URLSearchParams }): ReactNode {
             ))}
           </tbody>
         </table>
-      </div>
+      </ScrollBox>
       {!list.loading && items.length === 0 && !list.error ? <p className="empty">{search || state ? 'No user matches.' : 'No users yet.'}</p> : null}
       <Pager
         label="Pages of users"
