@@ -25,8 +25,55 @@ const PASSWORD = 'a long console passphrase';
 const STEP = 30_000;
 const CONSOLE_DIR = fileURLToPath(new URL('../../dist/console/', import.meta.url));
 
-const FIRST = ['ava', 'ben', 'chloe', 'dev', 'ella', 'finn', 'grace', 'hiro', 'isla', 'jonas', 'kira', 'liam', 'maya', 'noah', 'olga', 'priya', 'quinn', 'rosa', 'sam', 'tariq', 'uma', 'victor', 'wren', 'xavier', 'yara'];
-const LAST = ['adams', 'baker', 'chen', 'diaz', 'evans', 'fischer', 'garcia', 'haddad', 'ito', 'jones', 'kowalski', 'lopez', 'moreau', 'nguyen', 'okafor', 'patel', 'quist', 'rossi', 'silva', 'tanaka'];
+const FIRST = [
+  'ava',
+  'ben',
+  'chloe',
+  'dev',
+  'ella',
+  'finn',
+  'grace',
+  'hiro',
+  'isla',
+  'jonas',
+  'kira',
+  'liam',
+  'maya',
+  'noah',
+  'olga',
+  'priya',
+  'quinn',
+  'rosa',
+  'sam',
+  'tariq',
+  'uma',
+  'victor',
+  'wren',
+  'xavier',
+  'yara',
+];
+const LAST = [
+  'adams',
+  'baker',
+  'chen',
+  'diaz',
+  'evans',
+  'fischer',
+  'garcia',
+  'haddad',
+  'ito',
+  'jones',
+  'kowalski',
+  'lopez',
+  'moreau',
+  'nguyen',
+  'okafor',
+  'patel',
+  'quist',
+  'rossi',
+  'silva',
+  'tanaka',
+];
 
 let dir: string;
 let apiKey: string;
@@ -106,7 +153,10 @@ beforeAll(async () => {
   const init = await json<{ apiKey: string; console?: { username: string; password: string } }>(['init'], { cwd: dir });
   apiKey = init.apiKey;
   const port = await freeTcpPort();
-  const config = await loadConfig({ file: join(dir, 'countersign.yaml'), env: { COUNTERSIGN_SERVER_HOST: '127.0.0.1', COUNTERSIGN_SERVER_PORT: String(port) } });
+  const config = await loadConfig({
+    file: join(dir, 'countersign.yaml'),
+    env: { COUNTERSIGN_SERVER_HOST: '127.0.0.1', COUNTERSIGN_SERVER_PORT: String(port) },
+  });
   if (!existsSync(join(CONSOLE_DIR, 'index.html'))) {
     // scripts/test builds before the tests; a single run of this file builds the console itself.
     const { build } = await import('vite');
@@ -157,7 +207,10 @@ describe('admin console in Chromium', () => {
     await core.users.reportFraud('ben.adams', { note: 'I did not sign in' }, { kind: 'user', name: 'ben.adams', role: 'self' });
 
     // The user to find: locked by failed codes.
-    await core.users.create({ username: 'dana.whitfield', displayName: 'Dana Whitfield', email: 'dana@example.com', phone: { number: '+1 415 555 2671' } }, actor);
+    await core.users.create(
+      { username: 'dana.whitfield', displayName: 'Dana Whitfield', email: 'dana@example.com', phone: { number: '+1 415 555 2671' } },
+      actor,
+    );
     const dana = await core.methods.enrollTotp('dana.whitfield', { label: 'Work phone' }, actor);
     const { lockout } = await core.settings.get();
     for (let i = 0; i < lockout.threshold; i++) await core.authentications.create({ username: 'dana.whitfield', passcode: wrongCode(dana.secret) }, actor);
@@ -198,13 +251,18 @@ describe('admin console in Chromium', () => {
 
     // Dashboard: users by state, the chart, the breakdowns, the fraud report and the server.
     await page.locator('.chart canvas').first().waitFor();
-    const stat = (label: string) => page.locator('.stat').filter({ has: page.locator('.stat-label', { hasText: new RegExp(`^${label}$`) }) }).locator('.stat-value');
+    const stat = (label: string) =>
+      page
+        .locator('.stat')
+        .filter({ has: page.locator('.stat-label', { hasText: new RegExp(`^${label}$`) }) })
+        .locator('.stat-value');
     expect(await stat('Locked').textContent()).toBe('1');
     expect(await stat('Blocked').textContent()).toBe('1');
     expect(await stat('Users').textContent()).toBe((USERS + 2).toLocaleString('en-US'));
     await expect.poll(() => page.locator('.fraud').textContent()).toContain('ben.adams');
     // Five approvals and fifteen refusals above, and the administrator's own sign-ins.
-    const [approved = 0, denied = 0] = ((await page.locator('.totals').textContent()) ?? '').match(/[\d,]+(?= (approved|denied))/g)?.map((n) => Number(n.replace(/,/g, ''))) ?? [];
+    const [approved = 0, denied = 0] =
+      ((await page.locator('.totals').textContent()) ?? '').match(/[\d,]+(?= (approved|denied))/g)?.map((n) => Number(n.replace(/,/g, ''))) ?? [];
     expect(approved).toBeGreaterThanOrEqual(5);
     expect(denied).toBeGreaterThanOrEqual(15);
     expect(await page.getByRole('region', { name: 'By application' }).getByRole('row', { name: /vpn/ }).count()).toBe(1);
@@ -317,7 +375,11 @@ describe('admin console in Chromium', () => {
     // The user page offers the help desk's actions only.
     await page.goto(`${url}/admin/#/users/dana.whitfield`);
     await page.getByRole('heading', { level: 1, name: /Dana Whitfield/ }).waitFor();
-    await page.getByRole('button', { name: 'Issue bypass' }).or(page.getByRole('button', { name: 'Replace bypass' })).first().waitFor();
+    await page
+      .getByRole('button', { name: 'Issue bypass' })
+      .or(page.getByRole('button', { name: 'Replace bypass' }))
+      .first()
+      .waitFor();
     expect(await page.getByRole('heading', { name: 'Console role' }).count()).toBe(0);
     expect(await page.getByRole('button', { name: 'Save profile' }).count()).toBe(0);
 

@@ -1,6 +1,7 @@
 /** API keys: service accounts of the REST API, each with one role. The token is shown once, at creation. */
 import { useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { api, seg } from './api.ts';
+import { useSession } from './session.tsx';
 import type { ApiKeyView, Role } from './types.ts';
 import { ConfirmButton, ErrorNote, Field, Loading, Notice, PageTitle, Section, Time, useAction, useLoad, ScrollBox } from './ui.tsx';
 
@@ -11,6 +12,8 @@ const ROLES: readonly { role: Role; help: string }[] = [
 ];
 
 export function ApiKeys(): ReactNode {
+  const { can } = useSession();
+  const manage = can('apiKeys');
   const list = useLoad((signal) => api<{ items: ApiKeyView[] }>('/api-keys', { signal }), []);
   const [name, setName] = useState('');
   const [role, setRole] = useState<Role>('sdk');
@@ -66,9 +69,7 @@ export function ApiKeys(): ReactNode {
                 <th scope="col">Key starts</th>
                 <th scope="col">Created</th>
                 <th scope="col">Last used</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
+                <th scope="col">{manage ? <span className="visually-hidden">Actions</span> : 'Revoked'}</th>
               </tr>
             </thead>
             <tbody>
@@ -90,6 +91,8 @@ export function ApiKeys(): ReactNode {
                       <span>
                         Revoked <Time at={k.revokedAt} />
                       </span>
+                    ) : !manage ? (
+                      <span className="subtle">—</span>
                     ) : (
                       <ConfirmButton
                         ariaLabel={`Revoke ${k.name}`}
@@ -118,11 +121,13 @@ export function ApiKeys(): ReactNode {
       ) : null}
       <ErrorNote error={revoke.error} />
       <Notice>{revoke.message}</Notice>
-      {list.error === undefined ? (
+      {list.error === undefined && manage ? (
         <Section title="Create a key">
           <form className="inline-form" onSubmit={submit}>
             <Field label="Name" help="Who uses it: vpn-portal, helpdesk-tool.">
-              {({ id, describedBy }) => <input id={id} required maxLength={128} value={name} aria-describedby={describedBy} onChange={(e) => setName(e.target.value)} />}
+              {({ id, describedBy }) => (
+                <input id={id} required maxLength={128} value={name} aria-describedby={describedBy} onChange={(e) => setName(e.target.value)} />
+              )}
             </Field>
             <Field label="Role" help={ROLES.find((r) => r.role === role)?.help}>
               {({ id, describedBy }) => (

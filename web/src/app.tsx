@@ -20,7 +20,8 @@ const Applications = lazy(() => import('./applications.tsx').then((m) => ({ defa
 const ApiKeys = lazy(() => import('./api-keys.tsx').then((m) => ({ default: m.ApiKeys })));
 const Directories = lazy(() => import('./directories.tsx').then((m) => ({ default: m.Directories })));
 
-type State = { readonly kind: 'checking' } | { readonly kind: 'signed-out'; readonly note?: string } | { readonly kind: 'signed-in'; readonly session: Session };
+type State =
+  { readonly kind: 'checking' } | { readonly kind: 'signed-out'; readonly note?: string } | { readonly kind: 'signed-in'; readonly session: Session };
 
 export function App(): ReactNode {
   const [state, setState] = useState<State>({ kind: 'checking' });
@@ -73,7 +74,7 @@ const NAV: readonly NavItem[] = [
   { path: 'reports', label: 'Reports', permission: 'read' },
   { path: 'settings', label: 'Settings', permission: 'read' },
   { path: 'applications', label: 'Applications', permission: 'read' },
-  { path: 'api-keys', label: 'API keys', permission: 'apiKeys' },
+  { path: 'api-keys', label: 'API keys', permission: 'apiKeys.read' },
   { path: 'directories', label: 'Directories', permission: 'read' },
 ];
 
@@ -88,7 +89,14 @@ function Console({ session, onSignedOut }: { session: Session; onSignedOut: () =
 
   return (
     <SessionContext.Provider value={value}>
-      <a className="skip" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById('main')?.focus(); }}>
+      <a
+        className="skip"
+        href="#main"
+        onClick={(e) => {
+          e.preventDefault();
+          document.getElementById('main')?.focus();
+        }}
+      >
         Skip to content
       </a>
       <header className="top">

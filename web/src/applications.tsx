@@ -151,11 +151,21 @@ function ApplicationForm({ initial, existing, onDone }: { initial: Draft; existi
       <form className="form" onSubmit={submit}>
         <div className="row">
           <Field label="Name" help="The name front doors send, and users see in messages." error={errors['name']}>
-            {({ id, describedBy }) => <input id={id} required maxLength={128} value={d.name} aria-describedby={describedBy} onChange={(e) => setD({ ...d, name: e.target.value })} />}
+            {({ id, describedBy }) => (
+              <input id={id} required maxLength={128} value={d.name} aria-describedby={describedBy} onChange={(e) => setD({ ...d, name: e.target.value })} />
+            )}
           </Field>
           <Field label="Remember approvals (seconds)" help="Empty: the company setting. 0: off." error={errors['cacheSeconds']}>
             {({ id, describedBy }) => (
-              <input id={id} type="number" min={0} step={1} value={d.cacheSeconds} aria-describedby={describedBy} onChange={(e) => setD({ ...d, cacheSeconds: e.target.value })} />
+              <input
+                id={id}
+                type="number"
+                min={0}
+                step={1}
+                value={d.cacheSeconds}
+                aria-describedby={describedBy}
+                onChange={(e) => setD({ ...d, cacheSeconds: e.target.value })}
+              />
             )}
           </Field>
         </div>
@@ -165,8 +175,21 @@ function ApplicationForm({ initial, existing, onDone }: { initial: Draft; existi
           checked={d.requireUserMatch}
           onChange={(v) => setD({ ...d, requireUserMatch: v })}
         />
-        <Field label="Trusted networks" help="One per line: address, range a-b or CIDR. Sign-ins from these skip the second factor." error={errors['trustedIps']}>
-          {({ id, describedBy }) => <textarea id={id} rows={3} spellCheck={false} value={d.trustedIps} aria-describedby={describedBy} onChange={(e) => setD({ ...d, trustedIps: e.target.value })} />}
+        <Field
+          label="Trusted networks"
+          help="One per line: address, range a-b or CIDR. Sign-ins from these skip the second factor."
+          error={errors['trustedIps']}
+        >
+          {({ id, describedBy }) => (
+            <textarea
+              id={id}
+              rows={3}
+              spellCheck={false}
+              value={d.trustedIps}
+              aria-describedby={describedBy}
+              onChange={(e) => setD({ ...d, trustedIps: e.target.value })}
+            />
+          )}
         </Field>
         <fieldset className="checks">
           <legend>Methods allowed</legend>

@@ -103,11 +103,19 @@ function SignIns(): ReactNode {
     return { from: to - spec.span, to };
   }, [spec.span]);
   const report = useLoad(
-    (signal) => api<SignInReport>(`/reports/sign-ins${query({ from: new Date(period.from).toISOString(), to: new Date(period.to).toISOString(), bucket: spec.bucket })}`, { signal }),
+    (signal) =>
+      api<SignInReport>(
+        `/reports/sign-ins${query({ from: new Date(period.from).toISOString(), to: new Date(period.to).toISOString(), bucket: spec.bucket })}`,
+        { signal },
+      ),
     [period, spec.bucket],
   );
   const points = useMemo(() => (report.data ? fillBuckets(report.data.series, period.from, period.to, spec.step) : []), [report.data, period, spec.step]);
-  const totals = points.reduce((t, p) => ({ approved: t.approved + p.approved, denied: t.denied + p.denied, expired: t.expired + p.expired }), { approved: 0, denied: 0, expired: 0 });
+  const totals = points.reduce((t, p) => ({ approved: t.approved + p.approved, denied: t.denied + p.denied, expired: t.expired + p.expired }), {
+    approved: 0,
+    denied: 0,
+    expired: 0,
+  });
   const summaryText = `${spec.label}: ${formatNumber(totals.approved)} approved, ${formatNumber(totals.denied)} denied, ${formatNumber(totals.expired)} expired.`;
 
   return (
@@ -145,9 +153,15 @@ function SignIns(): ReactNode {
               <thead>
                 <tr>
                   <th scope="col">{spec.bucket === 'hour' ? 'Hour' : 'Day'}</th>
-                  <th scope="col" className="num">Approved</th>
-                  <th scope="col" className="num">Denied</th>
-                  <th scope="col" className="num">Expired</th>
+                  <th scope="col" className="num">
+                    Approved
+                  </th>
+                  <th scope="col" className="num">
+                    Denied
+                  </th>
+                  <th scope="col" className="num">
+                    Expired
+                  </th>
                 </tr>
               </thead>
               <tbody>
@@ -168,8 +182,16 @@ function SignIns(): ReactNode {
       </Section>
       {report.data ? (
         <div className="grid-2">
-          <Breakdown title="By method" rows={report.data.byMethod.map((r) => ({ name: r.method ?? 'none', approved: r.approved, denied: r.denied }))} what="Method" />
-          <Breakdown title="By application" rows={report.data.byApplication.map((r) => ({ name: r.application ?? 'none', approved: r.approved, denied: r.denied }))} what="Application" />
+          <Breakdown
+            title="By method"
+            rows={report.data.byMethod.map((r) => ({ name: r.method ?? 'none', approved: r.approved, denied: r.denied }))}
+            what="Method"
+          />
+          <Breakdown
+            title="By application"
+            rows={report.data.byApplication.map((r) => ({ name: r.application ?? 'none', approved: r.approved, denied: r.denied }))}
+            what="Application"
+          />
         </div>
       ) : null}
     </>
@@ -188,8 +210,12 @@ function Breakdown({ title, rows, what }: { title: string; rows: { name: string;
           <thead>
             <tr>
               <th scope="col">{what}</th>
-              <th scope="col" className="num">Approved</th>
-              <th scope="col" className="num">Denied</th>
+              <th scope="col" className="num">
+                Approved
+              </th>
+              <th scope="col" className="num">
+                Denied
+              </th>
               <th scope="col" className="bar-col">
                 <span className="visually-hidden">Share</span>
               </th>

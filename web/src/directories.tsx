@@ -46,7 +46,9 @@ export function Directories(): ReactNode {
       <ErrorNote error={list.error} />
       {list.loading && !list.data ? <Loading /> : null}
       {list.data?.items.length === 0 ? <p className="empty">No directory is configured. See the directory guide to connect Active Directory or LDAP.</p> : null}
-      {list.data?.items.map((d) => <DirectoryCard key={d.name} directory={d} onChanged={list.reload} />)}
+      {list.data?.items.map((d) => (
+        <DirectoryCard key={d.name} directory={d} onChanged={list.reload} />
+      ))}
     </>
   );
 }
@@ -54,7 +56,10 @@ export function Directories(): ReactNode {
 function DirectoryCard({ directory: d, onChanged }: { directory: Directory; onChanged: () => void }): ReactNode {
   const { can } = useSession();
   const path = `/directories/${seg(d.name)}`;
-  const runs = useLoad((signal) => (d.sync === null ? Promise.resolve({ items: [] as SyncRun[] }) : api<{ items: SyncRun[] }>(`${path}/runs${query({ limit: 10 })}`, { signal })), [path, d.sync === null]);
+  const runs = useLoad(
+    (signal) => (d.sync === null ? Promise.resolve({ items: [] as SyncRun[] }) : api<{ items: SyncRun[] }>(`${path}/runs${query({ limit: 10 })}`, { signal })),
+    [path, d.sync === null],
+  );
   const start = useAction();
   const decide = useAction();
   const running = runs.data?.items.some((r) => r.status === 'running') ?? false;
@@ -109,7 +114,10 @@ function DirectoryCard({ directory: d, onChanged }: { directory: Directory; onCh
           ['Login attribute', d.loginAttribute],
           s !== null && ['Schedule', s.scheduled ? `every ${formatSeconds(s.intervalMinutes * 60)}` : 'on demand only'],
           s !== null && ['Next run', <Time key="n" at={s.nextRunAt} relative />],
-          s !== null && ['Users who leave', `${s.removal === 'none' ? 'kept' : s.removal === 'disable' ? 'disabled' : 'deleted'}; more than ${s.removalThreshold} at once wait for approval`],
+          s !== null && [
+            'Users who leave',
+            `${s.removal === 'none' ? 'kept' : s.removal === 'disable' ? 'disabled' : 'deleted'}; more than ${s.removalThreshold} at once wait for approval`,
+          ],
           s === null && ['Synchronization', 'none (import only)'],
         ]}
       />
@@ -166,7 +174,8 @@ function DirectoryCard({ directory: d, onChanged }: { directory: Directory; onCh
               <ul>
                 {r.pending.map((p) => (
                   <li key={p.userId}>
-                    <a href={href('users', p.username)}>{p.username}</a>: {p.action === 'delete' ? 'delete' : 'disable'} ({p.reason === 'left_scope' ? 'left the scope' : 'disabled in the directory'})
+                    <a href={href('users', p.username)}>{p.username}</a>: {p.action === 'delete' ? 'delete' : 'disable'} (
+                    {p.reason === 'left_scope' ? 'left the scope' : 'disabled in the directory'})
                   </li>
                 ))}
               </ul>

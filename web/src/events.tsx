@@ -73,7 +73,17 @@ function cell(e: AuditEvent, column: EventColumn): ReactNode {
   }
 }
 
-export function EventTable({ events, columns = ALL, caption, busy }: { events: readonly AuditEvent[]; columns?: readonly EventColumn[]; caption: string; busy?: boolean }): ReactNode {
+export function EventTable({
+  events,
+  columns = ALL,
+  caption,
+  busy,
+}: {
+  events: readonly AuditEvent[];
+  columns?: readonly EventColumn[];
+  caption: string;
+  busy?: boolean;
+}): ReactNode {
   return (
     <ScrollBox label={caption}>
       <table className="list events" aria-busy={busy}>

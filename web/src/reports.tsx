@@ -33,7 +33,24 @@ const VIEWS: Readonly<Record<View, { label: string; actions: readonly string[] }
   bypass: { label: 'Bypass history', actions: ['bypass.issue', 'bypass.cancel'] },
 };
 
-const KNOWN_ACTIONS = ['authenticate', 'user.create', 'user.update', 'user.delete', 'user.block', 'user.unblock', 'user.lock', 'user.unlock', 'user.enable', 'user.disable', 'user.fraud_report', 'bypass.issue', 'bypass.cancel', 'method.enroll', 'method.remove', 'settings.update'];
+const KNOWN_ACTIONS = [
+  'authenticate',
+  'user.create',
+  'user.update',
+  'user.delete',
+  'user.block',
+  'user.unblock',
+  'user.lock',
+  'user.unlock',
+  'user.enable',
+  'user.disable',
+  'user.fraud_report',
+  'bypass.issue',
+  'bypass.cancel',
+  'method.enroll',
+  'method.remove',
+  'settings.update',
+];
 
 /** A date input's day as the start of that day in the browser's time zone. */
 function dayStart(day: string, plusDays = 0): string | undefined {

@@ -14,15 +14,18 @@ export type Permission =
   | 'users.role'
   | 'settings.edit'
   | 'applications.edit'
+  /** Create and revoke API keys. */
   | 'apiKeys'
+  /** Read the list of API keys. */
+  | 'apiKeys.read'
   | 'directories.manage'
   /** Read users' history, the audit trail, settings, applications and directories. */
   | 'read';
 
 const GRANTS: Readonly<Record<ConsoleRole, readonly Permission[]>> = {
-  admin: ['users.manage', 'users.support', 'users.role', 'settings.edit', 'applications.edit', 'apiKeys', 'directories.manage', 'read'],
+  admin: ['users.manage', 'users.support', 'users.role', 'settings.edit', 'applications.edit', 'apiKeys', 'apiKeys.read', 'directories.manage', 'read'],
   helpdesk: ['users.support', 'read'],
-  auditor: ['read'],
+  auditor: ['apiKeys.read', 'read'],
 };
 
 export function allowed(role: ConsoleRole, permission: Permission): boolean {

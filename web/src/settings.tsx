@@ -30,8 +30,18 @@ const GROUPS: readonly Group[] = [
     title: 'Lockout',
     help: 'Consecutive failed authentications lock an account, on every front door alike.',
     fields: [
-      { path: ['lockout', 'threshold'], label: 'Failures before locking', kind: 'count', help: 'Consecutive failures that lock the account. 0 turns lockout off.' },
-      { path: ['lockout', 'autoUnlockSeconds'], label: 'Unlock automatically after (seconds)', kind: 'seconds', help: '0: only an administrator or the help desk unlocks.' },
+      {
+        path: ['lockout', 'threshold'],
+        label: 'Failures before locking',
+        kind: 'count',
+        help: 'Consecutive failures that lock the account. 0 turns lockout off.',
+      },
+      {
+        path: ['lockout', 'autoUnlockSeconds'],
+        label: 'Unlock automatically after (seconds)',
+        kind: 'seconds',
+        help: '0: only an administrator or the help desk unlocks.',
+      },
     ],
   },
   {
@@ -46,16 +56,38 @@ const GROUPS: readonly Group[] = [
     title: 'Authentication',
     help: 'How codes are checked and how long a sign-in waits.',
     fields: [
-      { path: ['challengeSeconds'], label: 'Wait for the code (seconds)', kind: 'seconds', help: 'A sign-in waiting for its passcode expires after this long.' },
-      { path: ['cacheSeconds'], label: 'Remember approvals (seconds)', kind: 'seconds', help: 'The same user, application and client address pass again without a second factor for this long. 0 turns caching off. An application may set its own.' },
-      { path: ['totp', 'window'], label: 'TOTP window (steps)', kind: 'count', help: 'Codes this many 30-second steps before or after now are accepted, for clock drift. 1 is usual.' },
+      {
+        path: ['challengeSeconds'],
+        label: 'Wait for the code (seconds)',
+        kind: 'seconds',
+        help: 'A sign-in waiting for its passcode expires after this long.',
+      },
+      {
+        path: ['cacheSeconds'],
+        label: 'Remember approvals (seconds)',
+        kind: 'seconds',
+        help: 'The same user, application and client address pass again without a second factor for this long. 0 turns caching off. An application may set its own.',
+      },
+      {
+        path: ['totp', 'window'],
+        label: 'TOTP window (steps)',
+        kind: 'count',
+        help: 'Codes this many 30-second steps before or after now are accepted, for clock drift. 1 is usual.',
+      },
       { path: ['hotp', 'lookAhead'], label: 'HOTP look-ahead (codes)', kind: 'count', help: 'How many codes ahead of the counter a hardware token may be.' },
     ],
   },
   {
     title: 'Trusted networks',
     help: 'Sign-ins from these addresses skip the second factor in every application, when the application states the client address.',
-    fields: [{ path: ['trustedIps'], label: 'Networks', kind: 'networks', help: 'One per line: an address (192.0.2.10), a range (192.0.2.10-192.0.2.20) or a CIDR (10.0.0.0/8).' }],
+    fields: [
+      {
+        path: ['trustedIps'],
+        label: 'Networks',
+        kind: 'networks',
+        help: 'One per line: an address (192.0.2.10), a range (192.0.2.10-192.0.2.20) or a CIDR (10.0.0.0/8).',
+      },
+    ],
   },
   {
     title: 'Language',
@@ -75,15 +107,30 @@ const GROUPS: readonly Group[] = [
     title: 'User portal',
     help: 'What users may do for themselves at /portal.',
     fields: [
-      { path: ['portal', 'allowEnrollment'], label: 'Set up a method at first sign-in', kind: 'bool', help: 'Users without a method set one up when they first sign in.' },
+      {
+        path: ['portal', 'allowEnrollment'],
+        label: 'Set up a method at first sign-in',
+        kind: 'bool',
+        help: 'Users without a method set one up when they first sign in.',
+      },
       { path: ['portal', 'enrollMethods'], label: 'Methods users may set up', kind: 'methods', help: '' },
       { path: ['portal', 'allowMethodChange'], label: 'Change methods', kind: 'bool', help: 'Choose the default method, add and remove authenticators.' },
       { path: ['portal', 'allowPhoneChange'], label: 'Change phone numbers', kind: 'bool', help: '' },
       { path: ['portal', 'allowPinChange'], label: 'Change the PIN', kind: 'bool', help: '' },
       { path: ['portal', 'allowLanguageChange'], label: 'Change the language', kind: 'bool', help: '' },
-      { path: ['portal', 'allowBypass'], label: 'Start a one-time bypass', kind: 'bool', help: 'For a lost phone: the next sign-in passes without a second factor.' },
+      {
+        path: ['portal', 'allowBypass'],
+        label: 'Start a one-time bypass',
+        kind: 'bool',
+        help: 'For a lost phone: the next sign-in passes without a second factor.',
+      },
       { path: ['portal', 'bypassSeconds'], label: 'Self-service bypass lifetime (seconds)', kind: 'seconds', help: '' },
-      { path: ['portal', 'trustedIpsSkipSecondFactor'], label: 'Trusted networks skip the second factor', kind: 'bool', help: 'For the portal sign-in itself.' },
+      {
+        path: ['portal', 'trustedIpsSkipSecondFactor'],
+        label: 'Trusted networks skip the second factor',
+        kind: 'bool',
+        help: 'For the portal sign-in itself.',
+      },
     ],
   },
   {
@@ -100,7 +147,12 @@ const GROUPS: readonly Group[] = [
     fields: [
       { path: ['sessions', 'idleSeconds'], label: 'Sign out after inactivity (seconds)', kind: 'seconds', help: '' },
       { path: ['sessions', 'absoluteSeconds'], label: 'Sign out after (seconds)', kind: 'seconds', help: 'Counted from sign-in, whatever the activity.' },
-      { path: ['sessions', 'reauthSeconds'], label: 'Second factor again for method changes after (seconds)', kind: 'seconds', help: 'Changing methods needs a second factor at most this old.' },
+      {
+        path: ['sessions', 'reauthSeconds'],
+        label: 'Second factor again for method changes after (seconds)',
+        kind: 'seconds',
+        help: 'Changing methods needs a second factor at most this old.',
+      },
     ],
   },
 ];
@@ -155,7 +207,11 @@ export function Settings(): ReactNode {
     <>
       <PageTitle>Settings</PageTitle>
       <ErrorNote error={settings.error} />
-      {settings.data ? <SettingsForm settings={settings.data as unknown as Doc} onSaved={(s) => settings.setData(s as unknown as SettingsDoc)} /> : settings.loading ? <Loading /> : null}
+      {settings.data ? (
+        <SettingsForm settings={settings.data as unknown as Doc} onSaved={(s) => settings.setData(s as unknown as SettingsDoc)} />
+      ) : settings.loading ? (
+        <Loading />
+      ) : null}
     </>
   );
 }
@@ -193,7 +249,9 @@ function SettingsForm({ settings, onSaved }: { settings: Doc; onSaved: (s: Doc) 
       }
     return [out, count] as const;
   }, [draft, base, groups]);
-  const invalidNumber = groups.some((g) => g.fields.some((f) => (f.kind === 'count' || f.kind === 'seconds') && !Number.isInteger(fromDraft(draft[keyOf(f)] ?? '', f.kind))));
+  const invalidNumber = groups.some((g) =>
+    g.fields.some((f) => (f.kind === 'count' || f.kind === 'seconds') && !Number.isInteger(fromDraft(draft[keyOf(f)] ?? '', f.kind))),
+  );
 
   const submit = (e: FormEvent): void => {
     e.preventDefault();
@@ -228,7 +286,14 @@ function SettingsForm({ settings, onSaved }: { settings: Doc; onSaved: (s: Doc) 
           <span className="subtle" aria-live="polite">
             {changed === 0 ? 'No changes' : `${changed} change${changed === 1 ? '' : 's'} to save`}
           </span>
-          <button type="button" disabled={changed === 0 || action.busy} onClick={() => { setDraft(initial); action.clear(); }}>
+          <button
+            type="button"
+            disabled={changed === 0 || action.busy}
+            onClick={() => {
+              setDraft(initial);
+              action.clear();
+            }}
+          >
             Undo changes
           </button>
           <button type="submit" className="primary" disabled={changed === 0 || action.busy || invalidNumber}>
@@ -240,7 +305,17 @@ function SettingsForm({ settings, onSaved }: { settings: Doc; onSaved: (s: Doc) 
   );
 }
 
-function SettingField({ spec, value, error, onChange }: { spec: FieldSpec; value: DraftValue; error: string | undefined; onChange: (v: DraftValue) => void }): ReactNode {
+function SettingField({
+  spec,
+  value,
+  error,
+  onChange,
+}: {
+  spec: FieldSpec;
+  value: DraftValue;
+  error: string | undefined;
+  onChange: (v: DraftValue) => void;
+}): ReactNode {
   if (spec.kind === 'bool') return <Check label={spec.label} help={spec.help || undefined} checked={value === true} onChange={onChange} error={error} />;
   if (spec.kind === 'methods') {
     const list = value as readonly string[];
@@ -261,7 +336,15 @@ function SettingField({ spec, value, error, onChange }: { spec: FieldSpec; value
     <Field label={spec.label} help={help} error={error}>
       {({ id, describedBy, invalid }) =>
         spec.kind === 'networks' ? (
-          <textarea id={id} rows={4} spellCheck={false} value={text} aria-describedby={describedBy} aria-invalid={invalid || undefined} onChange={(e) => onChange(e.target.value)} />
+          <textarea
+            id={id}
+            rows={4}
+            spellCheck={false}
+            value={text}
+            aria-describedby={describedBy}
+            aria-invalid={invalid || undefined}
+            onChange={(e) => onChange(e.target.value)}
+          />
         ) : (
           <input
             id={id}

@@ -11,10 +11,14 @@ import { Field } from './ui.tsx';
 
 const FAILED = 'Sign-in failed. Check your details and try again.';
 
-type Step = { readonly kind: 'password' } | { readonly kind: 'passcode' } | { readonly kind: 'enroll'; readonly secret: string; readonly otpauthUri: string; readonly qrSvg: string };
+type Step =
+  | { readonly kind: 'password' }
+  | { readonly kind: 'passcode' }
+  | { readonly kind: 'enroll'; readonly secret: string; readonly otpauthUri: string; readonly qrSvg: string };
 
 function messageOf(e: unknown): string {
-  if (e instanceof ApiError && e.status !== 401) return e.status === 429 ? e.detail : e.status >= 500 ? 'The server could not sign you in. Try again in a moment.' : FAILED;
+  if (e instanceof ApiError && e.status !== 401)
+    return e.status === 429 ? e.detail : e.status >= 500 ? 'The server could not sign you in. Try again in a moment.' : FAILED;
   if (e instanceof TypeError) return 'The server cannot be reached. Check your connection and try again.';
   return FAILED;
 }
@@ -109,11 +113,30 @@ export function SignIn({ note, onSignedIn }: { note?: string | undefined; onSign
           <form onSubmit={(e) => void submitPassword(e)} noValidate={false}>
             <Field label="User name">
               {({ id }) => (
-                <input id={id} name="username" autoComplete="username" required autoCapitalize="none" spellCheck={false} value={username} onChange={(e) => setUsername(e.target.value)} />
+                <input
+                  id={id}
+                  name="username"
+                  autoComplete="username"
+                  required
+                  autoCapitalize="none"
+                  spellCheck={false}
+                  value={username}
+                  onChange={(e) => setUsername(e.target.value)}
+                />
               )}
             </Field>
             <Field label="Password">
-              {({ id }) => <input id={id} name="password" type="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} />}
+              {({ id }) => (
+                <input
+                  id={id}
+                  name="password"
+                  type="password"
+                  autoComplete="current-password"
+                  required
+                  value={password}
+                  onChange={(e) => setPassword(e.target.value)}
+                />
+              )}
             </Field>
             <button type="submit" className="primary wide" disabled={busy}>
               {busy ? 'Signing in…' : 'Continue'}

@@ -5,7 +5,20 @@
 import type { ApiKeyView, AuthenticationView, BypassView, MethodView, UserView } from '../../src/core/api.ts';
 import type { Application, AuditEvent, ConsoleRole, EffectiveStatus, MethodType, Role, Settings } from '../../src/core/types.ts';
 
-export type { ApiKeyView, Application, AuditEvent, AuthenticationView, BypassView, ConsoleRole, EffectiveStatus, MethodType, MethodView, Role, Settings, UserView };
+export type {
+  ApiKeyView,
+  Application,
+  AuditEvent,
+  AuthenticationView,
+  BypassView,
+  ConsoleRole,
+  EffectiveStatus,
+  MethodType,
+  MethodView,
+  Role,
+  Settings,
+  UserView,
+};
 
 export const METHOD_TYPES: readonly MethodType[] = ['totp', 'hotp'];
 export const CONSOLE_ROLES: readonly ConsoleRole[] = ['admin', 'helpdesk', 'auditor'];
@@ -71,7 +84,12 @@ export interface SyncRun {
   readonly finishedAt: number | null;
   readonly counts: SyncCounts;
   readonly errors: readonly { readonly dn: string; readonly username: string | null; readonly code: string; readonly message: string }[];
-  readonly pending: readonly { readonly userId: string; readonly username: string; readonly action: 'disable' | 'delete'; readonly reason: 'directory_disabled' | 'left_scope' }[];
+  readonly pending: readonly {
+    readonly userId: string;
+    readonly username: string;
+    readonly action: 'disable' | 'delete';
+    readonly reason: 'directory_disabled' | 'left_scope';
+  }[];
   readonly failure: string | null;
   readonly decidedBy: string | null;
   readonly decidedAt: number | null;

@@ -63,7 +63,17 @@ export function PageTitle({ children, actions }: { children: ReactNode; actions?
 }
 
 /** A titled card. */
-export function Section({ title, children, className, actions }: { title: ReactNode; children: ReactNode; className?: string; actions?: ReactNode }): ReactNode {
+export function Section({
+  title,
+  children,
+  className,
+  actions,
+}: {
+  title: ReactNode;
+  children: ReactNode;
+  className?: string;
+  actions?: ReactNode;
+}): ReactNode {
   const id = useId();
   return (
     <section className={`card${className ? ` ${className}` : ''}`} aria-labelledby={id}>

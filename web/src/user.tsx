@@ -8,8 +8,37 @@ import { EventTable } from './events.tsx';
 import { formatSeconds } from './format.ts';
 import { href, navigate } from './router.ts';
 import { useSession } from './session.tsx';
-import { CONSOLE_ROLES, METHOD_TYPES, type Application, type AuditEvent, type AuthenticationView, type BypassView, type ConsoleRole, type MethodType, type MethodView, type Page, type UserView } from './types.ts';
-import { ConfirmButton, ErrorNote, Facts, Field, Loading, Notice, PageTitle, ResultBadge, Section, StateBadge, Time, useAction, useInterval, useLoad, type Loaded, ScrollBox } from './ui.tsx';
+import {
+  CONSOLE_ROLES,
+  METHOD_TYPES,
+  type Application,
+  type AuditEvent,
+  type AuthenticationView,
+  type BypassView,
+  type ConsoleRole,
+  type MethodType,
+  type MethodView,
+  type Page,
+  type UserView,
+} from './types.ts';
+import {
+  ConfirmButton,
+  ErrorNote,
+  Facts,
+  Field,
+  Loading,
+  Notice,
+  PageTitle,
+  ResultBadge,
+  Section,
+  StateBadge,
+  Time,
+  useAction,
+  useInterval,
+  useLoad,
+  type Loaded,
+  ScrollBox,
+} from './ui.tsx';
 
 /** A user as the API returns it; the console role is present when the server shows it. */
 type User = UserView & { readonly consoleRole?: ConsoleRole | null };
@@ -53,7 +82,7 @@ export function UserPage({ username }: { username: string }): ReactNode {
         </div>
         <div className="stack">
           <StateActions user={u} onChanged={changed} />
-          {can('users.support') ? <Bypass username={u.username} onChanged={() => changed()} /> : null}
+          <Bypass username={u.username} onChanged={() => changed()} />
           {can('users.role') ? <ConsoleRoleCard user={u} onSaved={changed} /> : null}
           {can('users.manage') ? <DeleteUser user={u} /> : null}
         </div>
@@ -164,7 +193,15 @@ function Profile({ user, onSaved }: { user: User; onSaved: (u: User) => void }):
   const text = (k: keyof ProfileDraft, label: string, extra: { type?: string; autoComplete?: string; help?: string } = {}): ReactNode => (
     <Field label={label} error={errors[k]} help={extra.help}>
       {({ id, describedBy, invalid }) => (
-        <input id={id} type={extra.type ?? 'text'} autoComplete={extra.autoComplete ?? 'off'} value={draft[k]} onChange={set(k)} aria-describedby={describedBy} aria-invalid={invalid || undefined} />
+        <input
+          id={id}
+          type={extra.type ?? 'text'}
+          autoComplete={extra.autoComplete ?? 'off'}
+          value={draft[k]}
+          onChange={set(k)}
+          aria-describedby={describedBy}
+          aria-invalid={invalid || undefined}
+        />
       )}
     </Field>
   );
@@ -197,14 +234,23 @@ function Profile({ user, onSaved }: { user: User; onSaved: (u: User) => void }):
             )}
           </Field>
         </div>
-        <p className="subtle">Source: {user.source.kind === 'directory' ? `directory ${user.source.directory} (synchronized fields may be overwritten)` : 'local'}</p>
+        <p className="subtle">
+          Source: {user.source.kind === 'directory' ? `directory ${user.source.directory} (synchronized fields may be overwritten)` : 'local'}
+        </p>
         <ErrorNote error={action.error} />
         <Notice>{action.message}</Notice>
         <div className="actions">
           <button type="submit" className="primary" disabled={!dirty || action.busy}>
             {action.busy ? 'Saving…' : 'Save profile'}
           </button>
-          <button type="button" disabled={!dirty || action.busy} onClick={() => { setDraft(saved.current); action.clear(); }}>
+          <button
+            type="button"
+            disabled={!dirty || action.busy}
+            onClick={() => {
+              setDraft(saved.current);
+              action.clear();
+            }}
+          >
             Undo changes
           </button>
         </div>
@@ -262,7 +308,9 @@ function StateActions({ user, onChanged }: { user: User; onChanged: (u: User) =>
             }}
           >
             <Field label={blocked ? 'Reason to unblock' : 'Reason to block'} help="Kept in the audit trail.">
-              {({ id, describedBy }) => <input id={id} required maxLength={1000} value={reason} aria-describedby={describedBy} onChange={(e) => setReason(e.target.value)} />}
+              {({ id, describedBy }) => (
+                <input id={id} required maxLength={1000} value={reason} aria-describedby={describedBy} onChange={(e) => setReason(e.target.value)} />
+              )}
             </Field>
             <button type="submit" className={blocked ? undefined : 'danger'} disabled={action.busy || reason.trim() === ''}>
               {blocked ? 'Unblock' : 'Block'}
@@ -296,6 +344,8 @@ function StateActions({ user, onChanged }: { user: User; onChanged: (u: User) =>
 }
 
 function Bypass({ username, onChanged }: { username: string; onChanged: () => void }): ReactNode {
+  const { can } = useSession();
+  const support = can('users.support');
   const path = `/users/${seg(username)}/bypass`;
   const current: Loaded<BypassView | null> = useLoad(
     (signal) =>
@@ -342,29 +392,40 @@ function Bypass({ username, onChanged }: { username: string; onChanged: () => vo
               bypass.usedAt !== null && ['Used', <Time key="u" at={bypass.usedAt} />],
             ]}
           />
-          <button type="button" disabled={action.busy} onClick={cancel}>
-            Cancel bypass
-          </button>
+          {support ? (
+            <button type="button" disabled={action.busy} onClick={cancel}>
+              Cancel bypass
+            </button>
+          ) : null}
         </div>
       ) : current.loading ? null : (
         <p className="subtle">No active bypass.</p>
       )}
-      <form className="form" onSubmit={issue}>
-        <p className="help">The next sign-in of the user passes without a second factor, once, within the lifetime.</p>
-        <div className="row">
-          <Field label="Lifetime (seconds)" help={seconds && Number(seconds) > 0 ? formatSeconds(Number(seconds)) : undefined}>
-            {({ id, describedBy }) => (
-              <input id={id} type="number" min={1} step={1} required value={seconds} aria-describedby={describedBy} onChange={(e) => setSeconds(e.target.value)} />
-            )}
-          </Field>
-          <Field label="Reason">
-            {({ id }) => <input id={id} required maxLength={1000} value={reason} onChange={(e) => setReason(e.target.value)} />}
-          </Field>
-        </div>
-        <button type="submit" disabled={action.busy || reason.trim() === '' || !(Number(seconds) > 0)}>
-          {bypass ? 'Replace bypass' : 'Issue bypass'}
-        </button>
-      </form>
+      {support ? (
+        <form className="form" onSubmit={issue}>
+          <p className="help">The next sign-in of the user passes without a second factor, once, within the lifetime.</p>
+          <div className="row">
+            <Field label="Lifetime (seconds)" help={seconds && Number(seconds) > 0 ? formatSeconds(Number(seconds)) : undefined}>
+              {({ id, describedBy }) => (
+                <input
+                  id={id}
+                  type="number"
+                  min={1}
+                  step={1}
+                  required
+                  value={seconds}
+                  aria-describedby={describedBy}
+                  onChange={(e) => setSeconds(e.target.value)}
+                />
+              )}
+            </Field>
+            <Field label="Reason">{({ id }) => <input id={id} required maxLength={1000} value={reason} onChange={(e) => setReason(e.target.value)} />}</Field>
+          </div>
+          <button type="submit" disabled={action.busy || reason.trim() === '' || !(Number(seconds) > 0)}>
+            {bypass ? 'Replace bypass' : 'Issue bypass'}
+          </button>
+        </form>
+      ) : null}
       <ErrorNote error={action.error} />
       <Notice>{action.message}</Notice>
     </Section>
@@ -560,7 +621,10 @@ function TestAuthentication({ username, onDone }: { username: string; onDone: ()
     e.preventDefault();
     if (auth === undefined) return;
     void action.run(async () => {
-      const answered = await api<AuthenticationView>(`/authentications/${seg(auth.id)}/passcode`, { method: 'POST', body: { passcode: code.replace(/\s+/g, '') } });
+      const answered = await api<AuthenticationView>(`/authentications/${seg(auth.id)}/passcode`, {
+        method: 'POST',
+        body: { passcode: code.replace(/\s+/g, '') },
+      });
       setAuth(answered);
       setCode('');
       onDone();
@@ -658,7 +722,12 @@ function UserAudit({ username, changes }: { username: string; changes: number })
       <ErrorNote error={page.error} />
       {page.data?.items.length === 0 ? <p className="subtle">No events.</p> : null}
       {page.data && page.data.items.length > 0 ? (
-        <EventTable events={page.data.items} columns={['time', 'action', 'result', 'application', 'method', 'client', 'actor', 'reason']} caption={`Audit trail of ${username}`} busy={page.loading} />
+        <EventTable
+          events={page.data.items}
+          columns={['time', 'action', 'result', 'application', 'method', 'client', 'actor', 'reason']}
+          caption={`Audit trail of ${username}`}
+          busy={page.loading}
+        />
       ) : null}
       {before.length > 1 || next !== null ? (
         <nav className="pager" aria-label="Pages of the audit trail">

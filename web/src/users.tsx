@@ -59,7 +59,15 @@ export function Users({ params }: { params: URLSearchParams }): ReactNode {
       <form className="filters" role="search" aria-label="Find users" onSubmit={(e) => e.preventDefault()}>
         <Field label="Search" help="Part of a user name, display name or email.">
           {({ id, describedBy }) => (
-            <input id={id} type="search" autoComplete="off" spellCheck={false} value={text} aria-describedby={describedBy} onChange={(e) => setText(e.target.value)} />
+            <input
+              id={id}
+              type="search"
+              autoComplete="off"
+              spellCheck={false}
+              value={text}
+              aria-describedby={describedBy}
+              onChange={(e) => setText(e.target.value)}
+            />
           )}
         </Field>
         <Field label="State">
