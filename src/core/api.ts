@@ -74,6 +74,8 @@ export interface MethodView {
   readonly drift: number;
   /** Set up but not confirmed with a code yet: not usable to sign in. */
   readonly pending: boolean;
+  /** Backup codes: how many are still unused; null for other types. */
+  readonly remaining: number | null;
   readonly createdAt: number;
   readonly lastUsedAt: number | null;
 }
@@ -85,6 +87,13 @@ export interface EnrollTotpInput {
   readonly algorithm?: OathConfig['algorithm'];
   readonly digits?: OathConfig['digits'];
   readonly period?: number;
+}
+
+/** Returned once: the codes are never shown again. */
+export interface BackupCodesResult {
+  readonly method: MethodView;
+  /** Ten codes of ten digits, written 12345-67890. */
+  readonly codes: readonly string[];
 }
 
 /** Returned once at enrollment: the secret is never shown again. */
@@ -285,6 +294,8 @@ export interface Core {
      * secrets (PlainValue); each KeyPackage's DeviceInfo/UserId or Key/UserId names the user.
      */
     importTokens(format: 'csv' | 'pskc', text: string, actor: Actor, progress?: ProgressFn): Promise<ImportReport>;
+    /** A new set of backup codes for the user, replacing any earlier set (whose codes stop working). */
+    createBackupCodes(username: string, actor: Actor): Promise<BackupCodesResult>;
     /** Activates a pending method with a code from it; `code_rejected` when the code is wrong. */
     confirm(username: string, methodId: string, code: string, actor: Actor): Promise<MethodView>;
     remove(username: string, methodId: string, actor: Actor): Promise<void>;

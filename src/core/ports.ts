@@ -103,6 +103,11 @@ export interface MethodStore {
    * the step, only if the method is still pending and the step is new. True for exactly one caller.
    */
   confirm(id: string, step: number, drift: number, now: number): Promise<boolean>;
+  /**
+   * Compare-and-set of lastStep: sets it to `next` (with lastUsedAt = now) only if it still equals
+   * `expected` (null included). True for exactly one of any number of concurrent callers.
+   */
+  swapStep(id: string, expected: number | null, next: number, now: number): Promise<boolean>;
   /** Unconditionally sets lastStep (HOTP resync, administrator reset). */
   setStep(id: string, step: number | null, drift: number, now: number): Promise<void>;
   /** Re-seal every stored secret under the current active key (key rotation). Returns the count. */

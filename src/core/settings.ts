@@ -16,7 +16,7 @@ export const DEFAULT_SETTINGS: Settings = {
   pin: { minLength: 4, maxLength: 8, refuseTrivial: true },
   portal: {
     allowEnrollment: true,
-    enrollMethods: ['totp'],
+    enrollMethods: ['totp', 'backup'],
     allowPhoneChange: true,
     allowPinChange: true,
     allowLanguageChange: true,

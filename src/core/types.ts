@@ -16,8 +16,8 @@ export type ConsoleRole = 'admin' | 'helpdesk' | 'auditor';
 export const CONSOLE_ROLES = ['admin', 'helpdesk', 'auditor'] as const satisfies readonly ConsoleRole[];
 
 /** Method types known to the registry (src/core/methods/index.ts). */
-export type MethodType = 'totp' | 'hotp';
-export const METHOD_TYPES = ['totp', 'hotp'] as const satisfies readonly MethodType[];
+export type MethodType = 'totp' | 'hotp' | 'backup';
+export const METHOD_TYPES = ['totp', 'hotp', 'backup'] as const satisfies readonly MethodType[];
 
 export interface Phone {
   /** E.164, e.g. +14155550100 */
@@ -93,7 +93,8 @@ export type EffectiveStatus = 'disabled' | 'blocked' | 'locked' | 'enabled';
 
 export interface OathConfig {
   readonly algorithm: 'SHA1' | 'SHA256' | 'SHA512';
-  readonly digits: 6 | 7 | 8;
+  /** Code length: 6 to 8 for OATH tokens; 10 for backup codes. */
+  readonly digits: 6 | 7 | 8 | 10;
   /** TOTP period in seconds (ignored for HOTP). */
   readonly period: number;
   /** Token serial for hardware tokens. */

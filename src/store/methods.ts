@@ -108,6 +108,16 @@ export function createMethodStore({ db, dialect, keyring, writes }: StoreContext
       return count(result.numAffectedRows) === 1;
     },
 
+    async swapStep(id, expected, next, now) {
+      const result = await db
+        .updateTable('methods')
+        .set({ last_step: next, last_used_at: now })
+        .where('id', '=', id)
+        .where((eb) => (expected === null ? eb('last_step', 'is', null) : eb('last_step', '=', expected)))
+        .executeTakeFirst();
+      return count(result.numUpdatedRows) === 1;
+    },
+
     async confirm(id, step, drift, now) {
       const [yes, no] = dialect === 'postgres' ? [true, false] : [1, 0];
       const result = await db

@@ -148,3 +148,28 @@ describe('sessions', () => {
     expect(await t.core.sessions.resolve('portal', 'not-a-token')).toBeUndefined();
   });
 });
+
+describe('backup codes', () => {
+  it('signs in once per code, counts what is left, and a new set replaces the old one', async () => {
+    await t.core.users.create({ username: 'alice' }, cliActor);
+    await t.core.methods.enrollTotp('alice', {}, cliActor);
+    const first = await t.core.methods.createBackupCodes('alice', self('alice'));
+    expect(first.codes).toHaveLength(10);
+    for (const c of first.codes) expect(c).toMatch(/^[0-9]{5}-[0-9]{5}$/);
+    expect(first.method).toMatchObject({ type: 'backup', remaining: 10 });
+    const [a, b, c] = first.codes as [string, string, string];
+    expect((await t.core.authentications.create({ username: 'alice', passcode: a }, cliActor)).view.state).toBe('approved');
+    expect((await t.core.authentications.create({ username: 'alice', passcode: a.replace('-', '') }, cliActor)).reason).toBe('replayed_passcode');
+    // Two different codes at the same moment: both accepted, both spent.
+    const both = await Promise.all([b, c].map((code) => t.core.authentications.create({ username: 'alice', passcode: code.replace('-', ' ') }, cliActor)));
+    expect(both.map((o) => o.view.state)).toEqual(['approved', 'approved']);
+    for (const code of [b, c]) expect((await t.core.authentications.create({ username: 'alice', passcode: code }, cliActor)).reason).toBe('replayed_passcode');
+    expect((await t.core.methods.list('alice')).find((m) => m.type === 'backup')?.remaining).toBe(7);
+    const second = await t.core.methods.createBackupCodes('alice', self('alice'));
+    expect((await t.core.methods.list('alice')).filter((m) => m.type === 'backup')).toHaveLength(1);
+    expect((await t.core.authentications.create({ username: 'alice', passcode: first.codes[5] as string }, cliActor)).reason).toBe('invalid_passcode');
+    expect((await t.core.authentications.create({ username: 'alice', passcode: second.codes[0] as string }, cliActor)).view.state).toBe('approved');
+    const [event] = await t.core.audit.query({ action: 'method.backup_codes', limit: 1 });
+    expect(JSON.stringify(event)).not.toContain((second.codes[1] as string).slice(0, 5) + (second.codes[1] as string).slice(6));
+  });
+});

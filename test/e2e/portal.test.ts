@@ -71,9 +71,19 @@ describe('user portal in Chromium', () => {
     expect(secret).toMatch(/^[A-Z2-7]{32}$/);
     await page.getByLabel('Enter the 6-digit code').fill(totpAt(secret, w.clock.now()));
     await page.getByRole('button', { name: 'Activate' }).click();
+    // Backup codes, shown once.
+    await expect.poll(() => page.getByRole('heading', { name: 'Your backup codes' }).isVisible()).toBe(true);
+    const codes = (await page.locator('#backup-codes code').allTextContents()).map((c) => c.trim());
+    expect(codes).toHaveLength(10);
+    await expectAccessible(page);
+    await screenshot(page, 'portal-backup-codes');
+    await page.getByRole('link', { name: 'I have saved them, continue' }).click();
     await page.waitForURL('**/portal/account?notice=account.setupNext');
     expect(await page.getByRole('status').textContent()).toContain('Your authenticator is active.');
-    expect((await w.core.methods.list('erin')).map((m) => m.pending)).toEqual([false]);
+    expect((await w.core.methods.list('erin')).map((m) => [m.type, m.pending])).toEqual([
+      ['totp', false],
+      ['backup', false],
+    ]);
 
     // Change the PIN and the phones.
     await page.getByLabel('New PIN', { exact: true }).fill('4821');

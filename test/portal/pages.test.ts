@@ -28,9 +28,15 @@ async function enroll(b: InjectBrowser, username: string): Promise<string> {
   const page = await b.get('/portal/enroll');
   const secret = (/id="secret">([A-Z2-7 ]+)</.exec(page.body)?.[1] ?? '').replace(/ /g, '');
   const done = await b.post('/portal/enroll', { _csrf: csrfOf(page.body), code: totpAt(secret, w.clock.now()) });
-  expect(done.headers.location).toBe('/portal/account?notice=account.setupNext');
+  // With the first authenticator come backup codes, shown on this answer only.
+  expect(done.statusCode).toBe(200);
+  lastBackupCodes = [...done.body.matchAll(/<li><code>([0-9]{5}-[0-9]{5})<\/code><\/li>/g)].map((m) => m[1] as string);
+  expect(lastBackupCodes).toHaveLength(10);
+  expect(done.body).toContain('href="/portal/account?notice=account.setupNext"');
   return secret;
 }
+
+let lastBackupCodes: string[] = [];
 
 describe('portal pages', () => {
   it('serve the sign-in page with a strict CSP, no script, a labelled form and a form cookie', async () => {
@@ -74,7 +80,10 @@ describe('portal pages', () => {
     const account = await b.get('/portal/account?notice=account.setupNext');
     expect(account.statusCode).toBe(200);
     expect(account.body).toContain('Your authenticator is active.');
-    expect((await w.core.methods.list('alice')).map((m) => m.pending)).toEqual([false]);
+    expect((await w.core.methods.list('alice')).map((m) => [m.type, m.pending])).toEqual([
+      ['totp', false],
+      ['backup', false],
+    ]);
 
     const signOut = await b.post('/portal/sign-out', { _csrf: csrfOf(account.body) });
     expect(signOut.headers.location).toBe('/portal/sign-in?notice=signIn.signedOut');
@@ -182,12 +191,47 @@ describe('portal pages', () => {
     expect(page.body).toContain('Spare');
     const remove = await b.post(`/portal/methods/${second.method.id}/remove`, { _csrf: csrfOf(page.body) });
     expect(remove.headers.location).toBe('/portal/reauth');
-    expect(await w.core.methods.list('alice')).toHaveLength(2);
+    expect((await w.core.methods.list('alice')).filter((m) => m.type === 'totp')).toHaveLength(2);
     const reauth = await b.get('/portal/reauth');
     expect(reauth.body).toContain('Before you change how you sign in');
     const ok = await b.post('/portal/reauth', { _csrf: csrfOf(reauth.body), code: totpAt(secret, w.clock.now()) });
     expect(ok.headers.location).toBe('/portal/account?notice=account.removed');
-    expect((await w.core.methods.list('alice')).map((m) => m.label)).toEqual(['Authenticator app']);
+    expect((await w.core.methods.list('alice')).map((m) => m.label)).toEqual(['Authenticator app', 'Backup codes']);
+  });
+
+  it('sign in with a backup code once, and make new codes only after a fresh code', async () => {
+    await localUser('alice');
+    const b = new InjectBrowser(w.app);
+    const secret = await enroll(b, 'alice');
+    const codes = lastBackupCodes;
+    expect((await w.core.methods.list('alice')).find((m) => m.type === 'backup')?.remaining).toBe(10);
+    await b.post('/portal/sign-out', { _csrf: csrfOf((await b.get('/portal/account')).body) });
+    await signIn(b, 'alice');
+    const verify = await b.get('/portal/verify');
+    expect(verify.body).toContain('Enter one of your backup codes instead.');
+    const ok = await b.post('/portal/verify', { _csrf: csrfOf(verify.body), code: codes[3] as string });
+    expect(ok.headers.location).toBe('/portal/account');
+    const account = await b.get('/portal/account');
+    expect(account.body).toContain('9 of 10 backup codes left.');
+    // The same code again: refused.
+    await b.post('/portal/sign-out', { _csrf: csrfOf(account.body) });
+    await signIn(b, 'alice');
+    const again = await b.post('/portal/verify', { _csrf: csrfOf((await b.get('/portal/verify')).body), code: codes[3] as string });
+    expect(again.statusCode).toBe(401);
+    // New codes: a fresh code first, then the new set replaces the old one.
+    w.clock.advance(30_000);
+    const second = await b.post('/portal/verify', { _csrf: csrfOf(again.body), code: totpAt(secret, w.clock.now()) });
+    expect(second.headers.location).toBe('/portal/account');
+    w.clock.advance(400_000);
+    const page = await b.get('/portal/account');
+    expect((await b.post('/portal/backup-codes', { _csrf: csrfOf(page.body) })).headers.location).toBe('/portal/reauth');
+    const reauth = await b.get('/portal/reauth');
+    const fresh = await b.post('/portal/reauth', { _csrf: csrfOf(reauth.body), code: totpAt(secret, w.clock.now()) });
+    expect(fresh.statusCode).toBe(200);
+    const newCodes = [...fresh.body.matchAll(/<li><code>([0-9]{5}-[0-9]{5})<\/code><\/li>/g)].map((m) => m[1]);
+    expect(newCodes).toHaveLength(10);
+    expect(newCodes).not.toContain(codes[0]);
+    expect((await w.core.authentications.create({ username: 'alice', passcode: codes[0] as string }, cliActor)).view.state).toBe('denied');
   });
 
   it('speak French from Accept-Language, ?lang= or the user setting', async () => {

@@ -524,6 +524,28 @@ export function describeStoreConformance(name: string, open: OpenStore): void {
         expect(results.filter(Boolean)).toHaveLength(1);
       });
 
+      it('swaps the step only from the expected value, for exactly one of many concurrent callers', async () => {
+        const user = await newUser();
+        const method = await store.methods.add(newMethod(user.id, { type: 'backup' }), randomUUID(), T0);
+        expect(await store.methods.swapStep(method.id, 1, 3, T0)).toBe(false);
+        expect(await store.methods.swapStep(method.id, null, 1, T0 + 1)).toBe(true);
+        expect(await store.methods.get(method.id)).toMatchObject({ lastStep: 1, lastUsedAt: T0 + 1 });
+        expect(await store.methods.swapStep(method.id, null, 2, T0 + 2)).toBe(false);
+        const results = await Promise.all([3, 5, 9, 17].map((next) => store.methods.swapStep(method.id, 1, next, T0 + 3)));
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect([3, 5, 9, 17]).toContain((await store.methods.get(method.id))?.lastStep);
+      });
+
+      it('confirms a pending method once, with a new step', async () => {
+        const user = await newUser();
+        const method = await store.methods.add({ ...newMethod(user.id), pending: true }, randomUUID(), T0);
+        expect(method.pending).toBe(true);
+        const results = await Promise.all(Array.from({ length: 10 }, () => store.methods.confirm(method.id, 40, 0, T0 + 1)));
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await store.methods.get(method.id)).toMatchObject({ pending: false, lastStep: 40, lastUsedAt: T0 + 1 });
+        expect(await store.methods.confirm(method.id, 41, 0, T0 + 2)).toBe(false);
+      });
+
       it('sets the step unconditionally (resync, reset)', async () => {
         const user = await newUser();
         const method = await store.methods.add(newMethod(user.id, { type: 'hotp' }), randomUUID(), T0);

@@ -126,17 +126,35 @@ export function createEngine(deps: EngineDeps) {
     return verifyPasscode(flow, passcode);
   };
 
+  /**
+   * Consumes a code of a method whose step is a set (backup codes): compare-and-set against the
+   * step it was verified with. When another code of the same set was spent meanwhile, verifies
+   * again against the new set, a few times; the same code is never accepted twice.
+   */
+  async function consumeExact(method: MethodRecord, passcode: string, flow: Flow): Promise<boolean> {
+    let current: MethodRecord | undefined = method;
+    for (let attempt = 0; attempt < 5 && current; attempt++) {
+      const result = registry[current.type].verify({ method: current, code: passcode, now: flow.now, settings: flow.settings });
+      if (!result.ok) return false;
+      if (await store.methods.swapStep(current.id, current.lastStep, result.step, flow.now)) return true;
+      current = await store.methods.get(method.id);
+    }
+    return false;
+  }
+
   /** Tries the passcode against each candidate method; the first match is consumed atomically. */
   async function verifyPasscode(flow: Flow, passcode: string): Promise<Decision> {
     const user = flow.user as User;
     let failure: AuthReason = 'invalid_passcode';
+    let wellFormed = false;
     for (const method of flow.candidates ?? []) {
       const def = registry[method.type];
       if (def.answer !== 'passcode') continue;
       const result = def.verify({ method, code: passcode, now: flow.now, settings: flow.settings });
       if (result.ok) {
         flow.method = method;
-        if (await store.methods.consumeStep(method.id, result.step, result.drift, flow.now)) {
+        const consumed = def.consume === 'exact' ? await consumeExact(method, passcode, flow) : await store.methods.consumeStep(method.id, result.step, result.drift, flow.now);
+        if (consumed) {
           if (user.failedCount > 0) await store.users.resetFailures(user.id, flow.now);
           return { state: 'approved', reason: 'passcode_ok' };
         }
@@ -144,8 +162,12 @@ export function createEngine(deps: EngineDeps) {
       } else if (result.reason === 'replayed') {
         flow.method = method;
         failure = 'replayed_passcode';
-      } else if (result.reason === 'malformed' && failure === 'invalid_passcode') {
+      } else if (result.reason === 'malformed' && failure === 'invalid_passcode' && !wellFormed) {
         failure = 'malformed_passcode';
+      } else if (result.reason === 'invalid') {
+        // Well-formed for this method (a backup code is not a TOTP code): a wrong code, not a malformed one.
+        wellFormed = true;
+        if (failure === 'malformed_passcode') failure = 'invalid_passcode';
       }
     }
     await lockout.countFailure(user, flow.settings, flow.now);

@@ -6,6 +6,7 @@ export const hotp: MethodDefinition = {
   displayName: 'Event token (HOTP)',
   description: 'Counter-based one-time codes (RFC 4226), usually from a hardware token imported with its secret.',
   answer: 'passcode',
+  consume: 'advance',
   enrollableFrom: ['import'],
   enrollFields: [],
   legacy: false,

@@ -3,11 +3,12 @@
  * one file beside this one, and listing it here; a missing entry does not compile.
  */
 import type { MethodType } from '../types.ts';
+import { backup } from './backup.ts';
 import { hotp } from './hotp.ts';
 import type { MethodDefinition } from './method.ts';
 import { totp } from './totp.ts';
 
-export const methods = { totp, hotp } as const satisfies Record<MethodType, MethodDefinition>;
+export const methods = { totp, hotp, backup } as const satisfies Record<MethodType, MethodDefinition>;
 
 export function methodDefinition(type: MethodType): MethodDefinition {
   return methods[type];

@@ -21,6 +21,12 @@ export interface MethodDefinition {
   readonly description: string;
   /** 'passcode': the user types a code; 'out-of-band': the engine waits for an answer elsewhere. */
   readonly answer: 'passcode' | 'out-of-band';
+  /**
+   * How a verified code is consumed: 'advance' (the step must be later than the stored one: OATH
+   * counters and time steps) or 'exact' (the stored step must still be the one verified against:
+   * backup codes' set of used codes).
+   */
+  readonly consume: 'advance' | 'exact';
   /** Where it may be enrolled. */
   readonly enrollableFrom: readonly ('admin' | 'portal' | 'import')[];
   readonly enrollFields: readonly EnrollField[];

@@ -6,6 +6,7 @@ export const totp: MethodDefinition = {
   displayName: 'Authenticator app (TOTP)',
   description: 'Time-based one-time codes (RFC 6238) from an authenticator app or a hardware token.',
   answer: 'passcode',
+  consume: 'advance',
   enrollableFrom: ['admin', 'portal', 'import'],
   enrollFields: [
     { name: 'label', label: 'Label', kind: 'text', required: false },

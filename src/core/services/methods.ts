@@ -1,10 +1,11 @@
 import { parse } from 'csv-parse/sync';
 import { XMLParser } from 'fast-xml-parser';
 import QRCode from 'qrcode';
-import type { Actor, EnrollTotpInput, EnrollmentResult, ImportReport, ImportRowError, MethodView, ProgressFn } from '../api.ts';
+import type { Actor, BackupCodesResult, EnrollTotpInput, EnrollmentResult, ImportReport, ImportRowError, MethodView, ProgressFn } from '../api.ts';
 import type { Audit } from '../audit.ts';
 import { CoreError, isCoreError } from '../errors.ts';
 import { otpauthUri, parseSecret, resyncHotp, toBase32 } from '../oath.ts';
+import { BACKUP_CODE_COUNT, backupCodesLeft, backupSecret } from '../methods/backup.ts';
 import { methods as registry } from '../methods/index.ts';
 import type { PolicyCache } from '../policy-cache.ts';
 import type { Clock, Random, Store } from '../ports.ts';
@@ -18,7 +19,17 @@ const MIN_IMPORTED_SECRET_BYTES = 10;
 const RESYNC_WINDOW = 100;
 
 export function toMethodView(m: MethodRecord): MethodView {
-  return { id: m.id, type: m.type, label: m.label, config: m.config, drift: m.drift, pending: m.pending, createdAt: m.createdAt, lastUsedAt: m.lastUsedAt };
+  return {
+    id: m.id,
+    type: m.type,
+    label: m.label,
+    config: m.config,
+    drift: m.drift,
+    pending: m.pending,
+    remaining: m.type === 'backup' ? backupCodesLeft(m.secret, m.lastStep) : null,
+    createdAt: m.createdAt,
+    lastUsedAt: m.lastUsedAt,
+  };
 }
 
 /** A scalar from parsed input as text; anything else (objects, arrays) as the empty string. */
@@ -190,6 +201,19 @@ export function createMethodsService(deps: MethodsDeps) {
         progress?.(i + 1, rows.length);
       }
       return { total: rows.length, created, updated: 0, skipped: errors.length, errors };
+    },
+
+    async createBackupCodes(username: string, actor: Actor): Promise<BackupCodesResult> {
+      const user = await users.find(username);
+      const half = (): string => String(random.int(100_000)).padStart(5, '0');
+      const codes = Array.from({ length: BACKUP_CODE_COUNT }, () => `${half()}${half()}`);
+      const secret = backupSecret(random.bytes(16), codes);
+      const now = clock.now();
+      const config: OathConfig = { algorithm: 'SHA256', digits: 10, period: 0, serial: null, origin: 'software' };
+      for (const old of await store.methods.listForUser(user.id)) if (old.type === 'backup') await store.methods.delete(old.id);
+      const method = await store.methods.add({ userId: user.id, type: 'backup', label: 'Backup codes', secret, config }, random.id(), now);
+      await audit.admin({ action: 'method.backup_codes', user, actor, now, details: { methodId: method.id, count: codes.length } });
+      return { method: toMethodView(method), codes: codes.map((c) => `${c.slice(0, 5)}-${c.slice(5)}`) };
     },
 
     async confirm(username: string, methodId: string, code: string, actor: Actor): Promise<MethodView> {

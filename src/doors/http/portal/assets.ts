@@ -51,6 +51,11 @@ td form { margin: 0; }
 .result-approved { color: var(--ok); font-weight: 600; }
 .result-denied, .result-expired { color: var(--bad); font-weight: 600; }
 .inline { display: inline; }
+ol.codes { columns: 2; font-size: 1.15rem; padding-left: 1.75rem; }
+ol.codes li { margin-bottom: .4rem; }
+ol.codes code { font-variant-numeric: tabular-nums; letter-spacing: .05rem; }
+a.button { display: inline-block; text-decoration: none; font-weight: 600; border-radius: .35rem; padding: .6rem 1.1rem; }
+a.button.primary { background: var(--brand); color: #fff; }
 @media (max-width: 32rem) {
   .row { grid-template-columns: 1fr; }
   th.where, td.where { display: none; }

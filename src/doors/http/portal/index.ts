@@ -53,7 +53,8 @@ const CSS_VERSION = createHash('sha256').update(PORTAL_CSS).digest('hex').slice(
 const MAX_CODE_ATTEMPTS = 5;
 /** An answer was sent already. */
 const SENT = Symbol('sent');
-const CODE = /^[0-9]{6,8}$/;
+/** A code from an authenticator (6 to 8 digits) or a backup code (10 digits, maybe split 5-5). */
+const CODE = /^(?:[0-9]{6,8}|[0-9]{5}[ -]?[0-9]{5})$/;
 
 type Notice = { kind: 'ok' | 'bad'; text: string };
 type Form = Record<string, string | undefined>;
@@ -253,7 +254,7 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
   app.get('/verify', async (request, reply) => {
     const p = await page(request, reply);
     if (p.session?.stage !== 'second_factor') return go(reply, '/portal');
-    return render(reply, p, 'verify', 'verify.title', { action: '/portal/verify', reauth: false, notice: noticeFrom(p) });
+    return render(reply, p, 'verify', 'verify.title', { action: '/portal/verify', reauth: false, backupHint: await hasBackupCodes(p.session.user.username), notice: noticeFrom(p) });
   });
 
   app.post('/verify', async (request, reply) => {
@@ -277,7 +278,7 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
       return go(reply, withNotice('/portal/sign-in', 'signIn.failed'));
     }
     await core.sessions.update(session, { data: { authenticationId: retry, attempts } });
-    return render(reply, p, 'verify', 'verify.title', { action: '/portal/verify', reauth: false, notice: { kind: 'bad', text: p.t('verify.failed') } }, 401);
+    return render(reply, p, 'verify', 'verify.title', { action: '/portal/verify', reauth: false, backupHint: await hasBackupCodes(session.user.username), notice: { kind: 'bad', text: p.t('verify.failed') } }, 401);
   });
 
   /** Answers a challenge; 'approved' or 'denied' (closed, expired or unknown challenges are denied). */
@@ -304,6 +305,18 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
   function enrollable(settings: Settings): string[] {
     // Only app-based TOTP can be set up by users themselves today.
     return settings.portal.enrollMethods.filter((m) => m === 'totp');
+  }
+
+  const backupOffered = (settings: Settings): boolean => settings.portal.enrollMethods.includes('backup');
+
+  async function hasBackupCodes(username: string): Promise<boolean> {
+    return (await core.methods.list(username)).some((m) => m.type === 'backup' && (m.remaining ?? 0) > 0);
+  }
+
+  /** A new set of backup codes, shown on this page only (never stored in clear, never shown again). */
+  async function showBackupCodes(reply: FastifyReply, p: Page, session: SessionView, first: boolean): Promise<FastifyReply> {
+    const { codes } = await core.methods.createBackupCodes(session.user.username, actorOf(session));
+    return render(reply, p, 'backup', 'backup.title', { codes, first, csrf: session.csrf, signedIn: true });
   }
 
   /** A fresh pending authenticator for the session's user (earlier unfinished ones are removed). */
@@ -337,6 +350,8 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
     if (!(await confirm(session, field(request.body, 'code', 64)))) return go(reply, withNotice('/portal/enroll', 'enroll.failed'));
     const done = await core.sessions.renew(session, { stage: 'complete', data: { reauthAt: clock.now() } });
     setSession(reply, done);
+    // Backup codes come with the first authenticator, where offered: shown once, on this answer only.
+    if (backupOffered(await core.settings.get())) return showBackupCodes(reply, { ...p, session: done }, done, true);
     return go(reply, withNotice('/portal/account', 'account.setupNext'));
   });
 
@@ -396,6 +411,7 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
       await removeMethod(reply, updated, then.slice('remove:'.length));
       return reply;
     }
+    if (then === 'backup') return showBackupCodes(reply, r.p, updated, false);
     return then === 'add' ? go(reply, '/portal/methods/new') : go(reply, withNotice('/portal/account', 'account.verified'));
   });
 
@@ -414,7 +430,8 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
     ]);
     const user = await core.users.get(username);
     const date = new Intl.DateTimeFormat(p.lang, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' });
-    const active = methods.filter((m) => !m.pending);
+    const active = methods.filter((m) => !m.pending && m.type !== 'backup');
+    const backupSet = methods.find((m) => m.type === 'backup');
     const typeName = (m: MethodView): string => p.t(`method.${m.type}` as PortalKey);
     return render(reply, p, 'account', 'account.title', {
       user,
@@ -422,6 +439,8 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
       pinPolicy: settings.pin,
       fraudAllowed: settings.fraud.allowReports,
       canEnroll: enrollable(settings).length > 0,
+      backupOffered: backupOffered(settings),
+      backupLeft: backupSet ? backupSet.remaining : null,
       userLanguage: supported(user.language) ?? p.lang,
       methods: active.map((m) => ({
         id: m.id,
@@ -549,13 +568,21 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
 
   async function removeMethod(reply: FastifyReply, session: SessionView, id: string): Promise<void> {
     const username = session.user.username;
-    const active = (await core.methods.list(username)).filter((m) => !m.pending);
+    const active = (await core.methods.list(username)).filter((m) => !m.pending && m.type !== 'backup');
     let notice: PortalKey = 'account.removed';
     if (!active.some((m) => m.id === id)) notice = 'error.generic';
     else if (active.length <= 1) notice = 'account.lastMethod';
     else await core.methods.remove(username, id, actorOf(session));
     go(reply, withNotice('/portal/account', notice));
   }
+
+  app.post('/backup-codes', async (request, reply) => {
+    const r = await signedIn(request, reply);
+    if (r === SENT) return reply;
+    if (!backupOffered(await core.settings.get())) return go(reply, withNotice('/portal/account', 'error.forbidden'));
+    if (await reauthNeeded(reply, r.session, 'backup')) return reply;
+    return showBackupCodes(reply, r.p, r.session, false);
+  });
 
   // ---- One-time bypass ------------------------------------------------------------------------
 

@@ -56,9 +56,10 @@ ${notices}
 <form method="post" action="<%= it.action %>">
 <input type="hidden" name="_csrf" value="<%= it.csrf %>">
 <div class="field"><label for="code"><%= it.t('verify.code') %></label>
-<input class="code" type="text" id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6,8}" maxlength="8" required autofocus></div>
+<input class="code" type="text" id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6,8}|[0-9]{5}[ \-]?[0-9]{5}" maxlength="11" required autofocus></div>
 <button class="primary" type="submit"><%= it.t('verify.submit') %></button>
 </form>
+<% if (it.backupHint) { %><p class="help"><%= it.t('verify.backupHint') %></p><% } %>
 </section>`;
 
 const enroll = `<% layout('@layout', it) %>
@@ -78,6 +79,14 @@ ${notices}
 <button class="primary" type="submit"><%= it.t('enroll.submit') %></button>
 </form></li>
 </ol>
+</section>`;
+
+const backup = `<% layout('@layout', it) %>
+<section class="card">
+<h1><%= it.t('backup.title') %></h1>
+<p class="lead"><%= it.t('backup.intro') %></p>
+<ol class="codes" id="backup-codes"><% for (const c of it.codes) { %><li><code><%= c %></code></li><% } %></ol>
+<p><a class="button primary" href="/portal/account<%= it.first ? '?notice=account.setupNext' : '' %>"><%= it.t('backup.continue') %></a></p>
 </section>`;
 
 const message = `<% layout('@layout', it) %>
@@ -114,6 +123,16 @@ ${notices}
 <button class="secondary" type="submit"><%= it.t('account.saveDefault') %></button></form>
 <% } %>
 </section>
+
+<% if (it.backupOffered) { %>
+<section class="card" aria-labelledby="backup-h">
+<h2 id="backup-h"><%= it.t('backup.section') %></h2>
+<p><%= it.backupLeft === null ? it.t('backup.none') : it.t('backup.left', { count: it.backupLeft }) %></p>
+<form method="post" action="/portal/backup-codes"><input type="hidden" name="_csrf" value="<%= it.csrf %>">
+<% if (it.backupLeft !== null) { %><p class="help"><%= it.t('backup.replaceWarning') %></p><% } %>
+<button class="secondary" type="submit"><%= it.t('backup.create') %></button></form>
+</section>
+<% } %>
 
 <% if (it.portal.allowPinChange) { %>
 <section class="card" aria-labelledby="pin-h">
@@ -190,7 +209,8 @@ export function createViews(): Eta {
   eta.loadTemplate('@message', message);
   eta.loadTemplate('@account', account);
   eta.loadTemplate('@fraud', fraud);
+  eta.loadTemplate('@backup', backup);
   return eta;
 }
 
-export type PageName = 'signIn' | 'verify' | 'enroll' | 'message' | 'account' | 'fraud';
+export type PageName = 'signIn' | 'verify' | 'enroll' | 'message' | 'account' | 'fraud' | 'backup';

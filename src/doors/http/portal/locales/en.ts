@@ -97,6 +97,16 @@ export const en = {
   'account.notMe': 'Not me',
   'account.notMeLabel': 'Report the sign-in of {{date}} as not made by me',
 
+  'backup.title': 'Your backup codes',
+  'backup.intro': 'Each code signs you in once when your authenticator is out of reach. Print them or keep them in a password manager: they are shown only now.',
+  'backup.continue': 'I have saved them, continue',
+  'backup.section': 'Backup codes',
+  'backup.left': '{{count}} of 10 backup codes left.',
+  'backup.none': 'You have no backup codes.',
+  'backup.create': 'Create new backup codes',
+  'backup.replaceWarning': 'New codes replace the old ones, which then stop working.',
+  'verify.backupHint': 'Authenticator out of reach? Enter one of your backup codes instead.',
+
   'result.approved': 'Approved',
   'result.denied': 'Denied',
   'result.expired': 'Expired',
@@ -114,6 +124,7 @@ export const en = {
 
   'method.totp': 'Authenticator app (TOTP)',
   'method.hotp': 'Hardware token (HOTP)',
+  'method.backup': 'Backup codes',
 
   'error.title': 'Something went wrong',
   'error.generic': 'The request could not be completed. Try again.',

@@ -99,6 +99,16 @@ export const fr = {
   'account.notMe': 'Ce n’est pas moi',
   'account.notMeLabel': "Signaler la connexion du {{date}} comme n'étant pas de moi",
 
+  'backup.title': 'Vos codes de secours',
+  'backup.intro': "Chaque code vous connecte une fois lorsque votre authentificateur n'est pas à portée de main. Imprimez-les ou gardez-les dans un gestionnaire de mots de passe : ils ne sont affichés que maintenant.",
+  'backup.continue': 'Je les ai enregistrés, continuer',
+  'backup.section': 'Codes de secours',
+  'backup.left': 'Il vous reste {{count}} codes de secours sur 10.',
+  'backup.none': "Vous n'avez pas de codes de secours.",
+  'backup.create': 'Créer de nouveaux codes de secours',
+  'backup.replaceWarning': 'Les nouveaux codes remplacent les anciens, qui cessent alors de fonctionner.',
+  'verify.backupHint': "Authentificateur hors de portée ? Saisissez plutôt l'un de vos codes de secours.",
+
   'result.approved': 'Acceptée',
   'result.denied': 'Refusée',
   'result.expired': 'Expirée',
@@ -116,6 +126,7 @@ export const fr = {
 
   'method.totp': "Application d'authentification (TOTP)",
   'method.hotp': 'Jeton matériel (HOTP)',
+  'method.backup': 'Codes de secours',
 
   'error.title': 'Un problème est survenu',
   'error.generic': "La demande n'a pas pu aboutir. Réessayez.",
