@@ -630,6 +630,8 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
     const note = field(request.body, 'note', 500).trim();
     try {
       const after = await core.users.reportFraud(session.user.username, { authenticationId: /^[A-Za-z0-9_-]{1,64}$/.test(id) ? id : null, note: note === '' ? null : note }, actorOf(session));
+      // For whoever watches the server log; the console's dashboard lists reports too.
+      request.log.warn({ username: after.username, authenticationId: id || null, blocked: after.state === 'blocked' }, 'a user reported a sign-in they did not make');
       if (after.state === 'blocked') {
         endSession(reply);
         return render(reply, { ...p, session: undefined }, 'message', 'fraud.title', { notice: { kind: 'ok', text: p.t('fraud.done') }, text: p.t('signIn.blocked') });
