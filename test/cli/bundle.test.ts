@@ -20,7 +20,7 @@ describe('bundle', () => {
     expect(init.apiKey).toMatch(/^cs_[A-Za-z0-9_-]{12}_[A-Za-z0-9_-]{43}$/);
     run('user', 'add', 'bundled');
     const list = JSON.parse(run('user', 'list', '--json')) as { items: { username: string }[] };
-    expect(list.items.map((u) => u.username)).toEqual(['bundled']);
+    expect(list.items.map((u) => u.username)).toEqual(['admin', 'bundled']); // admin: the console administrator made by init
     const launched = execFileSync(process.execPath, [join(root, 'bin/countersign'), '--version'], { encoding: 'utf8' });
     expect(launched.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   }, 60_000);

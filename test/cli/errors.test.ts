@@ -96,6 +96,6 @@ describe('errors', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe('error: user_not_found: no such user\n');
-    expect(await ok(['user', 'list', '--json'], { cwd: dir })).toBe('{\n  "items": [],\n  "next": null\n}\n');
+    expect(await ok(['user', 'list', '--search', 'nobody-at-all', '--json'], { cwd: dir })).toBe('{\n  "items": [],\n  "next": null\n}\n');
   });
 });

@@ -240,7 +240,8 @@ describe('the REST API with a console session', () => {
     expect(json<{ items: { username: string; consoleRole: string | null }[] }>(list).items).toContainEqual(expect.objectContaining({ username: 'alice', consoleRole: 'admin' }));
 
     const create = (headers: Record<string, string>) => post('/api/v1/users', { username: 'carol' }, withCookie(token, headers));
-    for (const headers of [{}, { 'x-csrf-token': 'x'.repeat(43) }, { 'x-csrf-token': csrf.slice(1) }]) {
+    const forged: Record<string, string>[] = [{}, { 'x-csrf-token': 'x'.repeat(43) }, { 'x-csrf-token': csrf.slice(1) }];
+    for (const headers of forged) {
       const res = await create(headers);
       expect(res.statusCode).toBe(403);
       expect(expectProblemShape(res)).toMatchObject({ code: 'forbidden', detail: 'missing or wrong x-csrf-token' });
@@ -304,6 +305,28 @@ describe('the REST API with a console session', () => {
     await t.core.users.setConsoleRole('alice', null, cliActor);
     expect((await t.app.inject({ method: 'GET', url: '/api/v1/users', headers: withCookie(token) })).statusCode).toBe(401);
     await expectSignedOut(token);
+  });
+
+  it('reads and changes the portal, fraud, PIN and session settings (the settings page)', async () => {
+    const secret = await consoleUser('alice', 'admin');
+    const { token, csrf } = await signIn('alice', secret);
+    const read = json<Record<string, unknown>>(await t.app.inject({ method: 'GET', url: '/api/v1/settings', headers: withCookie(token) }));
+    expect(read).toMatchObject({
+      sessions: { idleSeconds: 900, absoluteSeconds: 28_800, reauthSeconds: 300 },
+      fraud: { allowReports: true, blockUser: true },
+      pin: { minLength: 4, maxLength: 8, refuseTrivial: true },
+      portal: { allowEnrollment: true, allowBypass: false, bypassSeconds: 300 },
+    });
+    const patch = (body: unknown) =>
+      t.app.inject({ method: 'PATCH', url: '/api/v1/settings', headers: withCookie(token, { 'x-csrf-token': csrf, 'content-type': 'application/json' }), payload: JSON.stringify(body) });
+    const changed = await patch({ sessions: { idleSeconds: 600 }, fraud: { blockUser: false }, portal: { allowBypass: true } });
+    expect(changed.statusCode, changed.body).toBe(200);
+    expect(json(changed)).toMatchObject({ sessions: { idleSeconds: 600, absoluteSeconds: 28_800 }, fraud: { allowReports: true, blockUser: false }, portal: { allowBypass: true } });
+    expect((await t.core.settings.get()).sessions.idleSeconds).toBe(600);
+    const tooShort = await patch({ sessions: { idleSeconds: 5 } });
+    expect(tooShort.statusCode).toBe(400);
+    expect(expectProblemShape(tooShort).errors).toContainEqual(expect.objectContaining({ field: 'sessions.idleSeconds' }));
+    expect((await patch({ sessions: { idle: 600 } })).statusCode).toBe(400);
   });
 
   it('ends after sessions.idleSeconds without a request', async () => {

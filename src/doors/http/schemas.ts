@@ -290,7 +290,25 @@ export const SettingsSchema = Type.Object({
   hotp: Type.Object({ lookAhead: NonNegative }),
   challengeSeconds: NonNegative,
   defaultLanguage: Type.String(),
+  pin: Type.Object({ minLength: NonNegative, maxLength: NonNegative, refuseTrivial: Type.Boolean() }),
+  portal: Type.Object({
+    allowEnrollment: Type.Boolean(),
+    enrollMethods: List(MethodTypeSchema),
+    allowPhoneChange: Type.Boolean(),
+    allowPinChange: Type.Boolean(),
+    allowLanguageChange: Type.Boolean(),
+    allowMethodChange: Type.Boolean(),
+    allowBypass: Type.Boolean(),
+    bypassSeconds: NonNegative,
+    trustedIpsSkipSecondFactor: Type.Boolean(),
+  }),
+  fraud: Type.Object({ allowReports: Type.Boolean(), blockUser: Type.Boolean() }),
+  sessions: Type.Object({ idleSeconds: NonNegative, absoluteSeconds: NonNegative, reauthSeconds: NonNegative }),
 });
+
+/** A nested settings object in a patch: any of its fields, nothing else (the core checks the values). */
+const PatchOf = <T extends Record<string, TSchema>>(fields: T) =>
+  Type.Optional(Type.Object(Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, Type.Optional(v)])) as { [K in keyof T]: ReturnType<typeof Type.Optional<T[K]>> }, { additionalProperties: false }));
 
 export const SettingsPatchBody = Type.Object(
   {
@@ -302,6 +320,20 @@ export const SettingsPatchBody = Type.Object(
     hotp: Type.Optional(Type.Object({ lookAhead: Type.Optional(NonNegative) }, { additionalProperties: false })),
     challengeSeconds: Type.Optional(NonNegative),
     defaultLanguage: Type.Optional(Type.String({ minLength: 2, maxLength: 35 })),
+    pin: PatchOf({ minLength: NonNegative, maxLength: NonNegative, refuseTrivial: Type.Boolean() }),
+    portal: PatchOf({
+      allowEnrollment: Type.Boolean(),
+      enrollMethods: List(MethodTypeSchema, { uniqueItems: true }),
+      allowPhoneChange: Type.Boolean(),
+      allowPinChange: Type.Boolean(),
+      allowLanguageChange: Type.Boolean(),
+      allowMethodChange: Type.Boolean(),
+      allowBypass: Type.Boolean(),
+      bypassSeconds: NonNegative,
+      trustedIpsSkipSecondFactor: Type.Boolean(),
+    }),
+    fraud: PatchOf({ allowReports: Type.Boolean(), blockUser: Type.Boolean() }),
+    sessions: PatchOf({ idleSeconds: NonNegative, absoluteSeconds: NonNegative, reauthSeconds: NonNegative }),
   },
   { additionalProperties: false },
 );
