@@ -4,7 +4,12 @@
  * newer than every source file, and the sources otherwise.
  *
  * Then builds the admin console (web/) into dist/console/ with Vite; the server serves it at /admin/.
+ * The console is rebuilt only when something under web/ (or the lock file) is newer than its
+ * index.html, and the new build replaces the old folder in one rename, so a server (or a test)
+ * serving the console while another process runs this script never sees a half-written folder.
  */
+import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -40,7 +45,44 @@ await build({
 });
 process.stderr.write(`built dist/countersign.mjs in ${Math.round(performance.now() - started)} ms\n`);
 
-const consoleStarted = performance.now();
-const { build: buildConsole } = await import('vite');
-await buildConsole({ configFile: fileURLToPath(new URL('../web/vite.config.ts', import.meta.url)), logLevel: 'warn' });
-process.stderr.write(`built dist/console in ${Math.round(performance.now() - consoleStarted)} ms\n`);
+const root = fileURLToPath(new URL('..', import.meta.url));
+const consoleDir = join(root, 'dist/console');
+
+/** The newest modification time of a file or folder under `path` (folders count: a removed file changes its folder). */
+function newest(path: string): number {
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  return readdirSync(path).reduce((max, name) => Math.max(max, newest(join(path, name))), stat.mtimeMs);
+}
+
+function consoleUpToDate(): boolean {
+  const index = join(consoleDir, 'index.html');
+  if (!existsSync(index)) return false;
+  const built = statSync(index).mtimeMs;
+  return [join(root, 'web'), join(root, 'package-lock.json'), fileURLToPath(import.meta.url)].every((p) => !existsSync(p) || newest(p) <= built);
+}
+
+if (process.argv.includes('--force') || !consoleUpToDate()) {
+  const consoleStarted = performance.now();
+  // The console always ships React's production build, whatever NODE_ENV the caller runs with (a test runner sets "test").
+  process.env['NODE_ENV'] = 'production';
+  const { build: buildConsole } = await import('vite');
+  const fresh = `${consoleDir}.new-${process.pid}`;
+  const stale = `${consoleDir}.old-${process.pid}`;
+  try {
+    await buildConsole({
+      configFile: join(root, 'web/vite.config.ts'),
+      mode: 'production',
+      logLevel: 'warn',
+      build: { outDir: fresh, emptyOutDir: true },
+    });
+    if (existsSync(consoleDir)) renameSync(consoleDir, stale);
+    renameSync(fresh, consoleDir);
+  } finally {
+    rmSync(fresh, { recursive: true, force: true });
+    rmSync(stale, { recursive: true, force: true });
+  }
+  process.stderr.write(`built dist/console in ${Math.round(performance.now() - consoleStarted)} ms\n`);
+} else {
+  process.stderr.write('dist/console is up to date\n');
+}
