@@ -11,7 +11,7 @@ export function methodTable(methods: readonly MethodView[]): string {
     ['ID', (m) => m.id],
     ['TYPE', (m) => m.type],
     ['LABEL', (m) => m.label],
-    ['ALGORITHM', (m) => `${m.config.algorithm}/${m.config.digits}${m.type === 'totp' ? `/${m.config.period}s` : ''}`],
+    ['ALGORITHM', (m) => (m.type === 'backup' ? `${m.remaining ?? 0} of 10 left` : `${m.config.algorithm}/${m.config.digits}${m.type === 'totp' ? `/${m.config.period}s` : ''}`)],
     ['SERIAL', (m) => m.config.serial],
     ['ORIGIN', (m) => m.config.origin],
     ['DRIFT', (m) => m.drift],
@@ -92,6 +92,26 @@ Examples:
             'Scan the QR code (or type the secret) in an authenticator app now: the secret is not shown again.',
           ].join('\n'),
         );
+      });
+    });
+
+  token
+    .command('backup-codes')
+    .description('make ten single-use backup codes for a user, replacing any earlier set; prints them once')
+    .argument('<username>')
+    .addHelpText(
+      'after',
+      `
+Each code signs the user in once wherever a code is asked for (portal, RADIUS, API). Give them to
+the user by a trusted channel; they are not shown again.
+
+Example:
+  $ countersign token backup-codes alice`,
+    )
+    .action(async (username, _opts, cmd) => {
+      await withContext(cmd, async ({ core }) => {
+        const result = await core.methods.createBackupCodes(username, cliActor());
+        emit(cmd, result, () => [`backup codes for ${username} (each works once; not shown again):`, '', ...result.codes.map((c, i) => `  ${String(i + 1).padStart(2)}. ${c}`)].join('\n'));
       });
     });
 

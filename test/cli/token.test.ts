@@ -81,6 +81,18 @@ describe('token list / remove', () => {
   });
 });
 
+describe('token backup-codes', () => {
+  it('prints ten codes once, and the list shows how many are left', async () => {
+    const text = await ok(['token', 'backup-codes', 'alice'], o);
+    const codes = [...text.matchAll(/\b([0-9]{5}-[0-9]{5})\b/g)].map((m) => m[1]);
+    expect(codes).toHaveLength(10);
+    expect(new Set(codes).size).toBe(10);
+    expect(await ok(['token', 'list', 'alice'], o)).toMatch(/backup +Backup codes +10 of 10 left/);
+    const again = await json<{ codes: string[] }>(['token', 'backup-codes', 'alice'], o);
+    expect(again.codes.some((c) => codes.includes(c))).toBe(false);
+  });
+});
+
 describe('token import and resync', () => {
   const TOTP_SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
   const HOTP_HEX = '3132333435363738393031323334353637383930';

@@ -391,6 +391,24 @@ describe('methods', () => {
   });
 });
 
+describe('backup codes', () => {
+  it('are made by the help desk, shown once, listed with what is left, and sign in once each', async () => {
+    await createUser('alice');
+    const denied = await t.app.inject({ method: 'POST', url: '/api/v1/users/alice/backup-codes', headers: t.as('sdk') });
+    expect(denied.statusCode).toBe(403);
+    const res = await t.app.inject({ method: 'POST', url: '/api/v1/users/alice/backup-codes', headers: t.as('helpdesk') });
+    expect(res.statusCode, res.body).toBe(201);
+    const made = json<{ method: { type: string; remaining: number; pending: boolean }; codes: string[] }>(res);
+    expect(made.method).toMatchObject({ type: 'backup', remaining: 10, pending: false });
+    expect(made.codes).toHaveLength(10);
+    const code = made.codes[0] as string;
+    expect((await authenticate({ username: 'alice', passcode: code })).state).toBe('approved');
+    expect((await authenticate({ username: 'alice', passcode: code })).state).toBe('denied');
+    const list = json<{ items: { type: string; remaining: number | null }[] }>(await t.app.inject({ method: 'GET', url: '/api/v1/users/alice/methods', headers: t.as('helpdesk') }));
+    expect(list.items).toEqual([expect.objectContaining({ type: 'backup', remaining: 9 })]);
+  });
+});
+
 describe('bypass', () => {
   it('issues, shows, uses once and cancels a bypass', async () => {
     await createUser('alice');

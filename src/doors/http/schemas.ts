@@ -196,8 +196,15 @@ export const MethodViewSchema = Type.Object({
   label: Type.String(),
   config: OathConfigSchema,
   drift: Type.Integer(),
+  pending: Type.Boolean({ description: 'Set up but not confirmed with a code yet: it signs nobody in' }),
+  remaining: Nullable(Type.Integer({ description: 'Backup codes: how many are unused; null for other types' })),
   createdAt: Millis,
   lastUsedAt: Nullable(Millis),
+});
+
+export const BackupCodesSchema = Type.Object({
+  method: MethodViewSchema,
+  codes: List(Type.String({ description: '12345-67890' }), { description: 'Ten single-use codes, shown once' }),
 });
 
 export const MethodList = Type.Object({ items: List(MethodViewSchema) });

@@ -1,9 +1,9 @@
 /**
- * A user's methods (authenticators): list, enroll TOTP, remove, HOTP resync.
+ * A user's methods (authenticators): list, enroll TOTP, backup codes, remove, HOTP resync.
  */
 import type { Core } from '../../../core/api.ts';
 import { ADMIN_ONLY, ANY_READER, HELPDESK, actorOf } from '../auth.ts';
-import { EnrollBody, EnrollmentResultSchema, MethodList, MethodParams, MethodViewSchema, NoContent, ResyncBody, UsernameParams } from '../schemas.ts';
+import { BackupCodesSchema, EnrollBody, EnrollmentResultSchema, MethodList, MethodParams, MethodViewSchema, NoContent, ResyncBody, UsernameParams } from '../schemas.ts';
 import type { Api } from '../schemas.ts';
 
 const tags = ['methods'];
@@ -36,6 +36,26 @@ export async function methodsRoutes(app: Api, opts: { core: Core }): Promise<voi
     async (request, reply) => {
       const { label, algorithm, digits, period } = request.body;
       const result = await core.methods.enrollTotp(request.params.username, { label, algorithm, digits, period }, actorOf(request));
+      reply.code(201);
+      return result;
+    },
+  );
+
+  app.post(
+    '/users/:username/backup-codes',
+    {
+      config: { roles: HELPDESK },
+      schema: {
+        tags,
+        summary: 'Make a new set of backup codes',
+        description:
+          'Ten single-use codes of ten digits for when the authenticator is out of reach, returned once. They replace any earlier set, whose codes stop working. Any passcode prompt (API, RADIUS, portal) takes them.',
+        params: UsernameParams,
+        response: { 201: BackupCodesSchema },
+      },
+    },
+    async (request, reply) => {
+      const result = await core.methods.createBackupCodes(request.params.username, actorOf(request));
       reply.code(201);
       return result;
     },
