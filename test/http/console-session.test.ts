@@ -339,6 +339,20 @@ describe('the REST API with a console session', () => {
     expect((await t.app.inject({ method: 'GET', url: '/api/v1/users', headers: withCookie(token) })).statusCode).toBe(401);
   });
 
+  it('is described in the OpenAPI document (cookie and anti-forgery header); the sign-in routes are not API routes', async () => {
+    const doc = json<{ components: { securitySchemes: Record<string, unknown> }; security: unknown[]; paths: Record<string, unknown> }>(
+      await t.app.inject({ method: 'GET', url: '/api/v1/openapi.json' }),
+    );
+    expect(doc.components.securitySchemes).toMatchObject({
+      apiKey: { type: 'http', scheme: 'bearer' },
+      consoleSession: { type: 'apiKey', in: 'cookie', name: COOKIE },
+      csrfToken: { type: 'apiKey', in: 'header', name: 'x-csrf-token' },
+    });
+    expect(doc.security).toEqual([{ apiKey: [] }, { consoleSession: [], csrfToken: [] }]);
+    expect(Object.keys(doc.paths).filter((p) => p.startsWith('/admin'))).toEqual([]);
+    expect(Object.keys(doc.paths)).toContain('/api/v1/reports/summary');
+  });
+
   it('prefers an API key when both are sent', async () => {
     const secret = await consoleUser('aud', 'auditor');
     const { token } = await signIn('aud', secret);
