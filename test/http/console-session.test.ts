@@ -274,6 +274,35 @@ describe('the REST API with a console session', () => {
     expect((await t.core.settings.get()).cacheSeconds).not.toBe(60);
   });
 
+  it('lets the help desk find users, issue and cancel a bypass, run a test sign-in and reset an authenticator', async () => {
+    const secret = await consoleUser('hd', 'helpdesk');
+    const bobSecret = await consoleUser('bob', null);
+    const { token, csrf } = await signIn('hd', secret);
+    const h = withCookie(token, { 'x-csrf-token': csrf });
+    const found = json<{ items: { username: string }[] }>(await t.app.inject({ method: 'GET', url: '/api/v1/users?search=bo', headers: withCookie(token) }));
+    expect(found.items.map((u) => u.username)).toEqual(['bob']);
+
+    expect((await post('/api/v1/users/bob/bypass', { reason: 'ticket 4711', seconds: 300 }, h)).statusCode).toBe(201);
+    expect((await t.core.bypass.get('bob'))?.createdBy).toBe('operator:hd');
+    expect((await t.app.inject({ method: 'DELETE', url: '/api/v1/users/bob/bypass', headers: h })).statusCode).toBe(204);
+    expect(await t.core.bypass.get('bob')).toBeNull();
+
+    const started = await post('/api/v1/authentications', { username: 'bob', application: 'default' }, h);
+    expect(started.statusCode, started.body).toBe(201);
+    const { id } = json<{ id: string; state: string }>(started);
+    const answered = await post(`/api/v1/authentications/${id}/passcode`, { passcode: code(bobSecret) }, h);
+    expect(json(answered)).toMatchObject({ state: 'approved' });
+    expect(json(await t.app.inject({ method: 'GET', url: `/api/v1/authentications/${id}`, headers: withCookie(token) }))).toMatchObject({ state: 'approved' });
+
+    const [method] = await t.core.methods.list('bob');
+    expect((await t.app.inject({ method: 'DELETE', url: `/api/v1/users/bob/methods/${method?.id}`, headers: h })).statusCode).toBe(204);
+    expect(await t.core.methods.list('bob')).toEqual([]);
+    // Administrators only: deleting users and console roles.
+    expect((await t.app.inject({ method: 'DELETE', url: '/api/v1/users/bob', headers: h })).statusCode).toBe(403);
+    const role = await t.app.inject({ method: 'PUT', url: '/api/v1/users/bob/console-role', headers: { ...h, 'content-type': 'application/json' }, payload: '{"role":"admin"}' });
+    expect(role.statusCode).toBe(403);
+  });
+
   it('lets an auditor read but not write', async () => {
     const secret = await consoleUser('aud', 'auditor');
     await consoleUser('bob', null);
