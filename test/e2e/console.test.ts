@@ -318,13 +318,17 @@ describe('admin console in Chromium', () => {
     const threshold = page.getByLabel('Failures before locking');
     await poll(() => threshold.inputValue()).toBe(String(lockout.threshold));
     await threshold.fill('7');
+    await page.getByLabel('Start a one-time bypass').check();
     const [patch] = await Promise.all([
       page.waitForRequest((r) => r.url().endsWith('/api/v1/settings') && r.method() === 'PATCH'),
       page.getByRole('button', { name: 'Save settings' }).click(),
     ]);
-    expect(patch.postDataJSON()).toEqual({ lockout: { threshold: 7 } });
+    expect(patch.postDataJSON()).toEqual({ lockout: { threshold: 7 }, portal: { allowBypass: true } });
     await poll(() => page.getByRole('status').filter({ hasText: 'Settings saved.' }).count()).toBe(1);
-    expect((await apiGet<{ lockout: { threshold: number } }>('/settings')).lockout.threshold).toBe(7);
+    const saved = await apiGet<{ lockout: { threshold: number; autoUnlockSeconds: number }; portal: { allowBypass: boolean; allowPinChange: boolean } }>(
+      '/settings',
+    );
+    expect(saved).toMatchObject({ lockout: { threshold: 7, autoUnlockSeconds: 900 }, portal: { allowBypass: true, allowPinChange: true } });
     // A value the server refuses comes back under its field.
     await page.getByLabel('Default language').fill('not a language!');
     await page.getByRole('button', { name: 'Save settings' }).click();

@@ -2,7 +2,7 @@
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { api, ApiError, seg } from './api.ts';
 import { useSession } from './session.tsx';
-import { METHOD_TYPES, type Application, type MethodType } from './types.ts';
+import { METHOD_TYPES, methodName, type Application, type MethodType } from './types.ts';
 import { Check, ConfirmButton, ErrorNote, Field, Loading, Notice, PageTitle, Section, Time, useAction, useLoad, ScrollBox } from './ui.tsx';
 
 interface Draft {
@@ -77,7 +77,7 @@ export function Applications(): ReactNode {
                   <td>{a.requireUserMatch ? 'Denied' : 'Pass without second factor'}</td>
                   <td>{a.trustedIps.length === 0 ? <span className="subtle">none</span> : a.trustedIps.join(', ')}</td>
                   <td>{a.cacheSeconds === null ? <span className="subtle">company setting</span> : a.cacheSeconds === 0 ? 'off' : `${a.cacheSeconds} s`}</td>
-                  <td>{a.allowedMethods === null ? 'all' : a.allowedMethods.map((m) => m.toUpperCase()).join(', ') || 'none'}</td>
+                  <td>{a.allowedMethods === null ? 'all' : a.allowedMethods.map(methodName).join(', ') || 'none'}</td>
                   <td>
                     <Time at={a.updatedAt} />
                   </td>
@@ -198,7 +198,7 @@ function ApplicationForm({ initial, existing, onDone }: { initial: Draft; existi
             ? METHOD_TYPES.map((m) => (
                 <Check
                   key={m}
-                  label={m.toUpperCase()}
+                  label={methodName(m)}
                   checked={d.allowedMethods?.includes(m) ?? false}
                   onChange={(on) => setD({ ...d, allowedMethods: on ? [...(d.allowedMethods ?? []), m] : (d.allowedMethods ?? []).filter((x) => x !== m) })}
                 />

@@ -6,7 +6,7 @@ import { useMemo, useState, type FormEvent, type ReactNode } from 'react';
 import { api, ApiError } from './api.ts';
 import { formatSeconds } from './format.ts';
 import { useSession } from './session.tsx';
-import { METHOD_TYPES, type Settings as SettingsDoc } from './types.ts';
+import { METHOD_TYPES, methodName, type Settings as SettingsDoc } from './types.ts';
 import { Check, ErrorNote, Field, Loading, Notice, PageTitle, useAction, useLoad } from './ui.tsx';
 
 type Kind = 'count' | 'seconds' | 'text' | 'bool' | 'networks' | 'methods';
@@ -323,7 +323,7 @@ function SettingField({
       <fieldset className="checks">
         <legend>{spec.label}</legend>
         {METHOD_TYPES.map((m) => (
-          <Check key={m} label={m.toUpperCase()} checked={list.includes(m)} onChange={(on) => onChange(on ? [...list, m] : list.filter((x) => x !== m))} />
+          <Check key={m} label={methodName(m)} checked={list.includes(m)} onChange={(on) => onChange(on ? [...list, m] : list.filter((x) => x !== m))} />
         ))}
         {error ? <p className="field-error">{error}</p> : null}
       </fieldset>

@@ -5,6 +5,8 @@
 import type { ApiKeyView, AuthenticationView, BypassView, MethodView, UserView } from '../../src/core/api.ts';
 import type { Application, AuditEvent, ConsoleRole, EffectiveStatus, MethodType, Role, Settings } from '../../src/core/types.ts';
 
+export { CONSOLE_ROLES, METHOD_TYPES } from '../../src/core/types.ts';
+
 export type {
   ApiKeyView,
   Application,
@@ -20,8 +22,9 @@ export type {
   UserView,
 };
 
-export const METHOD_TYPES: readonly MethodType[] = ['totp', 'hotp'];
-export const CONSOLE_ROLES: readonly ConsoleRole[] = ['admin', 'helpdesk', 'auditor'];
+/** How each method type reads in the console (a new type does not compile until named here). */
+const METHOD_NAMES: Readonly<Record<MethodType, string>> = { totp: 'TOTP', hotp: 'HOTP', backup: 'Backup codes' };
+export const methodName = (type: string): string => METHOD_NAMES[type as MethodType] ?? type;
 export const STATES: readonly EffectiveStatus[] = ['enabled', 'locked', 'blocked', 'disabled'];
 
 /** The signed-in operator, from POST /admin/session/passcode, /enroll or GET /admin/session. */

@@ -11,6 +11,7 @@ import { useSession } from './session.tsx';
 import {
   CONSOLE_ROLES,
   METHOD_TYPES,
+  methodName,
   type Application,
   type AuditEvent,
   type AuthenticationView,
@@ -227,7 +228,7 @@ function Profile({ user, onSaved }: { user: User; onSaved: (u: User) => void }):
                 <option value="">First one set up</option>
                 {METHOD_TYPES.map((m) => (
                   <option key={m} value={m}>
-                    {m.toUpperCase()}
+                    {methodName(m)}
                   </option>
                 ))}
               </select>
@@ -507,7 +508,7 @@ function Methods({ username, changes, onChanged }: { username: string; changes: 
       await api(`${path}/${seg(m.id)}`, { method: 'DELETE' });
       list.reload();
       onChanged();
-      return `${m.type.toUpperCase()} “${m.label}” removed.`;
+      return `${methodName(m.type)} “${m.label}” removed.`;
     });
   };
   const items = list.data?.items ?? [];
@@ -535,7 +536,7 @@ function Methods({ username, changes, onChanged }: { username: string; changes: 
               {items.map((m) => (
                 <tr key={m.id}>
                   <td>
-                    {m.type.toUpperCase()}
+                    {methodName(m.type)}
                     {m.pending ? <span className="badge tone-warn">not confirmed</span> : null}
                   </td>
                   <td>
@@ -551,8 +552,8 @@ function Methods({ username, changes, onChanged }: { username: string; changes: 
                   {can('users.support') ? (
                     <td className="row-actions">
                       <ConfirmButton
-                        ariaLabel={`Reset ${m.type.toUpperCase()} ${m.label}`}
-                        title={`Reset ${m.type.toUpperCase()} “${m.label}”?`}
+                        ariaLabel={`Reset ${methodName(m.type)} ${m.label}`}
+                        title={`Reset ${methodName(m.type)} “${m.label}”?`}
                         message={<p>The method is removed. {username} has to set up a new one before signing in with it.</p>}
                         confirmLabel="Remove method"
                         disabled={action.busy}
@@ -681,7 +682,7 @@ function TestAuthentication({ username, onDone }: { username: string; onDone: ()
               : auth.state === 'pending'
                 ? 'Waiting for the user to answer…'
                 : auth.state === 'approved'
-                  ? `Approved${auth.method ? ` with ${auth.method.toUpperCase()}` : ''}.`
+                  ? `Approved${auth.method ? ` with ${methodName(auth.method)}` : ''}.`
                   : auth.state === 'denied'
                     ? 'Denied. The reason is in the audit trail below.'
                     : 'Expired: no code in time.'}
