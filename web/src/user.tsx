@@ -542,6 +542,7 @@ function Methods({ username, changes, onChanged }: { username: string; changes: 
                   <td>
                     {m.label}
                     {m.config.serial ? <span className="subtle"> · serial {m.config.serial}</span> : null}
+                    {typeof m.remaining === 'number' ? <span className="subtle"> · {m.remaining} unused</span> : null}
                   </td>
                   <td>
                     <Time at={m.createdAt} />
