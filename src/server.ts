@@ -256,6 +256,24 @@ async function directoryService(config: Config, ctx: Context): Promise<import('.
   return createDirectoryService({ core: ctx.core, store: ctx.store, sources: await configuredSources(config) });
 }
 
+/** The portal's and the console's first factors by their configured names; an unknown name stops the start, naming the choices. */
+async function pageFirstFactors(config: Config, ctx: Context): Promise<Pick<import('./doors/http/app.ts').HttpAppOptions, 'portal' | 'console'>> {
+  const registry = await ctx.firstFactors();
+  const resolve = (key: string, name: string): FirstFactorProvider => {
+    try {
+      return registry.resolve(name);
+    } catch (e) {
+      throw new ConfigError(`${key}: ${(e as Error).message}`, key);
+    }
+  };
+  return {
+    portal: config.portal.enabled
+      ? { enabled: true, firstFactor: resolve('portal.firstFactor', config.portal.firstFactor), signInPerMinute: config.portal.signInPerMinute }
+      : { enabled: false },
+    console: config.console.enabled ? { enabled: true, firstFactor: resolve('console.firstFactor', config.console.firstFactor) } : { enabled: false },
+  };
+}
+
 export async function startServer(config: Config, opts: StartServerOptions = {}): Promise<RunningServer> {
   const [{ createLogger }, { createMetrics }] = await Promise.all([import('./ops/logger.ts'), import('./ops/metrics.ts')]);
   const logger = opts.logger ?? createLogger({ level: config.log.level, pretty: config.log.pretty ?? false });
@@ -284,7 +302,7 @@ export async function startServer(config: Config, opts: StartServerOptions = {})
       ready: () => ctx.store.ping(),
       ...(directories ? { directories } : {}),
       ...(directorySync ? { directorySync } : {}),
-      firstFactor: (await ctx.firstFactors()).resolve('user'),
+      ...(await pageFirstFactors(config, ctx)),
     });
     await app.listen({ host: config.server.host, port: config.server.port });
   } catch (e) {

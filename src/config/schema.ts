@@ -357,6 +357,30 @@ const RadiusSchema = Type.Object(
   { additionalProperties: false, default: {}, description: 'RADIUS server: MFA for VPNs, RD Gateway and network devices.' },
 );
 
+const FirstFactorName = (what: string) =>
+  Type.String({
+    minLength: 1,
+    default: 'user',
+    description: `First factor of ${what} sign-in: \`user\` (a directory user's directory password by an LDAP bind, a local user's local password), \`local\` (local passwords only) or \`directory:<name>\` (a bind to one directory source).`,
+  });
+
+const PortalSchema = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true, description: 'Serve the user portal at `/portal` (sign-in, enrollment, self-service).' }),
+    firstFactor: FirstFactorName('portal'),
+    signInPerMinute: Type.Integer({ minimum: 1, maximum: 100_000, default: 20, description: 'Portal sign-in attempts per minute per client address (on top of the account lockout).' }),
+  },
+  { additionalProperties: false, default: {}, description: 'The user portal. What users may do there is in the company settings (`portal.*`).' },
+);
+
+const ConsoleSchema = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true, description: 'Serve the admin console at `/admin`. The REST API works either way.' }),
+    firstFactor: FirstFactorName('console'),
+  },
+  { additionalProperties: false, default: {}, description: 'The admin console (users with a console role sign in with a password and a second factor).' },
+);
+
 export const ConfigSchema = Type.Object(
   {
     server: ServerSchema,
@@ -367,6 +391,8 @@ export const ConfigSchema = Type.Object(
     metrics: MetricsSchema,
     directories: DirectoriesSchema,
     radius: RadiusSchema,
+    portal: PortalSchema,
+    console: ConsoleSchema,
   },
   { additionalProperties: false },
 );

@@ -69,6 +69,10 @@ export interface HttpAppOptions {
   readonly directorySync?: SyncService;
   /** The first factor of portal and console sign-in (the `user` provider: directory bind or local password); absent: neither is served. */
   readonly firstFactor?: FirstFactorProvider;
+  /** The user portal: off with enabled false; its own first factor and sign-in rate (defaults: firstFactor, 20 a minute). */
+  readonly portal?: { readonly enabled?: boolean; readonly firstFactor?: FirstFactorProvider; readonly signInPerMinute?: number };
+  /** The admin console: off with enabled false; its own first factor (default: firstFactor). */
+  readonly console?: { readonly enabled?: boolean; readonly firstFactor?: FirstFactorProvider };
   /** The built admin console (index.html, assets/); default dist/console under the repository root. */
   readonly consoleDir?: string;
   /** The clock of portal and console sessions (the core's clock; tests pass a fake one). */
@@ -219,14 +223,25 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
   await app.register(opsRoutes, { metrics: opts.metrics, metricsAllowFrom: opts.metricsAllowFrom, ready: opts.ready });
   await app.register(cookie);
 
-  if (opts.firstFactor) {
+  const portalFirstFactor = opts.portal?.firstFactor ?? opts.firstFactor;
+  if (portalFirstFactor && opts.portal?.enabled !== false) {
     const { portalDoor } = await import('./portal/index.ts');
-    await app.register(portalDoor, { prefix: '/portal', core: opts.core, firstFactor: opts.firstFactor, clock: opts.clock ?? systemClock, https: opts.https !== undefined });
+    await app.register(portalDoor, {
+      prefix: '/portal',
+      core: opts.core,
+      firstFactor: portalFirstFactor,
+      clock: opts.clock ?? systemClock,
+      https: opts.https !== undefined,
+      ...(opts.portal?.signInPerMinute !== undefined ? { signInPerMinute: opts.portal.signInPerMinute } : {}),
+    });
+  }
+  const consoleFirstFactor = opts.console?.firstFactor ?? opts.firstFactor;
+  if (consoleFirstFactor && opts.console?.enabled !== false) {
     const { builtConsoleDir, consoleDoor } = await import('./console/index.ts');
     await app.register(consoleDoor, {
       prefix: '/admin',
       core: opts.core,
-      firstFactor: opts.firstFactor,
+      firstFactor: consoleFirstFactor,
       https: opts.https !== undefined,
       staticDir: opts.consoleDir ?? builtConsoleDir(import.meta.url),
     });
