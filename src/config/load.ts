@@ -226,14 +226,16 @@ export function maskUrl(s: string): string {
 /** Closest sibling key, or the full path of an option with that name elsewhere. */
 function suggest(key: string, siblings: string[], segments: string[]): string | undefined {
   const lower = key.toLowerCase();
+  // An option with exactly this name in another section (`port` at the top: server.port) beats a
+  // merely similar neighbour (`portal`).
+  const elsewhere = CONFIG_OPTIONS.find((o) => o.segments.at(-1)?.toLowerCase() === lower);
+  if (elsewhere) return elsewhere.path;
   let best: { name: string; d: number } | undefined;
   for (const s of siblings) {
     const d = levenshtein(lower, s.toLowerCase());
     if (!best || d < best.d) best = { name: s, d };
   }
-  if (best && best.d <= Math.max(2, Math.floor(key.length / 3))) return [...segments, best.name].join('.');
-  const elsewhere = CONFIG_OPTIONS.find((o) => o.segments.at(-1)?.toLowerCase() === lower);
-  return elsewhere?.path;
+  return best && best.d <= Math.max(2, Math.floor(key.length / 3)) ? [...segments, best.name].join('.') : undefined;
 }
 
 function levenshtein(a: string, b: string): number {
