@@ -41,6 +41,7 @@ const EXPECTED: Record<string, Role[]> = {
   'DELETE /api/v1/users/:username/password': HELP,
   'GET /api/v1/users/:username/methods': READ_ALL,
   'POST /api/v1/users/:username/methods': HELP,
+  'POST /api/v1/users/:username/backup-codes': HELP,
   'DELETE /api/v1/users/:username/methods/:id': HELP,
   'POST /api/v1/users/:username/methods/:id/resync': ADMIN,
   'POST /api/v1/tokens/import': ADMIN,
