@@ -187,6 +187,8 @@ describe('first enrollment', () => {
     expect(body.enrollment.otpauthUri).toBe(`otpauth://totp/Countersign:alice?issuer=Countersign&secret=${body.enrollment.secret}&algorithm=SHA1&digits=6&period=30`);
     expect(body.enrollment.qrSvg).toMatch(/^<svg/);
     expect(await t.core.methods.list('alice')).toMatchObject([{ label: 'Countersign console', pending: true }]);
+    // A first sign-in is not a failed one: no denied sign-in in the trail (the dashboard lists those).
+    expect(await t.core.audit.query({ username: 'alice', kind: 'authentication', result: 'denied', limit: 5 })).toEqual([]);
     const early = cookieOf(first);
     await expectSignedOut(early);
 

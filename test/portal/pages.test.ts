@@ -53,6 +53,12 @@ describe('portal pages', () => {
     expect(cookie).not.toHaveProperty('domain');
   });
 
+  it('stay out of the OpenAPI document', async () => {
+    const doc = JSON.parse((await w.app.inject({ method: 'GET', url: '/api/v1/openapi.json' })).body) as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths).filter((p) => p.startsWith('/portal'))).toEqual([]);
+    expect(Object.keys(doc.paths)).toContain('/api/v1/users');
+  });
+
   it('answer every sign-in failure the same way and refuse a form without its token', async () => {
     await localUser('alice');
     const b = new InjectBrowser(w.app);

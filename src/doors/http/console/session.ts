@@ -171,12 +171,7 @@ export async function consoleSessionRoutes(app: Api, opts: ConsoleSessionOptions
       if (!user) return refuse(request, username, 'first_factor_unknown_user');
       if (user.consoleRole === null) return refuse(request, user.username, 'no_console_role');
 
-      // 4. The second factor, with no shortcut (trusted network, cached approval, bypass).
       const actor = self(user.username);
-      const outcome = await core.authentications.create(
-        { username: user.username, application: 'console', clientIp: request.ip, exemptions: { trustedIp: false, cache: false, bypass: false } },
-        actor,
-      );
       const start = async (stage: SessionStage, data: Record<string, unknown>): Promise<SessionView> => {
         try {
           return await core.sessions.start({ kind: 'console', userId: user.id, stage, data, clientIp: request.ip });
@@ -186,19 +181,25 @@ export async function consoleSessionRoutes(app: Api, opts: ConsoleSessionOptions
           throw e;
         }
       };
-      if (outcome.view.state === 'challenge') {
-        setCookie(reply, await start('second_factor', { authenticationId: outcome.view.id }));
-        return { next: 'passcode' as const };
-      }
 
-      // 5. No usable method yet: set up an authenticator app now (it stays pending until confirmed).
-      if (outcome.reason === 'no_method') {
-        for (const m of await core.methods.list(user.username)) {
-          if (m.pending) await core.methods.remove(user.username, m.id, actor);
-        }
+      // 4. No usable method yet: set up an authenticator app now (it stays pending until confirmed).
+      // Checked before any authentication, so a first sign-in is not recorded as a failed one.
+      const methods = await core.methods.list(user.username);
+      if (!methods.some((m) => !m.pending)) {
+        for (const m of methods) await core.methods.remove(user.username, m.id, actor);
         const enrollment = await core.methods.enrollTotp(user.username, { confirm: true, label: ENROLL_LABEL }, actor);
         setCookie(reply, await start('enroll', { methodId: enrollment.method.id, failures: 0 }));
         return { next: 'enroll' as const, enrollment: { secret: enrollment.secret, otpauthUri: enrollment.otpauthUri, qrSvg: enrollment.qrSvg } };
+      }
+
+      // 5. The second factor, with no shortcut (trusted network, cached approval, bypass).
+      const outcome = await core.authentications.create(
+        { username: user.username, application: 'console', clientIp: request.ip, exemptions: { trustedIp: false, cache: false, bypass: false } },
+        actor,
+      );
+      if (outcome.view.state === 'challenge') {
+        setCookie(reply, await start('second_factor', { authenticationId: outcome.view.id }));
+        return { next: 'passcode' as const };
       }
 
       // Denied (locked, blocked, no allowed method...): the core recorded why.

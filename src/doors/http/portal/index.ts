@@ -93,6 +93,10 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
   app.addHook('onRequest', async (_request, reply) => {
     reply.headers(PAGE_HEADERS);
   });
+  // Pages, not API: kept out of the OpenAPI document.
+  app.addHook('onRoute', (route) => {
+    route.schema = { ...(route.schema ?? {}), hide: true };
+  });
 
   // ---- Context of a page: language and session ----------------------------------------------
 
