@@ -173,3 +173,33 @@ describe('backup codes', () => {
     expect(JSON.stringify(event)).not.toContain((second.codes[1] as string).slice(0, 5) + (second.codes[1] as string).slice(6));
   });
 });
+
+describe('who may change whom', () => {
+  it("keeps the help desk off administrators' accounts, and users off other users'", async () => {
+    const helpdesk: Actor = { kind: 'operator', name: 'hd', role: 'helpdesk' };
+    const admin: Actor = { kind: 'operator', name: 'root', role: 'admin' };
+    await t.core.users.create({ username: 'boss' }, cliActor);
+    await t.core.users.setConsoleRole('boss', 'admin', cliActor);
+    await t.core.users.create({ username: 'carol' }, cliActor);
+    const bossMethod = await t.core.methods.enrollTotp('boss', {}, cliActor);
+    for (const attempt of [
+      () => t.core.methods.remove('boss', bossMethod.method.id, helpdesk),
+      () => t.core.methods.enrollTotp('boss', {}, helpdesk),
+      () => t.core.methods.createBackupCodes('boss', helpdesk),
+      () => t.core.bypass.issue('boss', { reason: 'x' }, helpdesk),
+      () => t.core.users.block('boss', 'x', helpdesk),
+      () => t.core.users.setEnabled('boss', false, helpdesk),
+      () => t.core.users.update('boss', { email: 'evil@example.com' }, helpdesk),
+      () => t.core.users.update('carol', { pin: '4821' }, self('alice')),
+    ]) {
+      await expect(attempt()).rejects.toMatchObject({ code: 'forbidden' });
+    }
+    expect(await t.core.methods.list('boss')).toHaveLength(1);
+    expect((await t.core.users.get('boss')).state).toBe('enabled');
+    // The help desk still helps everyone else, and administrators help administrators; unlocking is fine.
+    await t.core.bypass.issue('carol', { reason: 'lost phone' }, helpdesk);
+    await t.core.users.unlock('boss', helpdesk);
+    await t.core.methods.remove('boss', bossMethod.method.id, admin);
+    expect(await t.core.methods.list('boss')).toHaveLength(0);
+  });
+});

@@ -80,9 +80,9 @@ describe('user portal in Chromium', () => {
     await page.getByRole('link', { name: 'I have saved them, continue' }).click();
     await page.waitForURL('**/portal/account?notice=account.setupNext');
     expect(await page.getByRole('status').textContent()).toContain('Your authenticator is active.');
-    expect((await w.core.methods.list('erin')).map((m) => [m.type, m.pending])).toEqual([
-      ['totp', false],
+    expect((await w.core.methods.list('erin')).map((m) => [m.type, m.pending]).sort()).toEqual([
       ['backup', false],
+      ['totp', false],
     ]);
 
     // Change the PIN and the phones.

@@ -27,7 +27,7 @@ function bypassView(b: Bypass, username: string): BypassView {
 export function createBypassService({ store, clock, random, audit, policy, users }: AdminDeps) {
   return {
     async issue(username: string, input: IssueBypassInput, actor: Actor): Promise<BypassView> {
-      const user = await users.find(username);
+      const user = await users.find(username, actor);
       const settings = await policy.settings();
       if (typeof input !== 'object' || input === null) throw invalid('body', 'must be an object');
       let seconds = input.seconds === undefined ? settings.bypass.defaultSeconds : validateInteger(input.seconds, 'seconds', 1, settings.bypass.maxSeconds);
@@ -49,7 +49,7 @@ export function createBypassService({ store, clock, random, audit, policy, users
       return b ? bypassView(b, user.username) : null;
     },
     async cancel(username: string, actor: Actor): Promise<void> {
-      const user = await users.find(username);
+      const user = await users.find(username, actor);
       const cancelled = await store.bypasses.cancel(user.id);
       if (!cancelled) throw new CoreError('not_found', 'this user has no active bypass');
       await audit.admin({ action: 'bypass.cancel', user, actor, now: clock.now() });

@@ -169,7 +169,7 @@ export function createMethodsService(deps: MethodsDeps) {
     },
 
     async enrollTotp(username: string, input: EnrollTotpInput, actor: Actor): Promise<EnrollmentResult> {
-      const user = await users.find(username);
+      const user = await users.find(username, actor);
       if (typeof input !== 'object' || input === null) throw invalid('body', 'must be an object');
       const config = oathConfig(input, 'software');
       const label = validateText(input.label, 'label', 128) ?? 'Authenticator app';
@@ -204,7 +204,7 @@ export function createMethodsService(deps: MethodsDeps) {
     },
 
     async createBackupCodes(username: string, actor: Actor): Promise<BackupCodesResult> {
-      const user = await users.find(username);
+      const user = await users.find(username, actor);
       const half = (): string => String(random.int(100_000)).padStart(5, '0');
       const codes = Array.from({ length: BACKUP_CODE_COUNT }, () => `${half()}${half()}`);
       const secret = backupSecret(random.bytes(16), codes);
@@ -232,14 +232,14 @@ export function createMethodsService(deps: MethodsDeps) {
     },
 
     async remove(username: string, methodId: string, actor: Actor): Promise<void> {
-      const user = await users.find(username);
+      const user = await users.find(username, actor);
       const method = await findMethod(user.id, methodId);
       await store.methods.delete(method.id);
       await audit.admin({ action: 'method.remove', user, actor, now: clock.now(), details: { methodId: method.id, type: method.type } });
     },
 
     async resync(username: string, methodId: string, code1: string, code2: string, actor: Actor): Promise<MethodView> {
-      const user = await users.find(username);
+      const user = await users.find(username, actor);
       const method = await findMethod(user.id, methodId);
       if (method.type !== 'hotp') throw invalid('method', 'only HOTP tokens are resynchronized; TOTP tokens follow their drift automatically');
       const counter = resyncHotp({ secret: method.secret, config: method.config, lastStep: method.lastStep, code1, code2, searchWindow: RESYNC_WINDOW });

@@ -67,10 +67,17 @@ export interface UsersDeps {
 export function createUsersService(deps: UsersDeps) {
   const { store, clock, random, passwords, audit, policy } = deps;
 
-  async function find(username: string): Promise<User> {
+  /**
+   * The user named; with an actor, also checks that the actor may change them: the help desk never
+   * changes an administrator's account (their authenticators, bypass, password, state), and a user
+   * in the portal only their own.
+   */
+  async function find(username: string, changedBy?: Actor): Promise<User> {
     const name = typeof username === 'string' ? username : '';
     const user = name.length > 0 && name.length <= 256 ? await store.users.getByUsername(name) : undefined;
     if (!user) throw new CoreError('user_not_found', 'no such user');
+    if (changedBy?.role === 'helpdesk' && user.consoleRole === 'admin') throw new CoreError('forbidden', "the help desk may not change an administrator's account");
+    if (changedBy?.kind === 'user' && changedBy.name.toLowerCase() !== user.username.toLowerCase()) throw new CoreError('forbidden', 'users may change their own account only');
     return user;
   }
 
@@ -142,7 +149,7 @@ export function createUsersService(deps: UsersDeps) {
   }
 
   async function update(username: string, patch: UpdateUserInput, actor: Actor): Promise<UserView> {
-    const user = await find(username);
+    const user = await find(username, actor);
     const now = clock.now();
     const changes = await toPatch(patch);
     const updated = await store.users.update(user.id, changes, now);
@@ -241,7 +248,7 @@ export function createUsersService(deps: UsersDeps) {
     },
 
     async setEnabled(username: string, enabled: boolean, actor: Actor): Promise<UserView> {
-      const user = await find(username);
+      const user = await find(username, actor);
       const now = clock.now();
       const updated = await store.users.update(user.id, { status: enabled ? 'enabled' : 'disabled' }, now);
       if (!enabled) await store.sessions.deleteForUser(user.id);
@@ -251,7 +258,7 @@ export function createUsersService(deps: UsersDeps) {
 
     async block(username: string, reason: string, actor: Actor): Promise<UserView> {
       const why = validateReason(reason);
-      const user = await find(username);
+      const user = await find(username, actor);
       const now = clock.now();
       const updated = await store.users.setBlocked(user.id, { at: now, reason: why }, now);
       await store.sessions.deleteForUser(user.id);
@@ -261,7 +268,7 @@ export function createUsersService(deps: UsersDeps) {
 
     async unblock(username: string, reason: string, actor: Actor): Promise<UserView> {
       const why = validateReason(reason);
-      const user = await find(username);
+      const user = await find(username, actor);
       const now = clock.now();
       const updated = await store.users.setBlocked(user.id, null, now);
       await audit.admin({ action: 'user.unblock', user, actor, now, reason: why });
@@ -274,7 +281,7 @@ export function createUsersService(deps: UsersDeps) {
      * value is hashed with argon2id and never logged or audited.
      */
     async setPassword(username: string, password: string | null, actor: Actor): Promise<UserView> {
-      const user = await find(username);
+      const user = await find(username, actor);
       let passwordHash: string | null = null;
       if (password !== null) {
         if (user.source.kind !== 'local') throw invalid('username', 'is a directory user; directory users sign in with their directory password');
