@@ -12,12 +12,13 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { ConfigError } from './config/errors.ts';
 import { isLoopbackHost } from './config/load.ts';
-import type { Config } from './config/schema.ts';
+import type { Config, SmsConfig } from './config/schema.ts';
 import type { AuthenticationListener, Core } from './core/api.ts';
 import { trackInFlight } from './core/in-flight.ts';
 import { createCore } from './core/index.ts';
 import type { FirstFactorRegistry } from './core/first-factor/by-source.ts';
-import type { FirstFactorProvider, PasswordHasher, Store } from './core/ports.ts';
+import type { FirstFactorProvider, PasswordHasher, SmsSender, Store } from './core/ports.ts';
+import { createTwilioSender } from './delivery/twilio.ts';
 import { systemClock } from './platform/clock.ts';
 import { argon2Hasher, hmacHasher } from './platform/hashing.ts';
 import { systemRandom } from './platform/random.ts';
@@ -44,6 +45,12 @@ export interface OpenContextOptions {
   readonly onAuthentication?: AuthenticationListener;
 }
 
+/** The configured SMS provider, or undefined for `sms.provider: none` (phones cannot be verified then). */
+export function smsSender(sms: SmsConfig): SmsSender | undefined {
+  if (sms.provider !== 'twilio') return undefined;
+  return createTwilioSender({ accountSid: sms.twilio.accountSid, authToken: sms.twilio.authToken, from: sms.twilio.from, baseUrl: sms.twilio.baseUrl });
+}
+
 export async function openContext(config: Config, opts: OpenContextOptions = {}): Promise<Context> {
   const keyring = await loadKeyring(config.keys.file);
   const store = await openStore({
@@ -60,6 +67,7 @@ export async function openContext(config: Config, opts: OpenContextOptions = {})
       passwords,
       keyedHasher: hmacHasher(keyring.pepper),
       serverName: config.server.serverName,
+      sms: smsSender(config.sms),
       ...(opts.onAuthentication ? { onAuthentication: opts.onAuthentication } : {}),
     });
     // Closing waits (up to 10 s) for core calls still running, so their writes commit first.
@@ -129,6 +137,9 @@ export async function insecureSettings(config: Config): Promise<string[]> {
         ? `INSECURE: plain HTTP (server.plainHttp) on ${server.host}: only safe behind a TLS-terminating proxy on this machine`
         : `INSECURE: plain HTTP on public address ${server.host} (server.allowInsecurePublicHttp): API keys and passcodes cross the network UNENCRYPTED`,
     );
+  }
+  if (config.sms.provider === 'twilio' && config.sms.twilio.baseUrl.startsWith('http:')) {
+    warnings.push(`INSECURE: sms.twilio.baseUrl ${config.sms.twilio.baseUrl} is plain HTTP: the Twilio auth token and the codes cross the network UNENCRYPTED`);
   }
   for (const [key, file] of [
     ['keys.file', config.keys.file],

@@ -143,7 +143,8 @@ function checkTree(node: SchemaNode, value: Record<string, unknown>, segments: s
       }
       checkTree(childNode, child, childSegments);
     } else {
-      checkLeaf(childNode, child, childPath, childPath, show(child));
+      // Secrets are never echoed in messages.
+      checkLeaf(childNode, child, childPath, childPath, /password|token|secret/i.test(key) ? '(the value given)' : show(child));
     }
   }
 }
@@ -432,8 +433,25 @@ function checkDirectories(config: Config): void {
   });
 }
 
+function checkSms(config: Config): void {
+  if (config.sms.provider !== 'twilio') return;
+  const { twilio } = config.sms;
+  for (const key of ['accountSid', 'authToken', 'from'] as const) {
+    if (twilio[key] === '') throw new ConfigError(`sms.twilio.${key} is required with sms.provider twilio`, `sms.twilio.${key}`);
+  }
+  let ok = false;
+  try {
+    const url = new URL(twilio.baseUrl);
+    ok = url.protocol === 'https:' || url.protocol === 'http:';
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new ConfigError(`sms.twilio.baseUrl: ${show(twilio.baseUrl)} is not allowed: an https:// URL`, 'sms.twilio.baseUrl');
+}
+
 function checkCrossField(config: Config): void {
   checkDirectories(config);
+  checkSms(config);
   if (config.server.plainHttp && !config.server.allowInsecurePublicHttp && !isLoopbackHost(config.server.host)) {
     throw new ConfigError(
       `server.plainHttp: true is not allowed with server.host ${JSON.stringify(config.server.host)}: plain HTTP is allowed on a loopback host (127.0.0.1, ::1, localhost) only, unless server.allowInsecurePublicHttp is true`,

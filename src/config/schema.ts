@@ -381,6 +381,28 @@ const ConsoleSchema = Type.Object(
   { additionalProperties: false, default: {}, description: 'The admin console (users with a console role sign in with a password and a second factor).' },
 );
 
+const SmsSchema = Type.Object(
+  {
+    provider: Type.Union([Type.Literal('none'), Type.Literal('twilio')], {
+      default: 'none',
+      description: 'Who delivers text messages (phone verification codes): `none` (no SMS; the portal offers no verification) or `twilio`.',
+    }),
+    twilio: Type.Object(
+      {
+        accountSid: Type.String({ default: '', description: 'Twilio account SID (`AC...`). Required with provider `twilio`.' }),
+        authToken: Type.String({
+          default: '',
+          description: 'Twilio auth token. Required with provider `twilio`. Keep it out of the file: set `COUNTERSIGN_SMS_TWILIO_AUTH_TOKEN_FILE` to a file holding it.',
+        }),
+        from: Type.String({ default: '', description: 'Sender: a Twilio phone number in E.164 (`+15005550006`) or a messaging service SID (`MG...`). Required with provider `twilio`.' }),
+        baseUrl: Type.String({ minLength: 1, default: 'https://api.twilio.com', description: 'Base URL of the Twilio REST API (change it for a regional edge or a test double only).' }),
+      },
+      { additionalProperties: false, default: {}, description: 'Twilio account (provider `twilio`).' },
+    ),
+  },
+  { additionalProperties: false, default: {}, description: 'Text messages (SMS). Failures are never ignored: a code that cannot be sent is reported to the user, nothing is verified.' },
+);
+
 export const ConfigSchema = Type.Object(
   {
     server: ServerSchema,
@@ -393,6 +415,7 @@ export const ConfigSchema = Type.Object(
     radius: RadiusSchema,
     portal: PortalSchema,
     console: ConsoleSchema,
+    sms: SmsSchema,
   },
   { additionalProperties: false },
 );
@@ -402,6 +425,7 @@ export type DirectoryConfig = Static<typeof DirectorySchema>;
 export type SyncConfig = Static<typeof SyncSchema>;
 export type RadiusConfig = Static<typeof RadiusSchema>;
 export type RadiusClientConfig = Static<typeof RadiusClientSchema>;
+export type SmsConfig = Static<typeof SmsSchema>;
 
 /** One leaf option of the schema, flattened (for the loader, env overrides, docs and init). */
 export interface ConfigOption {

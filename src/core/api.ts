@@ -275,6 +275,25 @@ export interface Core {
      * say so. Refused with `forbidden` when reports are turned off.
      */
     reportFraud(username: string, input: FraudReportInput, actor: Actor): Promise<UserView>;
+    /** True when an SMS provider is configured, so phones can be verified with texted codes. */
+    canSendPhoneCodes(): boolean;
+    /**
+     * Texts a 6-digit code to the user's primary (`phone`) or backup (`backupPhone`) phone:
+     * "Countersign: your code to verify this phone is 123456". The code is valid for 5 minutes and
+     * replaces any earlier one; only its keyed hash is stored, bound to the number. At most one
+     * code per phone every 30 seconds (`rate_limited`). `forbidden` without an SMS provider,
+     * `validation_failed` when that phone is not set, `delivery_failed` when the provider did not
+     * take the message (nothing is verified then; the user may ask again at once). Audited as
+     * user.phone.code_sent, never with the code.
+     */
+    sendPhoneCode(username: string, which: 'phone' | 'backupPhone', actor: Actor): Promise<void>;
+    /**
+     * Checks a code sent by sendPhoneCode (constant-time) and marks that phone verified
+     * (`phoneVerifiedAt` / `backupPhoneVerifiedAt`). A code works once, for the number it was sent
+     * to, for 5 minutes and 5 attempts; `code_rejected` otherwise. Changing the number clears its
+     * verification. Audited as user.phone.verified (result failure for a refused code).
+     */
+    confirmPhoneCode(username: string, which: 'phone' | 'backupPhone', code: string, actor: Actor): Promise<UserView>;
     /** Block, unblock, lock and unlock events of the user, newest first. */
     history(username: string, limit?: number): Promise<AuditEvent[]>;
     /**

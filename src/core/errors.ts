@@ -20,6 +20,8 @@ export type ErrorCode =
   /** A code entered to confirm a new authenticator did not match it. */
   | 'code_rejected'
   | 'import_failed'
+  /** An outside service (the SMS provider) did not take a message: nothing was sent. */
+  | 'delivery_failed'
   | 'store_unavailable'
   | 'config_invalid'
   | 'internal';

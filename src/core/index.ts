@@ -6,12 +6,13 @@ import type { AuthenticationListener, Core } from './api.ts';
 import { createAudit } from './audit.ts';
 import { createEngine } from './auth/engine.ts';
 import { invalid, validateText, validateUsername } from './validation.ts';
-import type { Clock, KeyedHasher, PasswordHasher, Random, Store } from './ports.ts';
+import type { Clock, KeyedHasher, PasswordHasher, Random, SmsSender, Store } from './ports.ts';
 import { createPolicyCache } from './policy-cache.ts';
 import { createApiKeysService, createApplicationsService, createBypassService, createSettingsService } from './services/admin.ts';
 import { createMethodsService } from './services/methods.ts';
 import { createReportsService } from './services/reports.ts';
 import { createSessionsService } from './services/sessions.ts';
+import { createPhoneVerificationService } from './services/phone-verification.ts';
 import { createUsersService } from './services/users.ts';
 import { METHOD_TYPES, type AuditQuery, type MethodType } from './types.ts';
 import { isIpAddress } from './auth/networks.ts';
@@ -26,6 +27,8 @@ export interface CoreDeps {
   /** Issuer shown in authenticator apps. */
   readonly issuer?: string;
   readonly onAuthentication?: AuthenticationListener;
+  /** Sends text messages (phone verification codes); absent: no SMS provider is configured. */
+  readonly sms?: SmsSender | undefined;
 }
 
 function validatePasscodeInput(passcode: unknown): string {
@@ -40,6 +43,7 @@ export function createCore(deps: CoreDeps): Core {
   const audit = createAudit(store, deps.serverName);
   const policy = createPolicyCache(store, clock, random);
   const users = createUsersService({ store, clock, random, passwords: deps.passwords, audit, policy });
+  const phones = createPhoneVerificationService({ store, clock, random, keyedHasher: deps.keyedHasher, audit, sms: deps.sms, find: users.find });
   const methods = createMethodsService({ store, clock, random, audit, users, policy, issuer: deps.issuer ?? 'Countersign' });
   const adminDeps = { store, clock, random, keyedHasher: deps.keyedHasher, audit, policy, users };
   const engine = createEngine({ store, clock, random, audit, policy, onAuthentication: deps.onAuthentication });
@@ -61,6 +65,9 @@ export function createCore(deps: CoreDeps): Core {
       history: users.history,
       setConsoleRole: users.setConsoleRole,
       reportFraud: users.reportFraud,
+      canSendPhoneCodes: phones.canSendPhoneCodes,
+      sendPhoneCode: phones.sendPhoneCode,
+      confirmPhoneCode: phones.confirmPhoneCode,
       importCsv: users.importCsv,
     },
     methods,

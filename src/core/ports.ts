@@ -19,6 +19,9 @@ import type {
   NewMethod,
   NewUser,
   Page,
+  Phone,
+  PhoneCode,
+  PhoneWhich,
   Settings,
   User,
   UserPatch,
@@ -37,6 +40,14 @@ export interface Random {
   id(): string;
   /** Uniform integer in [0, max). */
   int(max: number): number;
+}
+
+/**
+ * Sends a text message (SMS). Resolves once the provider accepted the message; throws when it did
+ * not (unreachable, refused, timed out), so the caller fails closed and says so.
+ */
+export interface SmsSender {
+  send(message: { readonly to: string /* E.164, e.g. +14155550100 */; readonly text: string }): Promise<void>;
 }
 
 /** One-way hashing of low-entropy secrets (PINs, passwords): argon2id. */
@@ -72,6 +83,12 @@ export interface UserStore {
   count(): Promise<number>;
   /** Throws CoreError('user_not_found'); 'user_exists' on a rename onto a taken name. */
   update(id: string, patch: UserPatch, now: number): Promise<User>;
+  /**
+   * Marks one phone verified at `at`, only if it still is `phone` (exactly): a number changed
+   * meanwhile stays unverified. Changing a phone through `update` clears its verification in the
+   * same statement. False when the user is gone or the phone changed.
+   */
+  setPhoneVerified(id: string, which: PhoneWhich, phone: Phone, at: number): Promise<boolean>;
   /** Deletes the user with its methods, bypasses and cached approvals. Returns false if absent. */
   delete(id: string): Promise<boolean>;
   setBlocked(id: string, blocked: { at: number; reason: string } | null, now: number): Promise<User>;
@@ -112,6 +129,24 @@ export interface MethodStore {
   setStep(id: string, step: number | null, drift: number, now: number): Promise<void>;
   /** Re-seal every stored secret under the current active key (key rotation). Returns the count. */
   resealAll(): Promise<number>;
+}
+
+/** Codes texted to verify a user's phone: at most one per user and phone, stored as a keyed hash. */
+export interface PhoneCodeStore {
+  /**
+   * Stores a new code for the user's phone, replacing any earlier one (which stops working), unless
+   * the earlier one was sent after `sentBefore` (the rate limit). One statement: of concurrent
+   * callers in any number of processes, exactly one wins while the limit holds. True when stored.
+   */
+  issue(code: Omit<PhoneCode, 'attempts'>, sentBefore: number): Promise<boolean>;
+  /**
+   * Counts one confirmation attempt on the unexpired code, if it has had fewer than `maxAttempts`,
+   * and returns its hash to compare; undefined when there is no usable code. Concurrent callers each
+   * count exactly once, so no code is compared more than `maxAttempts` times.
+   */
+  attempt(userId: string, which: PhoneWhich, now: number, maxAttempts: number): Promise<string | undefined>;
+  /** Deletes the code if it still has this hash (single use). True for exactly one concurrent caller. */
+  consume(userId: string, which: PhoneWhich, hash: string): Promise<boolean>;
 }
 
 export interface ApplicationStore {
@@ -379,6 +414,7 @@ export interface Store {
   readonly directorySync: DirectorySyncStore;
   readonly leases: LeaseStore;
   readonly users: UserStore;
+  readonly phoneCodes: PhoneCodeStore;
   readonly methods: MethodStore;
   readonly applications: ApplicationStore;
   readonly bypasses: BypassStore;

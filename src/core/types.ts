@@ -27,6 +27,21 @@ export interface Phone {
   readonly country: string | null;
 }
 
+/** Which of a user's phones. */
+export type PhoneWhich = 'phone' | 'backupPhone';
+
+/** A code texted to a user's phone to verify it: only its keyed hash is stored. */
+export interface PhoneCode {
+  readonly userId: string;
+  readonly which: PhoneWhich;
+  /** Keyed hash of the code bound to the user, the phone and its number. */
+  readonly hash: string;
+  readonly sentAt: number;
+  readonly expiresAt: number;
+  /** Confirmation attempts so far. */
+  readonly attempts: number;
+}
+
 export type UserSource = { readonly kind: 'local' } | { readonly kind: 'directory'; readonly directory: string; readonly externalId: string };
 
 /** Administrative state: disabled users cannot authenticate. Blocked and locked are separate flags. */
@@ -39,6 +54,10 @@ export interface User {
   readonly email: string | null;
   readonly phone: Phone | null;
   readonly backupPhone: Phone | null;
+  /** When the user proved with a texted code that the primary phone is theirs; cleared when the number changes. */
+  readonly phoneVerifiedAt: number | null;
+  /** Same for the backup phone. */
+  readonly backupPhoneVerifiedAt: number | null;
   readonly language: string;
   readonly status: UserStatus;
   /** Set while blocked by an administrator (or a fraud report). */

@@ -31,6 +31,7 @@ import { createSessionStore } from './sessions.ts';
 import { createSettingsStore } from './settings.ts';
 import { createWriteBatcher } from './write-batch.ts';
 import { sqliteDialect } from './sqlite.ts';
+import { createPhoneCodeStore } from './phone-codes.ts';
 import { createUserStore } from './users.ts';
 
 export interface OpenStoreOptions {
@@ -109,6 +110,7 @@ function createStore(ctx: StoreContext): Store {
   return {
     dialect: ctx.dialect,
     users: withTranslatedErrors(createUserStore(ctx)),
+    phoneCodes: withTranslatedErrors(createPhoneCodeStore(ctx)),
     directorySync: withTranslatedErrors(createDirectorySyncStore(ctx)),
     leases: withTranslatedErrors(createLeaseStore(ctx)),
     sessions: withTranslatedErrors(createSessionStore(ctx)),

@@ -17,6 +17,9 @@ export interface UsersTable {
   phone: string | null;
   /** JSON Phone */
   backup_phone: string | null;
+  /** Set when the phone was verified with a texted code; cleared when the phone changes. */
+  phone_verified_at: number | null;
+  backup_phone_verified_at: number | null;
   language: string;
   status: string;
   blocked_at: number | null;
@@ -189,6 +192,18 @@ export interface SessionsTable {
   expires_at: number;
 }
 
+/** Codes texted to verify a phone; one per user and phone. */
+export interface PhoneCodesTable {
+  user_id: string;
+  /** 'phone' | 'backupPhone' */
+  which: string;
+  /** Keyed hash (see KeyedHasher); the code itself is never stored. */
+  hash: string;
+  sent_at: number;
+  expires_at: number;
+  attempts: number;
+}
+
 export interface LeasesTable {
   name: string;
   holder: string;
@@ -200,6 +215,7 @@ export interface Database {
   directory_sync_state: DirectorySyncStateTable;
   directory_sync_runs: DirectorySyncRunsTable;
   leases: LeasesTable;
+  phone_codes: PhoneCodesTable;
   sessions: SessionsTable;
   users: UsersTable;
   methods: MethodsTable;

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Expression, Insertable, Kysely, Selectable, SqlBool, Updateable } from 'kysely';
+import type { Expression, Insertable, Kysely, Selectable, SqlBool, UpdateObject } from 'kysely';
 import { CoreError } from '../core/errors.ts';
 import type { UserStore } from '../core/ports.ts';
 import type { ConsoleRole, MethodType, NewUser, Page, Phone, User, UserQuery, UserSource, UserStatus } from '../core/types.ts';
@@ -24,6 +24,8 @@ function toUser(row: Selectable<UsersTable>): User {
     email: row.email,
     phone: parseJson<Phone>(row.phone),
     backupPhone: parseJson<Phone>(row.backup_phone),
+    phoneVerifiedAt: row.phone_verified_at,
+    backupPhoneVerifiedAt: row.backup_phone_verified_at,
     language: row.language,
     status: row.status as UserStatus,
     blockedAt: row.blocked_at,
@@ -131,6 +133,8 @@ function newRow(user: NewUser, id: string, now: number): Insertable<UsersTable> 
     email_lc: lower(user.email),
     phone: toJson(user.phone),
     backup_phone: toJson(user.backupPhone),
+    phone_verified_at: null,
+    backup_phone_verified_at: null,
     language: user.language ?? 'en',
     status: user.status ?? 'enabled',
     blocked_at: null,
@@ -149,8 +153,12 @@ function newRow(user: NewUser, id: string, now: number): Insertable<UsersTable> 
   };
 }
 
-export function createUserStore({ db, writes }: StoreContext): UserStore {
+export function createUserStore({ db, writes, dialect }: StoreContext): UserStore {
   const hot = hotPathQueries(db);
+  /** The verification time when the phone column keeps its value, else null (both sides may be null). */
+  const same = dialect === 'postgres' ? sql.raw('IS NOT DISTINCT FROM') : sql.raw('IS');
+  const keepIfSame = (column: 'phone' | 'backup_phone', next: string | null, verified: 'phone_verified_at' | 'backup_phone_verified_at') =>
+    sql<number | null>`CASE WHEN ${sql.ref(column)} ${same} ${next} THEN ${sql.ref(verified)} ELSE NULL END`;
   return {
     async create(user, id, now) {
       const row = await db
@@ -231,7 +239,7 @@ export function createUserStore({ db, writes }: StoreContext): UserStore {
     },
 
     async update(id, patch, now) {
-      const set: Updateable<UsersTable> = { updated_at: now };
+      const set: UpdateObject<Database, 'users'> = { updated_at: now };
       if (patch.username !== undefined) {
         set.username = patch.username;
         set.username_lc = patch.username.toLowerCase();
@@ -244,8 +252,16 @@ export function createUserStore({ db, writes }: StoreContext): UserStore {
         set.email = patch.email;
         set.email_lc = lower(patch.email);
       }
-      if (patch.phone !== undefined) set.phone = toJson(patch.phone);
-      if (patch.backupPhone !== undefined) set.backup_phone = toJson(patch.backupPhone);
+      // A changed phone loses its verification, in the same statement (whoever changes it: the
+      // portal, the API, an import or the directory synchronization).
+      if (patch.phone !== undefined) {
+        set.phone = toJson(patch.phone);
+        set.phone_verified_at = keepIfSame('phone', toJson(patch.phone), 'phone_verified_at');
+      }
+      if (patch.backupPhone !== undefined) {
+        set.backup_phone = toJson(patch.backupPhone);
+        set.backup_phone_verified_at = keepIfSame('backup_phone', toJson(patch.backupPhone), 'backup_phone_verified_at');
+      }
       if (patch.language !== undefined) set.language = patch.language;
       if (patch.status !== undefined) set.status = patch.status;
       if (patch.defaultMethod !== undefined) set.default_method = patch.defaultMethod;
@@ -261,6 +277,17 @@ export function createUserStore({ db, writes }: StoreContext): UserStore {
       }
       if (row === undefined) throw notFound(id);
       return toUser(row);
+    },
+
+    async setPhoneVerified(id, which, phone, at) {
+      const column = which === 'phone' ? 'phone' : 'backup_phone';
+      const result = await db
+        .updateTable('users')
+        .set(which === 'phone' ? { phone_verified_at: at } : { backup_phone_verified_at: at })
+        .where('id', '=', id)
+        .where(column, '=', toJson(phone))
+        .executeTakeFirst();
+      return count(result.numUpdatedRows) > 0;
     },
 
     async delete(id) {

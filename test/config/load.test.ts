@@ -276,6 +276,20 @@ describe('bad values give a ConfigError naming the key', () => {
     expect(e2.key).toBe('server.plainHttp');
   });
 
+  it('SMS through Twilio: the account, token and sender are required, the token may come from a file', async () => {
+    const file = await writeConfig('sms:\n  provider: twilio\n  twilio:\n    accountSid: AC123\n    from: "+15005550006"\n');
+    const missing = await configError({ file, env: {} });
+    expect(missing.key).toBe('sms.twilio.authToken');
+    const token = path.join(dir, 'twilio-token');
+    await writeFile(token, 'tok-secret\n');
+    const config = await loadConfig({ file, env: { COUNTERSIGN_SMS_TWILIO_AUTH_TOKEN_FILE: token } });
+    expect(config.sms).toEqual({ provider: 'twilio', twilio: { accountSid: 'AC123', authToken: 'tok-secret', from: '+15005550006', baseUrl: 'https://api.twilio.com' } });
+    const bad = await configError({ file, env: { COUNTERSIGN_SMS_TWILIO_AUTH_TOKEN: 'x', COUNTERSIGN_SMS_TWILIO_BASE_URL: 'ftp://example.org' } });
+    expect(bad.key).toBe('sms.twilio.baseUrl');
+    const off = await loadConfig({ file: await writeConfig(''), env: {} });
+    expect(off.sms.provider).toBe('none');
+  });
+
   it('loopback detection', () => {
     expect(isLoopbackHost('127.0.0.1')).toBe(true);
     expect(isLoopbackHost('::1')).toBe(true);

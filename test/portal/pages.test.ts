@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cliActor } from '../support/harness.ts';
 import { totpAt } from '../http/helpers.ts';
+import { createTwilioSender } from '../../src/delivery/twilio.ts';
+import { startTwilioTwin } from '../support/twilio-twin.ts';
 import { InjectBrowser, csrfOf, startWebApp, type WebApp } from '../support/web-app.ts';
 
 let w: WebApp;
@@ -254,5 +256,114 @@ describe('portal pages', () => {
     await b.post('/portal/account/language', { _csrf: csrfOf(account.body), language: 'fr' });
     expect((await w.core.users.get('alice')).language).toBe('fr');
     expect((await b.get('/portal/account')).body).toContain('Votre compte');
+  });
+});
+
+describe('phone verification in the portal', () => {
+  it('texts a code through the SMS provider, verifies the phone with it, and a new number needs a new code', async () => {
+    const twin = await startTwilioTwin();
+    const sms = createTwilioSender({ accountSid: twin.accountSid, authToken: twin.authToken, from: '+15005550006', baseUrl: twin.url });
+    const web = await startWebApp({ sms });
+    const saved = w;
+    w = web;
+    try {
+      await localUser('alice');
+      const b = new InjectBrowser(web.app);
+      await enroll(b, 'alice');
+      let page = await b.get('/portal/account');
+      expect(page.body).not.toContain('id="phone-check"');
+      const csrf = csrfOf(page.body);
+      await b.post('/portal/account/phones', { _csrf: csrf, phoneNumber: '+1 415 555 0100', backupNumber: '+44 20 7183 8750' });
+      page = await b.get('/portal/account');
+      expect(page.body).toContain('action="/portal/phones/phone/send"');
+      expect(page.body).toContain('action="/portal/phones/backupPhone/send"');
+      expect(page.body).not.toContain('action="/portal/phones/phone/confirm"');
+
+      // Send: the text reaches the provider; the page now asks for the code.
+      expect((await b.post('/portal/phones/phone/send', { _csrf: 'forged' })).statusCode).toBe(403);
+      expect((await b.post('/portal/phones/fax/send', { _csrf: csrf })).headers.location).toBe('/portal/account?notice=error.generic');
+      const sent = await b.post('/portal/phones/phone/send', { _csrf: csrf });
+      expect(sent.headers.location).toBe('/portal/account?notice=account.codeSent');
+      expect(twin.messages).toHaveLength(1);
+      expect(twin.messages[0]).toMatchObject({ to: '+14155550100', from: '+15005550006' });
+      const code = /^Countersign: your code to verify this phone is ([0-9]{6})$/.exec(twin.messages[0]?.body ?? '')?.[1] ?? '';
+      expect(code).toMatch(/^[0-9]{6}$/);
+      expect((await b.post('/portal/phones/phone/send', { _csrf: csrf })).headers.location).toBe('/portal/account?notice=account.phoneTooSoon');
+      page = await b.get('/portal/account?notice=account.codeSent');
+      expect(page.body).toContain('A code is on its way by text message.');
+      expect(page.body).toContain('action="/portal/phones/phone/confirm"');
+
+      // A wrong code is refused; the right one verifies the phone.
+      const bad = await b.post('/portal/phones/phone/confirm', { _csrf: csrf, code: code === '000000' ? '111111' : '000000' });
+      expect(bad.headers.location).toBe('/portal/account?notice=account.phoneCodeFailed');
+      expect((await b.get('/portal/account?notice=account.phoneCodeFailed')).body).toMatch(/<p class="notice bad"[^>]*>That code did not work\./);
+      expect((await web.core.users.get('alice')).phoneVerifiedAt).toBeNull();
+      const ok = await b.post('/portal/phones/phone/confirm', { _csrf: csrf, code });
+      expect(ok.headers.location).toBe('/portal/account?notice=account.phoneVerified');
+      page = await b.get('/portal/account');
+      const primary = /<li id="phone-check-phone">([\s\S]*?)<\/li>/.exec(page.body)?.[1] ?? '';
+      expect(primary).toContain('Verified');
+      expect(primary).not.toContain('/send');
+      expect(page.body).not.toContain('action="/portal/phones/phone/confirm"');
+      expect((await web.core.users.get('alice')).phoneVerifiedAt).toBe(web.clock.now());
+      // Used once.
+      expect((await b.post('/portal/phones/phone/confirm', { _csrf: csrf, code })).headers.location).toBe('/portal/account?notice=account.phoneCodeFailed');
+
+      // Saving the same number keeps the verification; a new number clears it.
+      await b.post('/portal/account/phones', { _csrf: csrf, phoneNumber: '+1 415 555 0100', backupNumber: '+44 20 7183 8750' });
+      expect((await web.core.users.get('alice')).phoneVerifiedAt).not.toBeNull();
+      await b.post('/portal/account/phones', { _csrf: csrf, phoneNumber: '+1 415 555 0199', backupNumber: '+44 20 7183 8750' });
+      expect((await web.core.users.get('alice')).phoneVerifiedAt).toBeNull();
+      page = await b.get('/portal/account');
+      expect(/<li id="phone-check-phone">([\s\S]*?)<\/li>/.exec(page.body)?.[1]).toContain('Not verified');
+      expect(page.body).toContain('action="/portal/phones/phone/send"');
+
+      const events = await web.core.audit.query({ username: 'alice', kind: 'admin', limit: 20 });
+      expect(events.filter((e) => e.action.startsWith('user.phone.')).map((e) => [e.action, e.result])).toEqual([
+        ['user.phone.verified', 'failure'],
+        ['user.phone.verified', 'success'],
+        ['user.phone.verified', 'failure'],
+        ['user.phone.code_sent', 'success'],
+      ]);
+    } finally {
+      w = saved;
+      await web.close();
+      await twin.close();
+    }
+  });
+
+  it('says so when the provider refuses the message, and offers no code without a provider', async () => {
+    const twin = await startTwilioTwin();
+    const sms = createTwilioSender({ accountSid: twin.accountSid, authToken: 'not-the-token', from: '+15005550006', baseUrl: twin.url });
+    const web = await startWebApp({ sms });
+    const saved = w;
+    w = web;
+    try {
+      await localUser('alice');
+      const b = new InjectBrowser(web.app);
+      await enroll(b, 'alice');
+      const csrf = csrfOf((await b.get('/portal/account')).body);
+      await b.post('/portal/account/phones', { _csrf: csrf, phoneNumber: '+1 415 555 0100' });
+      const refused = await b.post('/portal/phones/phone/send', { _csrf: csrf });
+      expect(refused.headers.location).toBe('/portal/account?notice=account.phoneSendFailed');
+      expect((await b.get('/portal/account?notice=account.phoneSendFailed')).body).toContain('The text message could not be sent.');
+      expect(twin.messages).toHaveLength(0);
+    } finally {
+      w = saved;
+      await web.close();
+      await twin.close();
+    }
+
+    // The suite's app has no SMS provider: phones show their state, with no button.
+    await localUser('bob');
+    const b = new InjectBrowser(w.app);
+    await enroll(b, 'bob');
+    const csrf = csrfOf((await b.get('/portal/account')).body);
+    await b.post('/portal/account/phones', { _csrf: csrf, phoneNumber: '+1 415 555 0100' });
+    const page = await b.get('/portal/account');
+    expect(page.body).toContain('Text messages are not set up on this server');
+    expect(page.body).toContain('Not verified');
+    expect(page.body).not.toContain('/portal/phones/phone/send');
+    expect((await b.post('/portal/phones/phone/send', { _csrf: csrf })).headers.location).toBe('/portal/account?notice=error.forbidden');
   });
 });

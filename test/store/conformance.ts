@@ -159,6 +159,8 @@ export function describeStoreConformance(name: string, open: OpenStore): void {
           email: 'Alice@Example.org',
           phone: { number: '+14155550100', extension: '12', country: 'US' },
           backupPhone: { number: '+442071838750', extension: null, country: 'GB' },
+          phoneVerifiedAt: null,
+          backupPhoneVerifiedAt: null,
           language: 'fr',
           status: 'disabled',
           blockedAt: null,
@@ -447,6 +449,85 @@ export function describeStoreConformance(name: string, open: OpenStore): void {
 
       it('refuses a non-positive page size', async () => {
         await rejectsWith(store.users.list({ limit: 0 }), 'validation_failed');
+      });
+
+      it('marks a phone verified only while it is the same number, and a changed number loses it', async () => {
+        const phone = { number: '+14155550100', extension: null, country: 'US' };
+        const backup = { number: '+442071838750', extension: null, country: 'GB' };
+        const user = await newUser({ phone, backupPhone: backup });
+        expect(await store.users.setPhoneVerified(user.id, 'phone', { ...phone, number: '+14155550199' }, T0 + 1)).toBe(false);
+        expect(await store.users.setPhoneVerified(user.id, 'phone', phone, T0 + 2)).toBe(true);
+        expect(await store.users.setPhoneVerified(user.id, 'backupPhone', backup, T0 + 3)).toBe(true);
+        expect(await store.users.setPhoneVerified(randomUUID(), 'phone', phone, T0 + 3)).toBe(false);
+        expect(await store.users.getById(user.id)).toMatchObject({ phoneVerifiedAt: T0 + 2, backupPhoneVerifiedAt: T0 + 3 });
+        // The same values again (a form saved unchanged) keep the verification; other changes leave it alone.
+        const same = await store.users.update(user.id, { phone: { ...phone }, backupPhone: { ...backup }, displayName: 'X' }, T0 + 4);
+        expect(same).toMatchObject({ phoneVerifiedAt: T0 + 2, backupPhoneVerifiedAt: T0 + 3 });
+        const changed = await store.users.update(user.id, { phone: { ...phone, number: '+14155550101' } }, T0 + 5);
+        expect(changed).toMatchObject({ phoneVerifiedAt: null, backupPhoneVerifiedAt: T0 + 3 });
+        const cleared = await store.users.update(user.id, { backupPhone: null }, T0 + 6);
+        expect(cleared).toMatchObject({ backupPhone: null, backupPhoneVerifiedAt: null });
+      });
+    });
+
+    describe('phone codes', () => {
+      const code = (userId: string, over: Partial<{ hash: string; sentAt: number; expiresAt: number }> = {}) => ({
+        userId,
+        which: 'phone' as const,
+        hash: randomBytes(16).toString('hex'),
+        sentAt: T0,
+        expiresAt: T0 + 300_000,
+        ...over,
+      });
+
+      it('stores one code per user and phone, replacing it only after the rate limit', async () => {
+        const user = await newUser();
+        const first = code(user.id);
+        expect(await store.phoneCodes.issue(first, T0 - 30_000)).toBe(true);
+        // Within 30 s: refused, the first code stays.
+        expect(await store.phoneCodes.issue(code(user.id, { sentAt: T0 + 10_000 }), T0 + 10_000 - 30_000)).toBe(false);
+        expect(await store.phoneCodes.attempt(user.id, 'phone', T0 + 10_000, 5)).toBe(first.hash);
+        // The backup phone has its own code.
+        expect(await store.phoneCodes.issue({ ...code(user.id), which: 'backupPhone' }, T0 - 30_000)).toBe(true);
+        // After 30 s: replaced, attempts start over, the first code is gone.
+        const second = code(user.id, { sentAt: T0 + 30_000, expiresAt: T0 + 330_000 });
+        expect(await store.phoneCodes.issue(second, T0)).toBe(true);
+        expect(await store.phoneCodes.consume(user.id, 'phone', first.hash)).toBe(false);
+        for (let i = 0; i < 5; i++) expect(await store.phoneCodes.attempt(user.id, 'phone', T0 + 40_000, 5)).toBe(second.hash);
+        expect(await store.phoneCodes.attempt(user.id, 'phone', T0 + 40_000, 5)).toBeUndefined();
+      });
+
+      it('gives no attempt on an expired or missing code, and consumes a code once', async () => {
+        const user = await newUser();
+        const c = code(user.id);
+        await store.phoneCodes.issue(c, T0);
+        expect(await store.phoneCodes.attempt(user.id, 'phone', T0 + 300_000, 5)).toBeUndefined();
+        expect(await store.phoneCodes.attempt(user.id, 'backupPhone', T0, 5)).toBeUndefined();
+        expect(await store.phoneCodes.attempt(randomUUID(), 'phone', T0, 5)).toBeUndefined();
+        expect(await store.phoneCodes.consume(user.id, 'phone', 'other')).toBe(false);
+        expect(await store.phoneCodes.consume(user.id, 'phone', c.hash)).toBe(true);
+        expect(await store.phoneCodes.consume(user.id, 'phone', c.hash)).toBe(false);
+        expect(await store.phoneCodes.attempt(user.id, 'phone', T0, 5)).toBeUndefined();
+      });
+
+      it('lets one of many concurrent senders through, counts every concurrent attempt, consumes once', async () => {
+        const user = await newUser();
+        const other = await openAnother(BASE_KEYRING);
+        const issued = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? other : store).phoneCodes.issue(code(user.id), T0 - 30_000)));
+        expect(issued.filter(Boolean)).toHaveLength(1);
+        const attempts = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? other : store).phoneCodes.attempt(user.id, 'phone', T0, 5)));
+        expect(attempts.filter((h) => h !== undefined)).toHaveLength(5);
+        const c = code(user.id, { sentAt: T0 + 60_000, expiresAt: T0 + 360_000 });
+        expect(await store.phoneCodes.issue(c, T0 + 30_000)).toBe(true);
+        const consumed = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? other : store).phoneCodes.consume(user.id, 'phone', c.hash)));
+        expect(consumed.filter(Boolean)).toHaveLength(1);
+      });
+
+      it('go with their user', async () => {
+        const user = await newUser();
+        await store.phoneCodes.issue(code(user.id), T0);
+        await store.users.delete(user.id);
+        expect(await store.phoneCodes.attempt(user.id, 'phone', T0, 5)).toBeUndefined();
       });
     });
 

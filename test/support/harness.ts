@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Actor, AuthenticationListener, Core } from '../../src/core/api.ts';
 import { createCore } from '../../src/core/index.ts';
-import type { Store } from '../../src/core/ports.ts';
+import type { SmsSender, Store } from '../../src/core/ports.ts';
 import { FakeClock } from '../../src/platform/clock.ts';
 import { argon2Hasher, hmacHasher } from '../../src/platform/hashing.ts';
 import { systemRandom } from '../../src/platform/random.ts';
@@ -22,7 +22,7 @@ export interface TestCore {
   close(): Promise<void>;
 }
 
-export async function createTestCore(opts: { url?: string; clock?: FakeClock; onAuthentication?: AuthenticationListener } = {}): Promise<TestCore> {
+export async function createTestCore(opts: { url?: string; clock?: FakeClock; onAuthentication?: AuthenticationListener; sms?: SmsSender } = {}): Promise<TestCore> {
   const dir = opts.url ? null : mkdtempSync(join(tmpdir(), 'countersign-test-'));
   const url = opts.url ?? `sqlite:${join(dir as string, 'test.db')}`;
   const keyring = keyringFromKeys({ k1: new Uint8Array(32).fill(7) }, 'k1', new Uint8Array(32).fill(9));
@@ -37,6 +37,7 @@ export async function createTestCore(opts: { url?: string; clock?: FakeClock; on
     keyedHasher: hmacHasher(keyring.pepper),
     serverName: 'test-server',
     ...(opts.onAuthentication ? { onAuthentication: opts.onAuthentication } : {}),
+    ...(opts.sms ? { sms: opts.sms } : {}),
   });
   return {
     core,

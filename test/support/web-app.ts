@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { Core } from '../../src/core/api.ts';
+import type { SmsSender } from '../../src/core/ports.ts';
 import { selfSignedCertificate } from '../../src/cli/init.ts';
 import { createLocalPasswordFirstFactor } from '../../src/core/first-factor/local-password.ts';
 import { buildHttpApp } from '../../src/doors/http/app.ts';
@@ -22,8 +23,9 @@ export interface WebApp {
   close(): Promise<void>;
 }
 
-export async function startWebApp(opts: { listen?: boolean } = {}): Promise<WebApp> {
-  const tc = await createTestCore();
+/** `sms`: the core's SMS sender (e.g. the Twilio sender pointed at the test twin); none by default. */
+export async function startWebApp(opts: { listen?: boolean; sms?: SmsSender } = {}): Promise<WebApp> {
+  const tc = await createTestCore(opts.sms ? { sms: opts.sms } : {});
   const firstFactor = createLocalPasswordFirstFactor({ store: tc.store, passwords: argon2Hasher({ memoryCost: 1024, timeCost: 1 }), clock: tc.clock });
   const https = opts.listen ? await selfSignedCertificate() : undefined;
   const app = await buildHttpApp({

@@ -90,6 +90,8 @@ export const UserViewSchema = Type.Object({
   email: Nullable(Type.String()),
   phone: Nullable(PhoneSchema),
   backupPhone: Nullable(PhoneSchema),
+  phoneVerifiedAt: Nullable(Millis, { description: 'When the user proved the primary phone theirs with a texted code; null when not (or since it changed)' }),
+  backupPhoneVerifiedAt: Nullable(Millis, { description: 'Same for the backup phone' }),
   language: Type.String(),
   status: UserStatusSchema,
   state: EffectiveStatusSchema,

@@ -15,10 +15,12 @@ import { sessions as postgresSessions } from './postgres/003_sessions.ts';
 import { sessions as sqliteSessions } from './sqlite/003_sessions.ts';
 import { reports as postgresReports } from './postgres/004_reports.ts';
 import { reports as sqliteReports } from './sqlite/004_reports.ts';
+import { phoneVerification as postgresPhoneVerification } from './postgres/005_phone_verification.ts';
+import { phoneVerification as sqlitePhoneVerification } from './sqlite/005_phone_verification.ts';
 
 const migrations: Record<'sqlite' | 'postgres', Record<string, Migration>> = {
-  sqlite: { '001_initial': sqliteInitial, '002_directory_sync': sqliteDirectorySync, '003_sessions': sqliteSessions, '004_reports': sqliteReports },
-  postgres: { '001_initial': postgresInitial, '002_directory_sync': postgresDirectorySync, '003_sessions': postgresSessions, '004_reports': postgresReports },
+  sqlite: { '001_initial': sqliteInitial, '002_directory_sync': sqliteDirectorySync, '003_sessions': sqliteSessions, '004_reports': sqliteReports, '005_phone_verification': sqlitePhoneVerification },
+  postgres: { '001_initial': postgresInitial, '002_directory_sync': postgresDirectorySync, '003_sessions': postgresSessions, '004_reports': postgresReports, '005_phone_verification': postgresPhoneVerification },
 };
 
 /** Brings the schema to the latest version. Concurrent callers (other processes) wait for each other. */

@@ -19,7 +19,7 @@ import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Actor, Core, MethodView, PhoneInput, SessionView } from '../../../core/api.ts';
 import { isCoreError } from '../../../core/errors.ts';
 import type { Clock, FirstFactorProvider } from '../../../core/ports.ts';
-import type { AuditEvent, Settings } from '../../../core/types.ts';
+import type { AuditEvent, PhoneWhich, Settings } from '../../../core/types.ts';
 import { systemRandom } from '../../../platform/random.ts';
 import { PORTAL_CSS } from './assets.ts';
 import { LANGUAGE_CODES, LANGUAGES, fromAcceptLanguage, supported, translator, type PortalLanguage, type Translate } from './i18n.ts';
@@ -51,6 +51,8 @@ const PAGE_HEADERS = {
 };
 const CSS_VERSION = createHash('sha256').update(PORTAL_CSS).digest('hex').slice(0, 12);
 const MAX_CODE_ATTEMPTS = 5;
+/** A user's phones, as the core and the portal's routes name them. */
+const PHONES = ['phone', 'backupPhone'] as const satisfies readonly PhoneWhich[];
 /** An answer was sent already. */
 const SENT = Symbol('sent');
 /** A code from an authenticator (6 to 8 digits) or a backup code (10 digits, maybe split 5-5). */
@@ -146,7 +148,15 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
   function noticeFrom(p: Page, kind: 'ok' | 'bad' = 'ok'): Notice | null {
     const key = (p.request.query as Form | undefined)?.['notice'];
     if (!key || !(key in LANGUAGES.en)) return null;
-    const bad = key.endsWith('failed') || key.endsWith('Invalid') || key.startsWith('error.') || key === 'signIn.expired' || key === 'signIn.blocked' || key === 'account.lastMethod';
+    const bad =
+      key.endsWith('failed') ||
+      key.endsWith('Failed') ||
+      key.endsWith('Invalid') ||
+      key.startsWith('error.') ||
+      key === 'signIn.expired' ||
+      key === 'signIn.blocked' ||
+      key === 'account.lastMethod' ||
+      key === 'account.phoneTooSoon';
     return { kind: bad ? 'bad' : kind, text: p.t(key as PortalKey) };
   }
 
@@ -437,8 +447,18 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
     const active = methods.filter((m) => !m.pending && m.type !== 'backup');
     const backupSet = methods.find((m) => m.type === 'backup');
     const typeName = (m: MethodView): string => p.t(`method.${m.type}` as PortalKey);
+    const codesSent = phoneCodesSent(session);
+    const phones = PHONES.flatMap((which) => {
+      const phone = which === 'phone' ? user.phone : user.backupPhone;
+      if (phone === null) return [];
+      const verifiedAt = which === 'phone' ? user.phoneVerifiedAt : user.backupPhoneVerifiedAt;
+      const label = p.t(which === 'phone' ? 'account.phone' : 'account.backupPhone');
+      return [{ which, label, number: phone.number, verified: verifiedAt !== null, codeSent: codesSent.includes(which) }];
+    });
     return render(reply, p, 'account', 'account.title', {
       user,
+      phones,
+      smsEnabled: core.users.canSendPhoneCodes(),
       portal: settings.portal,
       pinPolicy: settings.pin,
       fraudAllowed: settings.fraud.allowReports,
@@ -507,6 +527,58 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
       throw e;
     }
     return go(reply, withNotice('/portal/account', 'account.saved'));
+  });
+
+  // ---- Phone verification: a code by text message ---------------------------------------------
+
+  /** The phones a code was sent to in this session (their code fields are shown). */
+  function phoneCodesSent(session: SessionView): PhoneWhich[] {
+    const sent = session.data['phoneCodes'];
+    return Array.isArray(sent) ? PHONES.filter((w) => sent.includes(w)) : [];
+  }
+
+  function phoneWhich(request: FastifyRequest): PhoneWhich | undefined {
+    const which = (request.params as { which: string }).which;
+    return (PHONES as readonly string[]).includes(which) ? (which as PhoneWhich) : undefined;
+  }
+
+  app.post('/phones/:which/send', async (request, reply) => {
+    const r = await signedIn(request, reply);
+    if (r === SENT) return reply;
+    const { session } = r;
+    const which = phoneWhich(request);
+    if (!which) return go(reply, withNotice('/portal/account', 'error.generic'));
+    try {
+      await core.users.sendPhoneCode(session.user.username, which, actorOf(session));
+    } catch (e) {
+      if (isCoreError(e, 'rate_limited')) return go(reply, withNotice('/portal/account', 'account.phoneTooSoon'));
+      if (isCoreError(e, 'delivery_failed')) {
+        request.log.error({ err: e, username: session.user.username }, 'a phone verification code could not be texted');
+        return go(reply, withNotice('/portal/account', 'account.phoneSendFailed'));
+      }
+      if (isCoreError(e, 'forbidden')) return go(reply, withNotice('/portal/account', 'error.forbidden'));
+      if (isCoreError(e, 'validation_failed')) return go(reply, withNotice('/portal/account', 'error.generic'));
+      throw e;
+    }
+    await core.sessions.update(session, { data: { ...session.data, phoneCodes: [...new Set([...phoneCodesSent(session), which])] } });
+    return go(reply, withNotice('/portal/account', 'account.codeSent'));
+  });
+
+  app.post('/phones/:which/confirm', async (request, reply) => {
+    const r = await signedIn(request, reply);
+    if (r === SENT) return reply;
+    const { session } = r;
+    const which = phoneWhich(request);
+    if (!which) return go(reply, withNotice('/portal/account', 'error.generic'));
+    try {
+      await core.users.confirmPhoneCode(session.user.username, which, field(request.body, 'code', 16), actorOf(session));
+    } catch (e) {
+      if (isCoreError(e, 'code_rejected')) return go(reply, withNotice('/portal/account', 'account.phoneCodeFailed'));
+      if (isCoreError(e, 'validation_failed')) return go(reply, withNotice('/portal/account', 'error.generic'));
+      throw e;
+    }
+    await core.sessions.update(session, { data: { ...session.data, phoneCodes: phoneCodesSent(session).filter((w) => w !== which) } });
+    return go(reply, withNotice('/portal/account', 'account.phoneVerified'));
   });
 
   app.post('/account/language', async (request, reply) => {

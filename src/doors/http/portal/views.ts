@@ -155,6 +155,21 @@ ${notices}
 </section>
 <% } %>
 
+<% if (it.phones.length > 0) { %>
+<section class="card" aria-labelledby="phone-check-h">
+<h2 id="phone-check-h"><%= it.t('account.phoneCheck') %></h2>
+<p><%= it.smsEnabled ? it.t('account.phoneCheckIntro') : it.t('account.phoneCheckOff') %></p>
+<ul class="methods" id="phone-check">
+<% for (const ph of it.phones) { %><li id="phone-check-<%= ph.which %>"><div><strong><%= ph.label %></strong> <span class="meta"><%= ph.number %></span><br><span class="meta"><%= ph.verified ? it.t('account.phoneStatusVerified') : it.t('account.phoneStatusUnverified') %></span></div>
+<% if (!ph.verified && it.smsEnabled) { %><form method="post" action="/portal/phones/<%= ph.which %>/send"><input type="hidden" name="_csrf" value="<%= it.csrf %>"><button class="secondary" type="submit" aria-label="<%= it.t('account.sendCodeLabel', { number: ph.number }) %>"><%= it.t('account.sendCode') %></button></form><% } %></li>
+<% if (!ph.verified && it.smsEnabled && ph.codeSent) { %><li><form method="post" action="/portal/phones/<%= ph.which %>/confirm"><input type="hidden" name="_csrf" value="<%= it.csrf %>">
+<div class="field"><label for="phone-code-<%= ph.which %>"><%= it.t('account.phoneCode', { number: ph.number }) %></label><input class="code" type="text" id="phone-code-<%= ph.which %>" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required></div>
+<button class="primary" type="submit"><%= it.t('account.confirmCode') %></button></form></li><% } %>
+<% } %>
+</ul>
+</section>
+<% } %>
+
 <% if (it.portal.allowLanguageChange) { %>
 <section class="card" aria-labelledby="lang-h">
 <h2 id="lang-h"><%= it.t('account.language') %></h2>
