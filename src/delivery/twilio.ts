@@ -1,6 +1,7 @@
 /**
  * SMS through Twilio's Messages API: `POST {baseUrl}/2010-04-01/Accounts/{accountSid}/Messages.json`
- * with HTTP Basic authentication (account SID : auth token) and a form body (`To`, `From`, `Body`).
+ * with HTTP Basic authentication (account SID : auth token) and a form body (`To`, `From` or
+ * `MessagingServiceSid`, `Body`).
  * Twilio answers 201 Created when it accepted the message; any other answer, a network failure or
  * no answer within the timeout throws, naming the status and Twilio's error `code` and `message`.
  */
@@ -22,6 +23,8 @@ export function createTwilioSender(opts: TwilioOptions): SmsSender {
   const url = `${base}/2010-04-01/Accounts/${encodeURIComponent(opts.accountSid)}/Messages.json`;
   const authorization = `Basic ${Buffer.from(`${opts.accountSid}:${opts.authToken}`).toString('base64')}`;
   const timeoutMs = opts.timeoutMs ?? 10_000;
+  // A messaging service (MG + 32 hex digits) is named as such; Twilio refuses it as a From number.
+  const sender: Record<string, string> = /^MG[0-9a-f]{32}$/i.test(opts.from) ? { MessagingServiceSid: opts.from } : { From: opts.from };
 
   return {
     async send(message) {
@@ -30,7 +33,7 @@ export function createTwilioSender(opts: TwilioOptions): SmsSender {
         res = await fetch(url, {
           method: 'POST',
           headers: { authorization, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-          body: new URLSearchParams({ To: message.to, From: opts.from, Body: message.text }).toString(),
+          body: new URLSearchParams({ To: message.to, ...sender, Body: message.text }).toString(),
           signal: AbortSignal.timeout(timeoutMs),
         });
       } catch (e) {

@@ -15,6 +15,13 @@ describe('Twilio SMS sender', () => {
     expect(twin.messages.at(-1)).toMatchObject({ to: '+14155550100', from: '+15005550006', body: 'Countersign: hello' });
   });
 
+  it('names a messaging service as MessagingServiceSid, not as a From number', async () => {
+    const service = `MG${'0123456789abcdef'.repeat(2)}`;
+    const sender = createTwilioSender({ accountSid: twin.accountSid, authToken: twin.authToken, from: service, baseUrl: twin.url });
+    await sender.send({ to: '+14155550100', text: 'Countersign: via a service' });
+    expect(twin.messages.at(-1)).toMatchObject({ to: '+14155550100', from: service, body: 'Countersign: via a service' });
+  });
+
   it("throws on a wrong token, naming the status and Twilio's code and message", async () => {
     const sender = createTwilioSender({ accountSid: twin.accountSid, authToken: 'wrong', from: '+15005550006', baseUrl: twin.url });
     const before = twin.messages.length;

@@ -60,10 +60,12 @@ export async function startTwilioTwin(opts: { accountSid?: string; authToken?: s
     }
     const form = new URLSearchParams(text);
     const to = form.get('To') ?? '';
-    const from = form.get('From') ?? '';
+    const service = form.get('MessagingServiceSid') ?? '';
+    const from = form.get('From') ?? service;
     const body = form.get('Body') ?? '';
     if (to === '') return error(res, 400, 21604, "A 'To' phone number is required.");
     if (from === '') return error(res, 400, 21603, "A 'From' phone number is required.");
+    if (form.has('From') && from.startsWith('MG')) return error(res, 400, 21212, `The 'From' number ${from} is not a valid phone number, shortcode, or alphanumeric sender ID.`);
     if (body === '') return error(res, 400, 21602, 'Message body is required.');
     if (!/^\+[1-9][0-9]{6,14}$/.test(to)) return error(res, 400, 21211, `The 'To' number ${to} is not a valid phone number.`);
     const sid = `SM${randomBytes(16).toString('hex')}`;
