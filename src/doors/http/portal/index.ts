@@ -17,7 +17,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Actor, Core, MethodView, PhoneInput, SessionView } from '../../../core/api.ts';
-import { isCoreError } from '../../../core/errors.ts';
+import { isCoreError, type ErrorCode } from '../../../core/errors.ts';
 import type { Clock, FirstFactorProvider } from '../../../core/ports.ts';
 import type { AuditEvent, PhoneWhich, Settings } from '../../../core/types.ts';
 import { systemRandom } from '../../../platform/random.ts';
@@ -491,43 +491,67 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
     return events.filter((e) => e.result === 'approved' || e.result === 'denied' || e.result === 'expired').slice(0, 10);
   }
 
-  app.post('/account/pin', async (request, reply) => {
-    const r = await signedIn(request, reply);
-    if (r === SENT) return reply;
-    const { session } = r;
-    const settings = await core.settings.get();
-    if (!settings.portal.allowPinChange) return go(reply, withNotice('/portal/account', 'error.forbidden'));
-    const pin = field(request.body, 'pin', 64);
-    if (pin !== field(request.body, 'pinAgain', 64)) return go(reply, withNotice('/portal/account', 'account.pinMismatch'));
-    try {
-      await core.users.update(session.user.username, { pin }, actorOf(session));
-    } catch (e) {
-      if (isCoreError(e, 'validation_failed')) return go(reply, withNotice('/portal/account', 'account.pinInvalid'));
-      throw e;
-    }
-    return go(reply, withNotice('/portal/account', 'account.saved'));
-  });
-
-  app.post('/account/phones', async (request, reply) => {
-    const r = await signedIn(request, reply);
-    if (r === SENT) return reply;
-    const { session } = r;
-    if (!(await core.settings.get()).portal.allowPhoneChange) return go(reply, withNotice('/portal/account', 'error.forbidden'));
-    const phone = (prefix: string): PhoneInput | null => {
-      const number = field(request.body, `${prefix}Number`, 64).trim();
-      if (number === '') return null;
-      const country = field(request.body, `${prefix}Country`, 2).trim();
-      const extension = field(request.body, `${prefix}Extension`, 10).trim();
-      return { number, country: country === '' ? null : country, extension: extension === '' ? null : extension };
+  /**
+   * A change made from the account page: signed in with the form's token, allowed by the portal
+   * settings, then `run` (which may stop early with a notice); core refusals named in `errors`
+   * become that notice. Every answer is a redirect to the account page with a notice.
+   */
+  function accountChange(spec: {
+    readonly allowed?: (settings: Settings) => boolean;
+    readonly run: (session: SessionView, request: FastifyRequest, reply: FastifyReply) => Promise<PortalKey | undefined>;
+    readonly errors?: Partial<Record<ErrorCode, PortalKey>>;
+    readonly done: PortalKey;
+  }): (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply> {
+    return async (request, reply) => {
+      const r = await signedIn(request, reply);
+      if (r === SENT) return reply;
+      if (spec.allowed && !spec.allowed(await core.settings.get())) return go(reply, withNotice('/portal/account', 'error.forbidden'));
+      let notice: PortalKey | undefined;
+      try {
+        notice = await spec.run(r.session, request, reply);
+      } catch (e) {
+        const mapped = isCoreError(e) ? spec.errors?.[e.code] : undefined;
+        if (mapped === undefined) throw e;
+        notice = mapped;
+      }
+      return go(reply, withNotice('/portal/account', notice ?? spec.done));
     };
-    try {
-      await core.users.update(session.user.username, { phone: phone('phone'), backupPhone: phone('backup') }, actorOf(session));
-    } catch (e) {
-      if (isCoreError(e, 'validation_failed')) return go(reply, withNotice('/portal/account', 'account.phoneInvalid'));
-      throw e;
-    }
-    return go(reply, withNotice('/portal/account', 'account.saved'));
-  });
+  }
+
+  app.post(
+    '/account/pin',
+    accountChange({
+      allowed: (settings) => settings.portal.allowPinChange,
+      run: async (session, request) => {
+        const pin = field(request.body, 'pin', 64);
+        if (pin !== field(request.body, 'pinAgain', 64)) return 'account.pinMismatch';
+        await core.users.update(session.user.username, { pin }, actorOf(session));
+        return undefined;
+      },
+      errors: { validation_failed: 'account.pinInvalid' },
+      done: 'account.saved',
+    }),
+  );
+
+  app.post(
+    '/account/phones',
+    accountChange({
+      allowed: (settings) => settings.portal.allowPhoneChange,
+      run: async (session, request) => {
+        const phone = (prefix: string): PhoneInput | null => {
+          const number = field(request.body, `${prefix}Number`, 64).trim();
+          if (number === '') return null;
+          const country = field(request.body, `${prefix}Country`, 2).trim();
+          const extension = field(request.body, `${prefix}Extension`, 10).trim();
+          return { number, country: country === '' ? null : country, extension: extension === '' ? null : extension };
+        };
+        await core.users.update(session.user.username, { phone: phone('phone'), backupPhone: phone('backup') }, actorOf(session));
+        return undefined;
+      },
+      errors: { validation_failed: 'account.phoneInvalid' },
+      done: 'account.saved',
+    }),
+  );
 
   // ---- Phone verification: a code by text message ---------------------------------------------
 
@@ -542,68 +566,70 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
     return (PHONES as readonly string[]).includes(which) ? (which as PhoneWhich) : undefined;
   }
 
-  app.post('/phones/:which/send', async (request, reply) => {
-    const r = await signedIn(request, reply);
-    if (r === SENT) return reply;
-    const { session } = r;
-    const which = phoneWhich(request);
-    if (!which) return go(reply, withNotice('/portal/account', 'error.generic'));
-    try {
-      await core.users.sendPhoneCode(session.user.username, which, actorOf(session));
-    } catch (e) {
-      if (isCoreError(e, 'rate_limited')) return go(reply, withNotice('/portal/account', 'account.phoneTooSoon'));
-      if (isCoreError(e, 'delivery_failed')) {
-        request.log.error({ err: e, username: session.user.username }, 'a phone verification code could not be texted');
-        return go(reply, withNotice('/portal/account', 'account.phoneSendFailed'));
-      }
-      if (isCoreError(e, 'forbidden')) return go(reply, withNotice('/portal/account', 'error.forbidden'));
-      if (isCoreError(e, 'validation_failed')) return go(reply, withNotice('/portal/account', 'error.generic'));
-      throw e;
-    }
-    await core.sessions.update(session, { data: { ...session.data, phoneCodes: [...new Set([...phoneCodesSent(session), which])] } });
-    return go(reply, withNotice('/portal/account', 'account.codeSent'));
-  });
+  app.post(
+    '/phones/:which/send',
+    accountChange({
+      run: async (session, request) => {
+        const which = phoneWhich(request);
+        if (!which) return 'error.generic';
+        try {
+          await core.users.sendPhoneCode(session.user.username, which, actorOf(session));
+        } catch (e) {
+          if (isCoreError(e, 'delivery_failed')) request.log.error({ err: e, username: session.user.username }, 'a phone verification code could not be texted');
+          throw e;
+        }
+        await core.sessions.update(session, { data: { ...session.data, phoneCodes: [...new Set([...phoneCodesSent(session), which])] } });
+        return undefined;
+      },
+      errors: { rate_limited: 'account.phoneTooSoon', delivery_failed: 'account.phoneSendFailed', forbidden: 'error.forbidden', validation_failed: 'error.generic' },
+      done: 'account.codeSent',
+    }),
+  );
 
-  app.post('/phones/:which/confirm', async (request, reply) => {
-    const r = await signedIn(request, reply);
-    if (r === SENT) return reply;
-    const { session } = r;
-    const which = phoneWhich(request);
-    if (!which) return go(reply, withNotice('/portal/account', 'error.generic'));
-    try {
-      await core.users.confirmPhoneCode(session.user.username, which, field(request.body, 'code', 16), actorOf(session));
-    } catch (e) {
-      if (isCoreError(e, 'code_rejected')) return go(reply, withNotice('/portal/account', 'account.phoneCodeFailed'));
-      if (isCoreError(e, 'validation_failed')) return go(reply, withNotice('/portal/account', 'error.generic'));
-      throw e;
-    }
-    await core.sessions.update(session, { data: { ...session.data, phoneCodes: phoneCodesSent(session).filter((w) => w !== which) } });
-    return go(reply, withNotice('/portal/account', 'account.phoneVerified'));
-  });
+  app.post(
+    '/phones/:which/confirm',
+    accountChange({
+      run: async (session, request) => {
+        const which = phoneWhich(request);
+        if (!which) return 'error.generic';
+        await core.users.confirmPhoneCode(session.user.username, which, field(request.body, 'code', 16), actorOf(session));
+        await core.sessions.update(session, { data: { ...session.data, phoneCodes: phoneCodesSent(session).filter((w) => w !== which) } });
+        return undefined;
+      },
+      errors: { code_rejected: 'account.phoneCodeFailed', validation_failed: 'error.generic' },
+      done: 'account.phoneVerified',
+    }),
+  );
 
-  app.post('/account/language', async (request, reply) => {
-    const r = await signedIn(request, reply);
-    if (r === SENT) return reply;
-    const { session } = r;
-    if (!(await core.settings.get()).portal.allowLanguageChange) return go(reply, withNotice('/portal/account', 'error.forbidden'));
-    const language = supported(field(request.body, 'language', 35));
-    if (!language) return go(reply, withNotice('/portal/account', 'error.generic'));
-    await core.users.update(session.user.username, { language }, actorOf(session));
-    reply.setCookie(LANG_COOKIE, language, { ...COOKIE_OPTIONS, maxAge: 31_536_000 });
-    return go(reply, withNotice('/portal/account', 'account.saved'));
-  });
+  app.post(
+    '/account/language',
+    accountChange({
+      allowed: (settings) => settings.portal.allowLanguageChange,
+      run: async (session, request, reply) => {
+        const language = supported(field(request.body, 'language', 35));
+        if (!language) return 'error.generic';
+        await core.users.update(session.user.username, { language }, actorOf(session));
+        reply.setCookie(LANG_COOKIE, language, { ...COOKIE_OPTIONS, maxAge: 31_536_000 });
+        return undefined;
+      },
+      done: 'account.saved',
+    }),
+  );
 
-  app.post('/account/default-method', async (request, reply) => {
-    const r = await signedIn(request, reply);
-    if (r === SENT) return reply;
-    const { session } = r;
-    if (!(await core.settings.get()).portal.allowMethodChange) return go(reply, withNotice('/portal/account', 'error.forbidden'));
-    const wanted = field(request.body, 'defaultMethod', 16);
-    const types = new Set((await core.methods.list(session.user.username)).filter((m) => !m.pending).map((m) => m.type as string));
-    if (!types.has(wanted)) return go(reply, withNotice('/portal/account', 'error.generic'));
-    await core.users.update(session.user.username, { defaultMethod: wanted as MethodView['type'] }, actorOf(session));
-    return go(reply, withNotice('/portal/account', 'account.saved'));
-  });
+  app.post(
+    '/account/default-method',
+    accountChange({
+      allowed: (settings) => settings.portal.allowMethodChange,
+      run: async (session, request) => {
+        const wanted = field(request.body, 'defaultMethod', 16);
+        const types = new Set((await core.methods.list(session.user.username)).filter((m) => !m.pending).map((m) => m.type as string));
+        if (!types.has(wanted)) return 'error.generic';
+        await core.users.update(session.user.username, { defaultMethod: wanted as MethodView['type'] }, actorOf(session));
+        return undefined;
+      },
+      done: 'account.saved',
+    }),
+  );
 
   // ---- Authenticators -------------------------------------------------------------------------
 
@@ -662,30 +688,31 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
 
   // ---- One-time bypass ------------------------------------------------------------------------
 
-  app.post('/bypass', async (request, reply) => {
-    const r = await signedIn(request, reply);
-    if (r === SENT) return reply;
-    const seconds = Number(field(request.body, 'seconds', 10));
-    try {
-      await core.bypass.issue(r.session.user.username, { seconds: Number.isInteger(seconds) ? seconds : -1, reason: 'started by the user in the portal' }, actorOf(r.session));
-    } catch (e) {
-      if (isCoreError(e, 'forbidden')) return go(reply, withNotice('/portal/account', 'error.forbidden'));
-      if (isCoreError(e, 'validation_failed')) return go(reply, withNotice('/portal/account', 'error.generic'));
-      throw e;
-    }
-    return go(reply, withNotice('/portal/account', 'account.saved'));
-  });
+  app.post(
+    '/bypass',
+    accountChange({
+      run: async (session, request) => {
+        const seconds = Number(field(request.body, 'seconds', 10));
+        await core.bypass.issue(session.user.username, { seconds: Number.isInteger(seconds) ? seconds : -1, reason: 'started by the user in the portal' }, actorOf(session));
+        return undefined;
+      },
+      errors: { forbidden: 'error.forbidden', validation_failed: 'error.generic' },
+      done: 'account.saved',
+    }),
+  );
 
-  app.post('/bypass/cancel', async (request, reply) => {
-    const r = await signedIn(request, reply);
-    if (r === SENT) return reply;
-    try {
-      await core.bypass.cancel(r.session.user.username, actorOf(r.session));
-    } catch (e) {
-      if (!isCoreError(e, 'not_found')) throw e;
-    }
-    return go(reply, withNotice('/portal/account', 'account.bypassCancelled'));
-  });
+  app.post(
+    '/bypass/cancel',
+    accountChange({
+      run: async (session) => {
+        await core.bypass.cancel(session.user.username, actorOf(session));
+        return undefined;
+      },
+      // No bypass to cancel (used or expired meanwhile): the result the user wanted.
+      errors: { not_found: 'account.bypassCancelled' },
+      done: 'account.bypassCancelled',
+    }),
+  );
 
   // ---- Fraud report ("not me") ----------------------------------------------------------------
 
