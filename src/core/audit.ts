@@ -7,6 +7,17 @@ function actorName(actor: Actor): string {
   return `${actor.kind}:${actor.name}`;
 }
 
+/** The user's fields of an event: from the user when known, else only the name given. */
+function userFields(user: User | undefined, username: string | null) {
+  return {
+    username: user?.username ?? username,
+    userId: user?.id ?? null,
+    displayName: user?.displayName ?? null,
+    email: user?.email ?? null,
+    phone: user?.phone?.number ?? null,
+  };
+}
+
 export function createAudit(store: Store, serverName: string) {
   return {
     async authentication(e: { auth: Authentication; user: User | undefined; method: MethodRecord | undefined; actor: Actor; mode: string }): Promise<void> {
@@ -17,11 +28,7 @@ export function createAudit(store: Store, serverName: string) {
         action: 'authenticate',
         result: auth.state,
         reason: auth.reason,
-        username: user?.username ?? auth.username,
-        userId: user?.id ?? null,
-        displayName: user?.displayName ?? null,
-        email: user?.email ?? null,
-        phone: user?.phone?.number ?? null,
+        ...userFields(user, auth.username),
         device: method?.label ?? null,
         method: method?.type ?? auth.methodType,
         mode: e.mode,
@@ -50,11 +57,7 @@ export function createAudit(store: Store, serverName: string) {
         action: e.action,
         result: e.result ?? 'success',
         reason: e.reason ?? null,
-        username: e.user?.username ?? e.username ?? null,
-        userId: e.user?.id ?? null,
-        displayName: e.user?.displayName ?? null,
-        email: e.user?.email ?? null,
-        phone: e.user?.phone?.number ?? null,
+        ...userFields(e.user, e.username ?? null),
         device: null,
         method: null,
         mode: null,
@@ -75,11 +78,7 @@ export function createAudit(store: Store, serverName: string) {
         action: 'sign_in',
         result: 'denied',
         reason: e.reason,
-        username: e.user?.username ?? e.username,
-        userId: e.user?.id ?? null,
-        displayName: e.user?.displayName ?? null,
-        email: e.user?.email ?? null,
-        phone: e.user?.phone?.number ?? null,
+        ...userFields(e.user, e.username),
         device: null,
         method: null,
         mode: 'password',
