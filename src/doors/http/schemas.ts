@@ -290,6 +290,21 @@ export const IssueBypassBody = Type.Object(
 const NonNegative = Type.Integer({ minimum: 0 });
 const Networks = List(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 1000, description: 'Addresses, ranges a-b or CIDRs' });
 
+/** The portal settings' fields, for the settings and (each optional) for a patch of them. */
+function portalSettingsFields() {
+  return {
+    allowEnrollment: Type.Boolean(),
+    enrollMethods: List(MethodTypeSchema),
+    allowPhoneChange: Type.Boolean(),
+    allowPinChange: Type.Boolean(),
+    allowLanguageChange: Type.Boolean(),
+    allowMethodChange: Type.Boolean(),
+    allowBypass: Type.Boolean(),
+    bypassSeconds: NonNegative,
+    trustedIpsSkipSecondFactor: Type.Boolean(),
+  };
+}
+
 export const SettingsSchema = Type.Object({
   lockout: Type.Object({ threshold: NonNegative, autoUnlockSeconds: NonNegative }),
   bypass: Type.Object({ defaultSeconds: NonNegative, maxSeconds: NonNegative }),
@@ -300,17 +315,7 @@ export const SettingsSchema = Type.Object({
   challengeSeconds: NonNegative,
   defaultLanguage: Type.String(),
   pin: Type.Object({ minLength: NonNegative, maxLength: NonNegative, refuseTrivial: Type.Boolean() }),
-  portal: Type.Object({
-    allowEnrollment: Type.Boolean(),
-    enrollMethods: List(MethodTypeSchema),
-    allowPhoneChange: Type.Boolean(),
-    allowPinChange: Type.Boolean(),
-    allowLanguageChange: Type.Boolean(),
-    allowMethodChange: Type.Boolean(),
-    allowBypass: Type.Boolean(),
-    bypassSeconds: NonNegative,
-    trustedIpsSkipSecondFactor: Type.Boolean(),
-  }),
+  portal: Type.Object(portalSettingsFields()),
   fraud: Type.Object({ allowReports: Type.Boolean(), blockUser: Type.Boolean() }),
   sessions: Type.Object({ idleSeconds: NonNegative, absoluteSeconds: NonNegative, reauthSeconds: NonNegative }),
 });
@@ -330,17 +335,7 @@ export const SettingsPatchBody = Type.Object(
     challengeSeconds: Type.Optional(NonNegative),
     defaultLanguage: Type.Optional(Type.String({ minLength: 2, maxLength: 35 })),
     pin: PatchOf({ minLength: NonNegative, maxLength: NonNegative, refuseTrivial: Type.Boolean() }),
-    portal: PatchOf({
-      allowEnrollment: Type.Boolean(),
-      enrollMethods: List(MethodTypeSchema, { uniqueItems: true }),
-      allowPhoneChange: Type.Boolean(),
-      allowPinChange: Type.Boolean(),
-      allowLanguageChange: Type.Boolean(),
-      allowMethodChange: Type.Boolean(),
-      allowBypass: Type.Boolean(),
-      bypassSeconds: NonNegative,
-      trustedIpsSkipSecondFactor: Type.Boolean(),
-    }),
+    portal: PatchOf({ ...portalSettingsFields(), enrollMethods: List(MethodTypeSchema, { uniqueItems: true }) }),
     fraud: PatchOf({ allowReports: Type.Boolean(), blockUser: Type.Boolean() }),
     sessions: PatchOf({ idleSeconds: NonNegative, absoluteSeconds: NonNegative, reauthSeconds: NonNegative }),
   },
