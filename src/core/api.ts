@@ -4,6 +4,9 @@
  */
 import type { CoreError } from './errors.ts';
 import type { SessionStage } from './ports.ts';
+import type { QuestionAnswer, QuestionId } from './methods/questions.ts';
+
+export type { QuestionAnswer, QuestionId } from './methods/questions.ts';
 import type {
   Application,
   ApplicationPatch,
@@ -320,11 +323,25 @@ export interface Core {
     remove(username: string, methodId: string, actor: Actor): Promise<void>;
     /** HOTP resynchronization from two consecutive codes. */
     resync(username: string, methodId: string, code1: string, code2: string, actor: Actor): Promise<MethodView>;
+    /**
+     * The user's security questions (legacy), replacing any earlier set: exactly 4 distinct
+     * questions from QUESTION_IDS, answers of 2 to 128 characters. Only the user sets them, and
+     * only while `portal.enrollMethods` offers 'questions' (`forbidden` otherwise).
+     */
+    setQuestions(username: string, answers: readonly QuestionAnswer[], actor: Actor): Promise<MethodView>;
+    /** The questions the user chose (never the answers); empty when they have none. */
+    questionsOf(username: string): Promise<QuestionId[]>;
   };
   readonly authentications: {
     create(input: CreateAuthenticationInput, actor: Actor): Promise<AuthenticationOutcome>;
     get(id: string): Promise<AuthenticationView>;
     answer(id: string, passcode: string, actor: Actor): Promise<AuthenticationOutcome>;
+    /**
+     * Answers a user portal sign-in's challenge with security questions instead of a passcode:
+     * approved only when at least `portal.questionsAsked` of the user's questions are all answered
+     * right. A wrong answer counts toward lockout like a wrong code.
+     */
+    answerQuestions(id: string, answers: readonly QuestionAnswer[], actor: Actor): Promise<AuthenticationOutcome>;
   };
   readonly bypass: {
     issue(username: string, input: IssueBypassInput, actor: Actor): Promise<BypassView>;

@@ -9,7 +9,8 @@ import { invalid, validateText, validateUsername } from './validation.ts';
 import type { Clock, KeyedHasher, PasswordHasher, Random, SmsSender, Store } from './ports.ts';
 import { createPolicyCache } from './policy-cache.ts';
 import { createApiKeysService, createApplicationsService, createBypassService, createSettingsService } from './services/admin.ts';
-import { createMethodsService } from './services/methods.ts';
+import { checkAnswers, createMethodsService } from './services/methods.ts';
+import { encodeAnswers, QUESTIONS_PER_USER } from './methods/questions.ts';
 import { createReportsService } from './services/reports.ts';
 import { createSessionsService } from './services/sessions.ts';
 import { createPhoneVerificationService } from './services/phone-verification.ts';
@@ -86,6 +87,7 @@ export function createCore(deps: CoreDeps): Core {
       },
       get: (id) => engine.get(checkId(id)),
       answer: (id, passcode, actor) => engine.answer(checkId(id), validatePasscodeInput(passcode), actor),
+      answerQuestions: async (id, answers, actor) => engine.answer(checkId(id), encodeAnswers(checkAnswers(answers, { min: 1, max: QUESTIONS_PER_USER })), actor, 'questions'),
     },
     bypass: createBypassService(adminDeps),
     audit: {

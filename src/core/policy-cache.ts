@@ -10,8 +10,9 @@ import { mergeSettings } from './settings.ts';
 import type { Application, Settings } from './types.ts';
 
 export const DEFAULT_APPLICATION = 'default';
+export const PORTAL_APPLICATION = 'portal';
 /** Applications every installation has, created on first use: the default one, the user portal and the admin console. */
-export const BUILT_IN_APPLICATIONS: readonly string[] = [DEFAULT_APPLICATION, 'portal', 'console'];
+export const BUILT_IN_APPLICATIONS: readonly string[] = [DEFAULT_APPLICATION, PORTAL_APPLICATION, 'console'];
 
 export function createPolicyCache(store: Store, clock: Clock, random: Random, ttlMs = 2000) {
   let settingsEntry: { value: Settings; at: number } | undefined;

@@ -1,6 +1,7 @@
 /** Company settings: defaults, merging stored overrides, and validating changes. */
 import { CoreError } from './errors.ts';
 import { validateNetworks } from './auth/networks.ts';
+import { QUESTIONS_PER_USER } from './methods/questions.ts';
 import { validateLanguage } from './validation.ts';
 import { METHOD_TYPES, type Settings, type SettingsPatch } from './types.ts';
 
@@ -17,6 +18,7 @@ export const DEFAULT_SETTINGS: Settings = {
   portal: {
     allowEnrollment: true,
     enrollMethods: ['totp', 'backup'],
+    questionsAsked: 2,
     allowPhoneChange: true,
     allowPinChange: true,
     allowLanguageChange: true,
@@ -42,6 +44,7 @@ const INTEGER_RULES: Record<string, Rule> = {
   'pin.minLength': { min: 4, max: 16 },
   'pin.maxLength': { min: 4, max: 16 },
   'portal.bypassSeconds': { min: 30, max: 86_400 },
+  'portal.questionsAsked': { min: 1, max: QUESTIONS_PER_USER },
   'sessions.idleSeconds': { min: 60, max: 86_400 },
   'sessions.absoluteSeconds': { min: 300, max: 604_800 },
   'sessions.reauthSeconds': { min: 30, max: 3600 },

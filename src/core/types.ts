@@ -16,8 +16,8 @@ export type ConsoleRole = 'admin' | 'helpdesk' | 'auditor';
 export const CONSOLE_ROLES = ['admin', 'helpdesk', 'auditor'] as const satisfies readonly ConsoleRole[];
 
 /** Method types known to the registry (src/core/methods/index.ts). */
-export type MethodType = 'totp' | 'hotp' | 'backup';
-export const METHOD_TYPES = ['totp', 'hotp', 'backup'] as const satisfies readonly MethodType[];
+export type MethodType = 'totp' | 'hotp' | 'backup' | 'questions';
+export const METHOD_TYPES = ['totp', 'hotp', 'backup', 'questions'] as const satisfies readonly MethodType[];
 
 export interface Phone {
   /** E.164, e.g. +14155550100 */
@@ -202,8 +202,10 @@ export interface Settings {
   readonly portal: {
     /** Users without a method set one up at their first sign-in. */
     readonly allowEnrollment: boolean;
-    /** Method types users may set up themselves. */
+    /** Method types users may set up themselves ('questions': the legacy security questions). */
     readonly enrollMethods: readonly MethodType[];
+    /** Security questions a user answers at a portal sign-in when they use that fallback (of the 4 they chose). */
+    readonly questionsAsked: number;
     readonly allowPhoneChange: boolean;
     readonly allowPinChange: boolean;
     readonly allowLanguageChange: boolean;

@@ -147,6 +147,56 @@ describe('user portal in Chromium', () => {
     await context.close();
   });
 
+  it('lets a user choose security questions where offered, and sign in with them instead of a code', async () => {
+    await w.core.settings.update({ portal: { enrollMethods: ['totp', 'backup', 'questions'], questionsAsked: 2 } }, cliActor);
+    await w.core.users.create({ username: 'quinn', displayName: 'Quinn Example' }, cliActor);
+    await w.core.users.setPassword('quinn', PASSWORD, cliActor);
+    const context = await newContext(browser);
+    const page = await context.newPage();
+    try {
+      await signIn(page, 'quinn');
+      await page.waitForURL('**/portal/enroll');
+      const secret = ((await page.locator('#secret').textContent()) ?? '').replace(/\s/g, '');
+      await page.getByLabel('Enter the 6-digit code').fill(totpAt(secret, w.clock.now()));
+      await page.getByRole('button', { name: 'Activate' }).click();
+      await page.getByRole('link', { name: 'I have saved them, continue' }).click();
+      await page.waitForURL('**/portal/questions');
+      await expectAccessible(page);
+      await screenshot(page, 'portal-security-questions');
+      const answers: Record<string, string> = { 'first-pet': 'Biscuit', 'birth-city': 'Lyon', 'first-car': 'Renault Clio', 'first-concert': 'Daft Punk' };
+      const ids = Object.keys(answers);
+      for (const [i, id] of ids.entries()) {
+        await page.getByLabel(`Question ${i + 1}`, { exact: true }).selectOption(id);
+        await page.getByLabel(`Answer ${i + 1}`, { exact: true }).fill(answers[id] as string);
+      }
+      await page.getByRole('button', { name: 'Save my questions' }).click();
+      await page.waitForURL('**/portal/account?notice=questions.saved');
+      await signOut(page);
+
+      await signIn(page, 'quinn');
+      await page.waitForURL('**/portal/verify');
+      await page.getByRole('link', { name: 'Answer your security questions instead' }).click();
+      await page.waitForURL('**/portal/verify/questions');
+      await expectAccessible(page);
+      const texts: Record<string, string> = {
+        'What was the name of your first pet?': 'first-pet',
+        'In which city were you born?': 'birth-city',
+        'What was the make and model of your first car?': 'first-car',
+        'What was the first concert you went to?': 'first-concert',
+      };
+      const labels = await page.locator('main label').allTextContents();
+      expect(labels).toHaveLength(2);
+      for (const label of labels) await page.getByLabel(label).fill(answers[texts[label] ?? ''] ?? 'unknown question');
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await page.waitForURL('**/portal/account');
+      const [event] = await w.core.audit.query({ username: 'quinn', kind: 'authentication', limit: 1 });
+      expect(event).toMatchObject({ application: 'portal', result: 'approved', method: 'questions' });
+    } finally {
+      await w.core.settings.update({ portal: { enrollMethods: ['totp', 'backup'] } }, cliActor);
+      await context.close();
+    }
+  });
+
   it('transfers under 100 KB for the sign-in page and fits a phone screen, in French too', async () => {
     const context = await newContext(browser, { viewport: 'phone', locale: 'fr-FR' });
     const page = await context.newPage();

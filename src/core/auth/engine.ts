@@ -14,7 +14,7 @@ import { methods as registry } from '../methods/index.ts';
 import type { Clock, Random, Store } from '../ports.ts';
 import type { Application, Authentication, AuthReason, AuthState, MethodRecord, MethodType, Settings, User } from '../types.ts';
 import type { Audit } from '../audit.ts';
-import type { PolicyCache } from '../policy-cache.ts';
+import { PORTAL_APPLICATION, type PolicyCache } from '../policy-cache.ts';
 import { createLockout, SYSTEM } from './lockout.ts';
 
 export const FAILURE_MESSAGE = 'authentication failed';
@@ -32,6 +32,8 @@ interface Flow {
   readonly now: number;
   readonly settings: Settings;
   readonly app: Application;
+  /** Answering with a fallback (security questions) instead of a passcode: only that method type counts. */
+  readonly fallback?: MethodType;
   user?: User;
   candidates?: MethodRecord[];
   method?: MethodRecord;
@@ -104,9 +106,11 @@ export function createEngine(deps: EngineDeps) {
   const selectMethod: Step = async (flow) => {
     const user = flow.user as User;
     // Methods still awaiting their confirmation code never sign anyone in.
-    const all = (await store.methods.listForUser(user.id)).filter((m) => !m.pending);
+    // Fallbacks (security questions) count only when the caller answers with one.
+    const all = (await store.methods.listForUser(user.id)).filter((m) => !m.pending && (flow.fallback === undefined ? !registry[m.type].fallbackOnly : m.type === flow.fallback));
     const allowed = flow.app.allowedMethods;
     const wanted: MethodType | null = flow.input.method ?? null;
+    if (wanted !== null && registry[wanted].fallbackOnly) return { state: 'denied', reason: 'method_not_allowed' };
     if (wanted !== null && allowed !== null && !allowed.includes(wanted)) return { state: 'denied', reason: 'method_not_allowed' };
     let candidates = all.filter((m) => (wanted === null || m.type === wanted) && (allowed === null || allowed.includes(m.type)));
     if (candidates.length === 0) return { state: 'denied', reason: all.length === 0 ? 'no_method' : 'method_not_allowed' };
@@ -134,7 +138,7 @@ export function createEngine(deps: EngineDeps) {
   async function consumeExact(method: MethodRecord, passcode: string, flow: Flow): Promise<boolean> {
     let current: MethodRecord | undefined = method;
     for (let attempt = 0; attempt < 5 && current; attempt++) {
-      const result = registry[current.type].verify({ method: current, code: passcode, now: flow.now, settings: flow.settings });
+      const result = await registry[current.type].verify({ method: current, code: passcode, now: flow.now, settings: flow.settings });
       if (!result.ok) return false;
       if (await store.methods.swapStep(current.id, current.lastStep, result.step, flow.now)) return true;
       current = await store.methods.get(method.id);
@@ -150,7 +154,7 @@ export function createEngine(deps: EngineDeps) {
     for (const method of flow.candidates ?? []) {
       const def = registry[method.type];
       if (def.answer !== 'passcode') continue;
-      const result = def.verify({ method, code: passcode, now: flow.now, settings: flow.settings });
+      const result = await def.verify({ method, code: passcode, now: flow.now, settings: flow.settings });
       if (result.ok) {
         flow.method = method;
         const consumed = def.consume === 'exact' ? await consumeExact(method, passcode, flow) : await store.methods.consumeStep(method.id, result.step, result.drift, flow.now);
@@ -251,7 +255,11 @@ export function createEngine(deps: EngineDeps) {
     return view(auth);
   }
 
-  async function answer(id: string, passcode: string, actor: Actor): Promise<AuthenticationOutcome> {
+  /**
+   * Answers a challenge with a passcode, or with the answers of a fallback method (`fallback`, for
+   * the user portal only: security questions, encoded by the core).
+   */
+  async function answer(id: string, passcode: string, actor: Actor, fallback?: MethodType): Promise<AuthenticationOutcome> {
     const started = performance.now();
     const auth = await store.authentications.get(id);
     if (!auth) throw new CoreError('authentication_not_found', 'no such authentication');
@@ -267,11 +275,13 @@ export function createEngine(deps: EngineDeps) {
     }
     const settings = await policy.settings();
     const app = await policy.applicationById(auth.applicationId);
-    const flow: Flow = { input: { username: auth.username, application: app.name, clientIp: auth.clientIp, passcode }, actor, now, settings, app };
+    const flow: Flow = { input: { username: auth.username, application: app.name, clientIp: auth.clientIp, passcode }, actor, now, settings, app, ...(fallback ? { fallback } : {}) };
     let decision: Decision | undefined;
+    // A fallback answers only portal sign-ins, and only while the administrator offers it.
+    if (fallback !== undefined && (app.name !== PORTAL_APPLICATION || !settings.portal.enrollMethods.includes(fallback))) decision = { state: 'denied', reason: 'method_not_allowed' };
     for (const step of [resolveUser, checkStatus, selectMethod] as const) {
-      decision = await step(flow);
       if (decision) break;
+      decision = await step(flow);
     }
     decision ??= await verifyPasscode(flow, passcode);
     const fields = { methodId: flow.method?.id ?? null, methodType: flow.method?.type ?? null };

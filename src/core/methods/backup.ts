@@ -64,5 +64,6 @@ export const backup: MethodDefinition = {
   enrollableFrom: ['admin', 'portal'],
   enrollFields: [],
   legacy: false,
+  fallbackOnly: false,
   verify: ({ method, code }) => verifyBackupCode(method.secret, method.lastStep, code),
 };

@@ -6,9 +6,10 @@ import type { MethodType } from '../types.ts';
 import { backup } from './backup.ts';
 import { hotp } from './hotp.ts';
 import type { MethodDefinition } from './method.ts';
+import { questions } from './questions.ts';
 import { totp } from './totp.ts';
 
-export const methods = { totp, hotp, backup } as const satisfies Record<MethodType, MethodDefinition>;
+export const methods = { totp, hotp, backup, questions } as const satisfies Record<MethodType, MethodDefinition>;
 
 export function methodDefinition(type: MethodType): MethodDefinition {
   return methods[type];

@@ -32,6 +32,14 @@ export interface MethodDefinition {
   readonly enrollFields: readonly EnrollField[];
   /** True for methods kept only for migration (weaker), shown as such. */
   readonly legacy: boolean;
-  /** Pure verification: no storage, no clock. The caller consumes the returned step atomically. */
-  verify(input: { readonly method: MethodRecord; readonly code: string; readonly now: number; readonly settings: Settings }): VerifyResult;
+  /**
+   * True for a fallback the user portal's sign-in asks for by name (security questions): never
+   * tried against a passcode, never chosen as the method of a challenge.
+   */
+  readonly fallbackOnly: boolean;
+  /**
+   * Verification without storage or clock (it may take work off the event loop, hence the
+   * promise). The caller consumes the returned step atomically.
+   */
+  verify(input: { readonly method: MethodRecord; readonly code: string; readonly now: number; readonly settings: Settings }): VerifyResult | Promise<VerifyResult>;
 }

@@ -6,6 +6,7 @@ import type { Audit } from '../audit.ts';
 import { CoreError, isCoreError } from '../errors.ts';
 import { otpauthUri, parseSecret, resyncHotp, toBase32 } from '../oath.ts';
 import { BACKUP_CODE_COUNT, backupCodesLeft, backupSecret } from '../methods/backup.ts';
+import { MAX_ANSWER_LENGTH, MIN_ANSWER_LENGTH, QUESTION_IDS, QUESTIONS_PER_USER, normalizeAnswer, questionsSecret, storedQuestions, type QuestionAnswer, type QuestionId } from '../methods/questions.ts';
 import { methods as registry } from '../methods/index.ts';
 import type { PolicyCache } from '../policy-cache.ts';
 import type { Clock, Random, Store } from '../ports.ts';
@@ -46,6 +47,31 @@ function oathConfig(input: { algorithm?: unknown; digits?: unknown; period?: unk
   if (!Number.isInteger(period) || period < 10 || period > 300) throw invalid(`${prefix}period`, 'must be an integer from 10 to 300 seconds');
   const serial = validateText(input.serial, `${prefix}serial`, 128);
   return { algorithm, digits, period, serial, origin };
+}
+
+/**
+ * Answers to security questions as given by a caller: `min` to `max` entries, each a question from
+ * QUESTION_IDS (no question twice) and an answer of MIN_ANSWER_LENGTH to MAX_ANSWER_LENGTH
+ * characters once normalized. Errors name the entry.
+ */
+export function checkAnswers(value: unknown, count: { readonly min: number; readonly max: number }): QuestionAnswer[] {
+  if (!Array.isArray(value) || value.length < count.min || value.length > count.max) {
+    throw invalid('answers', count.min === count.max ? `must be ${count.min} answers` : `must be ${count.min} to ${count.max} answers`);
+  }
+  const seen = new Set<string>();
+  return (value as unknown[]).map((entry, i) => {
+    const e = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>;
+    const question = e['question'];
+    if (typeof question !== 'string' || !(QUESTION_IDS as readonly string[]).includes(question)) throw invalid(`answers.${i}.question`, `must be one of ${QUESTION_IDS.join(', ')}`);
+    if (seen.has(question)) throw invalid(`answers.${i}.question`, 'must not repeat another question');
+    seen.add(question);
+    const answer = e['answer'];
+    const length = typeof answer === 'string' ? [...normalizeAnswer(answer)].length : -1;
+    if (typeof answer !== 'string' || answer.length > MAX_ANSWER_LENGTH * 4 || length < MIN_ANSWER_LENGTH || length > MAX_ANSWER_LENGTH) {
+      throw invalid(`answers.${i}.answer`, `must be ${MIN_ANSWER_LENGTH} to ${MAX_ANSWER_LENGTH} characters`);
+    }
+    return { question: question as QuestionId, answer };
+  });
 }
 
 interface TokenRow {
@@ -216,13 +242,33 @@ export function createMethodsService(deps: MethodsDeps) {
       return { method: toMethodView(method), codes: codes.map((c) => `${c.slice(0, 5)}-${c.slice(5)}`) };
     },
 
+    async setQuestions(username: string, input: readonly QuestionAnswer[], actor: Actor): Promise<MethodView> {
+      const user = await users.find(username, actor);
+      if (actor.role !== 'self' || actor.name.toLowerCase() !== user.username.toLowerCase()) throw new CoreError('forbidden', 'only the user sets their own security questions');
+      if (!(await policy.settings()).portal.enrollMethods.includes('questions')) throw new CoreError('forbidden', 'security questions are not offered (portal.enrollMethods)');
+      const answers = checkAnswers(input, { min: QUESTIONS_PER_USER, max: QUESTIONS_PER_USER });
+      const secret = await questionsSecret(random.bytes(16), answers);
+      const now = clock.now();
+      const config: OathConfig = { algorithm: 'SHA256', digits: 6, period: 0, serial: null, origin: 'software' };
+      for (const old of await store.methods.listForUser(user.id)) if (old.type === 'questions') await store.methods.delete(old.id);
+      const method = await store.methods.add({ userId: user.id, type: 'questions', label: 'Security questions', secret, config }, random.id(), now);
+      await audit.admin({ action: 'method.questions', user, actor, now, details: { methodId: method.id, questions: answers.map((a) => a.question) } });
+      return toMethodView(method);
+    },
+
+    async questionsOf(username: string): Promise<QuestionId[]> {
+      const user = await users.find(username);
+      const method = (await store.methods.listForUser(user.id)).find((m) => m.type === 'questions');
+      return method ? storedQuestions(method.secret) : [];
+    },
+
     async confirm(username: string, methodId: string, code: string, actor: Actor): Promise<MethodView> {
       const user = await users.find(username);
       const method = await findMethod(user.id, methodId);
       if (!method.pending) throw new CoreError('method_not_found', 'this method is not awaiting confirmation');
       if (typeof code !== 'string' || code.length > 64) throw invalid('code', 'must be a string of at most 64 characters');
       const now = clock.now();
-      const result = registry[method.type].verify({ method, code, now, settings: await policy.settings() });
+      const result = await registry[method.type].verify({ method, code, now, settings: await policy.settings() });
       if (!result.ok || !(await store.methods.confirm(method.id, result.step, result.drift, now))) {
         await audit.admin({ action: 'method.confirm', user, actor, now, result: 'failure', details: { methodId } });
         throw new CoreError('code_rejected', 'the code does not match this authenticator');

@@ -295,6 +295,7 @@ function portalSettingsFields() {
   return {
     allowEnrollment: Type.Boolean(),
     enrollMethods: List(MethodTypeSchema),
+    questionsAsked: Type.Integer({ minimum: 0, description: 'Security questions asked at a portal sign-in that uses them (1 to 4)' }),
     allowPhoneChange: Type.Boolean(),
     allowPinChange: Type.Boolean(),
     allowLanguageChange: Type.Boolean(),

@@ -2,8 +2,8 @@
  * The user portal (/portal): server-rendered pages, no JavaScript, a strict Content-Security-Policy.
  * Pages translate forms into core calls and back; they never touch storage.
  *
- *   sign-in  ─first factor─▶  verify (code)            ─▶ account
- *                         ╰▶  enroll (first authenticator) ─▶ account
+ *   sign-in  ─first factor─▶  verify (code, or security questions where offered) ─▶ account
+ *                         ╰▶  enroll (first authenticator) ─▶ [backup codes] ─▶ [security questions] ─▶ account
  *                         ╰▶  account (trusted network or one-time bypass, where allowed)
  *
  * Sessions (the core's, kind 'portal') live in the `__Host-cs_portal` cookie: Secure, HttpOnly,
@@ -16,9 +16,10 @@ import formbody from '@fastify/formbody';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
-import type { Actor, Core, MethodView, PhoneInput, SessionView } from '../../../core/api.ts';
+import type { Actor, AuthenticationOutcome, Core, MethodView, PhoneInput, SessionView } from '../../../core/api.ts';
 import { isCoreError, type ErrorCode } from '../../../core/errors.ts';
 import type { Clock, FirstFactorProvider } from '../../../core/ports.ts';
+import { QUESTION_IDS, QUESTIONS_PER_USER, type QuestionId } from '../../../core/methods/questions.ts';
 import type { AuditEvent, PhoneWhich, Settings } from '../../../core/types.ts';
 import { systemRandom } from '../../../platform/random.ts';
 import { PORTAL_CSS } from './assets.ts';
@@ -237,7 +238,8 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
     const settings = await core.settings.get();
 
     // 2. No usable method: first enrollment, where allowed.
-    const usable = (await core.methods.list(user.username)).filter((m) => !m.pending);
+    // Security questions are a fallback: on their own they do not sign anyone in.
+    const usable = (await core.methods.list(user.username)).filter((m) => !m.pending && m.type !== 'questions');
     if (usable.length === 0) {
       if (!settings.portal.allowEnrollment || enrollable(settings).length === 0) {
         return render(reply, p, 'message', 'enroll.title', { notice: { kind: 'bad', text: p.t('enroll.notAllowed') } }, 403);
@@ -268,8 +270,14 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
   app.get('/verify', async (request, reply) => {
     const p = await page(request, reply);
     if (p.session?.stage !== 'second_factor') return go(reply, '/portal');
-    return render(reply, p, 'verify', 'verify.title', { action: '/portal/verify', reauth: false, backupHint: await hasBackupCodes(p.session.user.username), notice: noticeFrom(p) });
+    return renderVerify(reply, p, p.session, noticeFrom(p));
   });
+
+  async function renderVerify(reply: FastifyReply, p: Page, session: SessionView, notice: Notice | null, status = 200): Promise<FastifyReply> {
+    const username = session.user.username;
+    const [backupHint, questions] = await Promise.all([hasBackupCodes(username), fallbackQuestions(username)]);
+    return render(reply, p, 'verify', 'verify.title', { action: '/portal/verify', reauth: false, backupHint, questionsHint: questions.length > 0, notice }, status);
+  }
 
   app.post('/verify', async (request, reply) => {
     const p = await page(request, reply);
@@ -278,28 +286,94 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
     if (!csrfOk(request, session)) return go(reply, withNotice('/portal/verify', 'error.csrf'));
     const pending = session.data['authenticationId'];
     const outcome = await answer(session, typeof pending === 'string' ? pending : '', field(request.body, 'code', 64));
+    const next = await afterSecondFactor(reply, session, outcome);
+    if (next === SENT) return reply;
+    return renderVerify(reply, p, next, { kind: 'bad', text: p.t('verify.failed') }, 401);
+  });
+
+  /**
+   * After an answer at sign-in: approved completes the sign-in (a new session token); denied opens
+   * a new challenge for another try, up to MAX_CODE_ATTEMPTS per sign-in (the core's lockout counts
+   * each failure), then ends the sign-in. Returns the updated session when the page is to be shown again.
+   */
+  async function afterSecondFactor(reply: FastifyReply, session: SessionView, outcome: 'approved' | 'denied'): Promise<SessionView | typeof SENT> {
     if (outcome === 'approved') {
       const done = await core.sessions.renew(session, { stage: 'complete', data: { reauthAt: clock.now() } });
       setSession(reply, done);
-      return go(reply, '/portal/account');
+      go(reply, '/portal/account');
+      return SENT;
     }
-    // A new challenge for another try, up to MAX_CODE_ATTEMPTS per sign-in; the core's lockout counts each failure.
     const attempts = Number(session.data['attempts'] ?? 0) + 1;
     const retry = attempts < MAX_CODE_ATTEMPTS ? await challenge(session, 'portal', true) : undefined;
     if (!retry) {
       await core.sessions.end(session.token);
       endSession(reply);
-      return go(reply, withNotice('/portal/sign-in', 'signIn.failed'));
+      go(reply, withNotice('/portal/sign-in', 'signIn.failed'));
+      return SENT;
     }
-    await core.sessions.update(session, { data: { authenticationId: retry, attempts } });
-    return render(reply, p, 'verify', 'verify.title', { action: '/portal/verify', reauth: false, backupHint: await hasBackupCodes(session.user.username), notice: { kind: 'bad', text: p.t('verify.failed') } }, 401);
+    return core.sessions.update(session, { data: { ...session.data, authenticationId: retry, attempts } });
+  }
+
+  // ---- Sign-in: security questions instead of a code (legacy, where offered) ------------------
+
+  /** The user's security questions when the administrator offers them; otherwise none. */
+  async function fallbackQuestions(username: string): Promise<QuestionId[]> {
+    return questionsOffered(await core.settings.get()) ? core.methods.questionsOf(username) : [];
+  }
+
+  /**
+   * The questions this sign-in asks: drawn at random from the user's once, then the same ones for
+   * every try of the sign-in (reloading never offers easier ones).
+   */
+  async function askedQuestions(session: SessionView): Promise<{ session: SessionView; asked: QuestionId[] } | undefined> {
+    const own = await fallbackQuestions(session.user.username);
+    if (own.length === 0) return undefined;
+    const kept = session.data['askedQuestions'];
+    if (Array.isArray(kept) && kept.length > 0 && kept.every((q) => own.includes(q as QuestionId))) return { session, asked: kept as QuestionId[] };
+    const count = Math.min((await core.settings.get()).portal.questionsAsked, own.length);
+    const pool = [...own];
+    const asked: QuestionId[] = [];
+    while (asked.length < count) asked.push(pool.splice(systemRandom.int(pool.length), 1)[0] as QuestionId);
+    return { session: await core.sessions.update(session, { data: { ...session.data, askedQuestions: asked } }), asked };
+  }
+
+  function renderAnswerQuestions(reply: FastifyReply, p: Page, asked: readonly QuestionId[], notice: Notice | null, status = 200): FastifyReply {
+    return render(reply, p, 'answerQuestions', 'questions.verifyTitle', { asked: asked.map((id) => ({ id, text: p.t(`question.${id}`) })), notice }, status);
+  }
+
+  app.get('/verify/questions', async (request, reply) => {
+    const p = await page(request, reply);
+    if (p.session?.stage !== 'second_factor') return go(reply, '/portal');
+    const a = await askedQuestions(p.session);
+    if (!a) return go(reply, '/portal/verify');
+    return renderAnswerQuestions(reply, { ...p, session: a.session }, a.asked, noticeFrom(p));
+  });
+
+  app.post('/verify/questions', async (request, reply) => {
+    const p = await page(request, reply);
+    const session = p.session;
+    if (session?.stage !== 'second_factor') return go(reply, '/portal');
+    if (!csrfOk(request, session)) return go(reply, withNotice('/portal/verify/questions', 'error.csrf'));
+    const a = await askedQuestions(session);
+    if (!a) return go(reply, '/portal/verify');
+    const pending = a.session.data['authenticationId'];
+    const answers = a.asked.map((question, i) => ({ question, answer: field(request.body, `answer${i + 1}`, 512) }));
+    const outcome = await settle(a.session, () => core.authentications.answerQuestions(typeof pending === 'string' ? pending : '', answers, actorOf(a.session)));
+    const next = await afterSecondFactor(reply, a.session, outcome);
+    if (next === SENT) return reply;
+    return renderAnswerQuestions(reply, { ...p, session: next }, a.asked, { kind: 'bad', text: p.t('questions.verifyFailed') }, 401);
   });
 
   /** Answers a challenge; 'approved' or 'denied' (closed, expired or unknown challenges are denied). */
   async function answer(session: SessionView, authenticationId: string, code: string): Promise<'approved' | 'denied'> {
     if (!CODE.test(code.trim()) || authenticationId === '') return 'denied';
+    return settle(session, () => core.authentications.answer(authenticationId, code.trim(), actorOf(session)));
+  }
+
+  /** The result of answering a challenge for the session's user; closed, unknown or malformed answers are denied. */
+  async function settle(session: SessionView, run: () => Promise<AuthenticationOutcome>): Promise<'approved' | 'denied'> {
     try {
-      const outcome = await core.authentications.answer(authenticationId, code.trim(), actorOf(session));
+      const outcome = await run();
       return outcome.view.state === 'approved' && outcome.view.username.toLowerCase() === session.user.username.toLowerCase() ? 'approved' : 'denied';
     } catch (e) {
       if (isCoreError(e, 'authentication_closed') || isCoreError(e, 'authentication_not_found') || isCoreError(e, 'validation_failed')) return 'denied';
@@ -322,6 +396,13 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
   }
 
   const backupOffered = (settings: Settings): boolean => settings.portal.enrollMethods.includes('backup');
+  const questionsOffered = (settings: Settings): boolean => settings.portal.enrollMethods.includes('questions');
+
+  /** Where first enrollment goes after the authenticator (and backup codes): security questions not yet set, where offered. */
+  async function afterEnrollment(username: string): Promise<string> {
+    if (questionsOffered(await core.settings.get()) && (await core.methods.questionsOf(username)).length === 0) return '/portal/questions';
+    return withNotice('/portal/account', 'account.setupNext');
+  }
 
   async function hasBackupCodes(username: string): Promise<boolean> {
     return (await core.methods.list(username)).some((m) => m.type === 'backup' && (m.remaining ?? 0) > 0);
@@ -330,7 +411,8 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
   /** A new set of backup codes, shown on this page only (never stored in clear, never shown again). */
   async function showBackupCodes(reply: FastifyReply, p: Page, session: SessionView, first: boolean): Promise<FastifyReply> {
     const { codes } = await core.methods.createBackupCodes(session.user.username, actorOf(session));
-    return render(reply, p, 'backup', 'backup.title', { codes, first, csrf: session.csrf, signedIn: true });
+    const continueHref = first ? await afterEnrollment(session.user.username) : '/portal/account';
+    return render(reply, p, 'backup', 'backup.title', { codes, continueHref, csrf: session.csrf, signedIn: true });
   }
 
   /** A fresh pending authenticator for the session's user (earlier unfinished ones are removed). */
@@ -366,7 +448,7 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
     setSession(reply, done);
     // Backup codes come with the first authenticator, where offered: shown once, on this answer only.
     if (backupOffered(await core.settings.get())) return showBackupCodes(reply, { ...p, session: done }, done, true);
-    return go(reply, withNotice('/portal/account', 'account.setupNext'));
+    return go(reply, await afterEnrollment(done.user.username));
   });
 
   async function confirm(session: SessionView, code: string): Promise<boolean> {
@@ -426,6 +508,7 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
       return reply;
     }
     if (then === 'backup') return showBackupCodes(reply, r.p, updated, false);
+    if (then === 'questions') return go(reply, '/portal/questions');
     return then === 'add' ? go(reply, '/portal/methods/new') : go(reply, withNotice('/portal/account', 'account.verified'));
   });
 
@@ -444,7 +527,7 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
     ]);
     const user = await core.users.get(username);
     const date = new Intl.DateTimeFormat(p.lang, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' });
-    const active = methods.filter((m) => !m.pending && m.type !== 'backup');
+    const active = methods.filter((m) => !m.pending && m.type !== 'backup' && m.type !== 'questions');
     const backupSet = methods.find((m) => m.type === 'backup');
     const typeName = (m: MethodView): string => p.t(`method.${m.type}` as PortalKey);
     const codesSent = phoneCodesSent(session);
@@ -464,6 +547,8 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
       fraudAllowed: settings.fraud.allowReports,
       canEnroll: enrollable(settings).length > 0,
       backupOffered: backupOffered(settings),
+      questionsOffered: questionsOffered(settings),
+      questionsSet: methods.some((m) => m.type === 'questions'),
       backupLeft: backupSet ? backupSet.remaining : null,
       userLanguage: supported(user.language) ?? p.lang,
       methods: active.map((m) => ({
@@ -670,7 +755,7 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
 
   async function removeMethod(reply: FastifyReply, session: SessionView, id: string): Promise<void> {
     const username = session.user.username;
-    const active = (await core.methods.list(username)).filter((m) => !m.pending && m.type !== 'backup');
+    const active = (await core.methods.list(username)).filter((m) => !m.pending && m.type !== 'backup' && m.type !== 'questions');
     let notice: PortalKey = 'account.removed';
     if (!active.some((m) => m.id === id)) notice = 'error.generic';
     else if (active.length <= 1) notice = 'account.lastMethod';
@@ -684,6 +769,48 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
     if (!backupOffered(await core.settings.get())) return go(reply, withNotice('/portal/account', 'error.forbidden'));
     if (await reauthNeeded(reply, r.session, 'backup')) return reply;
     return showBackupCodes(reply, r.p, r.session, false);
+  });
+
+  // ---- Security questions (legacy, where offered) ---------------------------------------------
+
+  app.post('/questions/edit', async (request, reply) => {
+    const r = await signedIn(request, reply);
+    if (r === SENT) return reply;
+    if (!questionsOffered(await core.settings.get())) return go(reply, withNotice('/portal/account', 'error.forbidden'));
+    return (await reauthNeeded(reply, r.session, 'questions')) ? reply : go(reply, '/portal/questions');
+  });
+
+  function renderQuestions(reply: FastifyReply, p: Page, selected: readonly string[], notice: Notice | null, status = 200): FastifyReply {
+    const choices = QUESTION_IDS.map((id) => ({ id, text: p.t(`question.${id}`) }));
+    return render(reply, p, 'questions', 'questions.title', { count: QUESTIONS_PER_USER, choices, selected, notice }, status);
+  }
+
+  /** Setting questions is a change to how the user signs in: offered, and a second factor no older than the re-authentication window. */
+  async function mayEditQuestions(session: SessionView): Promise<boolean> {
+    return questionsOffered(await core.settings.get()) && (await freshSecondFactor(session));
+  }
+
+  app.get('/questions', async (request, reply) => {
+    const r = await signedIn(request, reply);
+    if (r === SENT) return reply;
+    if (!(await mayEditQuestions(r.session))) return go(reply, withNotice('/portal/account', 'error.forbidden'));
+    const own = await core.methods.questionsOf(r.session.user.username);
+    return renderQuestions(reply, r.p, own.length === QUESTIONS_PER_USER ? own : QUESTION_IDS.slice(0, QUESTIONS_PER_USER), noticeFrom(r.p));
+  });
+
+  app.post('/questions', async (request, reply) => {
+    const r = await signedIn(request, reply);
+    if (r === SENT) return reply;
+    if (!(await mayEditQuestions(r.session))) return go(reply, withNotice('/portal/account', 'error.forbidden'));
+    const numbers = Array.from({ length: QUESTIONS_PER_USER }, (_, i) => i + 1);
+    const answers = numbers.map((n) => ({ question: field(request.body, `question${n}`, 64) as QuestionId, answer: field(request.body, `answer${n}`, 512) }));
+    try {
+      await core.methods.setQuestions(r.session.user.username, answers, actorOf(r.session));
+    } catch (e) {
+      if (!isCoreError(e, 'validation_failed')) throw e;
+      return renderQuestions(reply, r.p, answers.map((a) => a.question), { kind: 'bad', text: r.p.t('questions.invalid') }, 400);
+    }
+    return go(reply, withNotice('/portal/account', 'questions.saved'));
   });
 
   // ---- One-time bypass ------------------------------------------------------------------------

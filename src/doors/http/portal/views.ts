@@ -60,6 +60,36 @@ ${notices}
 <button class="primary" type="submit"><%= it.t('verify.submit') %></button>
 </form>
 <% if (it.backupHint) { %><p class="help"><%= it.t('verify.backupHint') %></p><% } %>
+<% if (it.questionsHint) { %><p class="help"><%= it.t('questions.signInHint') %> <a href="/portal/verify/questions"><%= it.t('questions.signInLink') %></a></p><% } %>
+</section>`;
+
+const questions = `<% layout('@layout', it) %>
+<section class="card">
+<h1><%= it.t('questions.title') %></h1>
+<p class="lead"><%= it.t('questions.intro') %></p>
+<p class="help"><%= it.t('questions.weaker') %></p>
+${notices}
+<form method="post" action="/portal/questions"><input type="hidden" name="_csrf" value="<%= it.csrf %>">
+<% for (let i = 1; i <= it.count; i++) { %><fieldset><legend><%= it.t('questions.question', { n: i }) %></legend>
+<div class="field"><label for="question-<%= i %>"><%= it.t('questions.question', { n: i }) %></label><select id="question-<%= i %>" name="question<%= i %>" required><% for (const q of it.choices) { %><option value="<%= q.id %>"<%~ it.selected[i - 1] === q.id ? ' selected' : '' %>><%= q.text %></option><% } %></select></div>
+<div class="field"><label for="answer-<%= i %>"><%= it.t('questions.answer', { n: i }) %></label><input type="text" id="answer-<%= i %>" name="answer<%= i %>" autocomplete="off" spellcheck="false" minlength="2" maxlength="128" required aria-describedby="answer-help"></div>
+</fieldset><% } %>
+<p class="help" id="answer-help"><%= it.t('questions.answerHelp') %></p>
+<button class="primary" type="submit"><%= it.t('questions.save') %></button> <a href="/portal/account"><%= it.t('questions.skip') %></a>
+</form>
+</section>`;
+
+const answerQuestions = `<% layout('@layout', it) %>
+<section class="card">
+<h1><%= it.t('questions.verifyTitle') %></h1>
+<p class="lead"><%= it.t('questions.verifyIntro') %></p>
+${notices}
+<form method="post" action="/portal/verify/questions"><input type="hidden" name="_csrf" value="<%= it.csrf %>">
+<% it.asked.forEach((q, i) => { %><div class="field"><label for="answer-<%= i + 1 %>"><%= q.text %></label><input type="text" id="answer-<%= i + 1 %>" name="answer<%= i + 1 %>" autocomplete="off" spellcheck="false" maxlength="128" required<%~ i === 0 ? ' autofocus' : '' %>></div>
+<% }) %>
+<button class="primary" type="submit"><%= it.t('questions.verifySubmit') %></button>
+</form>
+<p><a href="/portal/verify"><%= it.t('questions.useCode') %></a></p>
 </section>`;
 
 const enroll = `<% layout('@layout', it) %>
@@ -86,7 +116,7 @@ const backup = `<% layout('@layout', it) %>
 <h1><%= it.t('backup.title') %></h1>
 <p class="lead"><%= it.t('backup.intro') %></p>
 <ol class="codes" id="backup-codes"><% for (const c of it.codes) { %><li><code><%= c %></code></li><% } %></ol>
-<p><a class="button primary" href="/portal/account<%= it.first ? '?notice=account.setupNext' : '' %>"><%= it.t('backup.continue') %></a></p>
+<p><a class="button primary" href="<%= it.continueHref %>"><%= it.t('backup.continue') %></a></p>
 </section>`;
 
 const message = `<% layout('@layout', it) %>
@@ -131,6 +161,16 @@ ${notices}
 <form method="post" action="/portal/backup-codes"><input type="hidden" name="_csrf" value="<%= it.csrf %>">
 <% if (it.backupLeft !== null) { %><p class="help"><%= it.t('backup.replaceWarning') %></p><% } %>
 <button class="secondary" type="submit"><%= it.t('backup.create') %></button></form>
+</section>
+<% } %>
+
+<% if (it.questionsOffered) { %>
+<section class="card" aria-labelledby="questions-h">
+<h2 id="questions-h"><%= it.t('questions.section') %></h2>
+<p><%= it.questionsSet ? it.t('questions.set') : it.t('questions.none') %></p>
+<p class="help"><%= it.t('questions.weaker') %></p>
+<form method="post" action="/portal/questions/edit"><input type="hidden" name="_csrf" value="<%= it.csrf %>">
+<button class="secondary" type="submit"><%= it.questionsSet ? it.t('questions.change') : it.t('questions.create') %></button></form>
 </section>
 <% } %>
 
@@ -225,7 +265,9 @@ export function createViews(): Eta {
   eta.loadTemplate('@account', account);
   eta.loadTemplate('@fraud', fraud);
   eta.loadTemplate('@backup', backup);
+  eta.loadTemplate('@questions', questions);
+  eta.loadTemplate('@answerQuestions', answerQuestions);
   return eta;
 }
 
-export type PageName = 'signIn' | 'verify' | 'enroll' | 'message' | 'account' | 'fraud' | 'backup';
+export type PageName = 'signIn' | 'verify' | 'enroll' | 'message' | 'account' | 'fraud' | 'backup' | 'questions' | 'answerQuestions';
