@@ -4,8 +4,9 @@
 # 1812/1813 on every interface and a system slapd 389.
 
 apt_install_peers() {
-  local policy=/usr/sbin/policy-rc.d own_policy='' rc=0 fresh_freeradius=''
+  local policy=/usr/sbin/policy-rc.d own_policy='' rc=0 fresh_freeradius='' fresh_nginx=''
   [ -x /usr/sbin/freeradius ] || fresh_freeradius=1
+  [ -x /usr/sbin/nginx ] || fresh_nginx=1
   printf 'slapd slapd/no_configuration boolean true\n' | debconf-set-selections 2>/dev/null || true
   # invoke-rc.d and deb-systemd-invoke ask policy-rc.d before starting a service: 101 = refused.
   # Docker images already ship one; elsewhere put one in place for the length of the install.
@@ -21,15 +22,19 @@ apt_install_peers() {
     trap - EXIT INT TERM
   fi
   [ "$rc" = 0 ] || return "$rc"
-  # A freshly installed freeradius is enabled for the next boot (and running, if a start got
-  # through some other way): stop and disable it. An instance someone set up earlier is left alone.
-  if [ -n "$fresh_freeradius" ] && [ -x /usr/sbin/freeradius ]; then
-    if [ -d /run/systemd/system ]; then
-      systemctl disable --now freeradius.service >/dev/null 2>&1 || true
-    else
-      service freeradius stop >/dev/null 2>&1 || true
-      update-rc.d freeradius disable >/dev/null 2>&1 || true
-    fi
+  # A freshly installed freeradius or nginx is enabled for the next boot (and running, if a start
+  # got through some other way): stop and disable it. An instance someone set up earlier is left alone.
+  [ -n "$fresh_freeradius" ] && [ -x /usr/sbin/freeradius ] && disable_service freeradius
+  [ -n "$fresh_nginx" ] && [ -x /usr/sbin/nginx ] && disable_service nginx
+  return 0
+}
+
+disable_service() {
+  if [ -d /run/systemd/system ]; then
+    systemctl disable --now "$1.service" >/dev/null 2>&1 || true
+  else
+    service "$1" stop >/dev/null 2>&1 || true
+    update-rc.d "$1" disable >/dev/null 2>&1 || true
   fi
   return 0
 }
