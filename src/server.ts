@@ -16,6 +16,8 @@ import type { Config, SmsConfig } from './config/schema.ts';
 import type { AuthenticationListener, Core } from './core/api.ts';
 import { trackInFlight } from './core/in-flight.ts';
 import { createCore } from './core/index.ts';
+import { isCoreError } from './core/errors.ts';
+import { compileSites } from './doors/http/gateway/sites.ts';
 import type { FirstFactorRegistry } from './core/first-factor/by-source.ts';
 import type { FirstFactorProvider, PasswordHasher, SmsSender, Store } from './core/ports.ts';
 import { createTwilioSender } from './delivery/twilio.ts';
@@ -285,6 +287,35 @@ async function pageFirstFactors(config: Config, ctx: Context): Promise<Pick<impo
   };
 }
 
+/** The web gateway's options; each site's application is created on first start if missing. */
+async function gatewayOptions(config: Config, ctx: Context): Promise<NonNullable<import('./doors/http/app.ts').HttpAppOptions['gateway']>> {
+  const g = config.gateway;
+  const registry = await ctx.firstFactors();
+  let firstFactor: FirstFactorProvider;
+  try {
+    firstFactor = registry.resolve(g.firstFactor);
+  } catch (e) {
+    throw new ConfigError(`gateway.firstFactor: ${(e as Error).message}`, 'gateway.firstFactor');
+  }
+  if (g.cookieDomain !== undefined && g.url === undefined) throw new ConfigError('gateway.url: required with gateway.cookieDomain (the one sign-in address for every site)', 'gateway.url');
+  const sites = g.sites.map((s) => ({ ...s, application: s.application ?? s.name }));
+  try {
+    compileSites(sites);
+  } catch (e) {
+    throw new ConfigError((e as Error).message, 'gateway.sites');
+  }
+  const system = { kind: 'system', name: 'gateway', role: 'admin' } as const;
+  for (const site of sites) {
+    try {
+      await ctx.core.applications.get(site.application);
+    } catch (e) {
+      if (!isCoreError(e, 'application_not_found')) throw e;
+      await ctx.core.applications.create({ name: site.application, requireUserMatch: true }, system);
+    }
+  }
+  return { firstFactor, proxies: [...g.proxies], sites, url: g.url, cookieDomain: g.cookieDomain, signInPerMinute: g.signInPerMinute };
+}
+
 export async function startServer(config: Config, opts: StartServerOptions = {}): Promise<RunningServer> {
   const [{ createLogger }, { createMetrics }] = await Promise.all([import('./ops/logger.ts'), import('./ops/metrics.ts')]);
   const logger = opts.logger ?? createLogger({ level: config.log.level, pretty: config.log.pretty ?? false });
@@ -314,6 +345,7 @@ export async function startServer(config: Config, opts: StartServerOptions = {})
       ...(directories ? { directories } : {}),
       ...(directorySync ? { directorySync } : {}),
       ...(await pageFirstFactors(config, ctx)),
+      ...(config.gateway.enabled ? { gateway: await gatewayOptions(config, ctx) } : {}),
     });
     await app.listen({ host: config.server.host, port: config.server.port });
   } catch (e) {

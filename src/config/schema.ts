@@ -381,6 +381,63 @@ const ConsoleSchema = Type.Object(
   { additionalProperties: false, default: {}, description: 'The admin console (users with a console role sign in with a password and a second factor).' },
 );
 
+const GatewaySiteSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9._-]{1,64}$', description: 'Name of the site (letters, digits, `.`, `_`, `-`), shown on the sign-in page and in logs. Required.' }),
+    application: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'Countersign application whose policy applies (allowed methods, trusted networks that skip the second factor) and whose name the audit trail shows. Default: the site name; it is created on first start if missing.',
+      }),
+    ),
+    origins: Type.Array(Type.String({ minLength: 1 }), {
+      minItems: 1,
+      description: 'Where the site is reached: `https://wiki.example.com`, `https://intranet.example.com:8443`. Picks the site of a request and limits where sign-in may redirect to. Required.',
+    }),
+    publicPaths: Type.Array(Type.String({ minLength: 1 }), {
+      default: [],
+      description: 'Paths reachable without signing in: `/static/**` (everything under), `/health` (exactly), `/api/*/status` (one segment). Case-sensitive; ambiguous paths (encoded slashes, dot segments, double encoding) are never public.',
+    }),
+    deniedNetworks: Type.Array(Type.String({ minLength: 1, 'x-network': true }), { default: [], description: 'Client networks refused outright (403), signed in or not.' }),
+    cacheSeconds: Type.Integer({
+      minimum: 60,
+      maximum: 604_800,
+      default: 3600,
+      description: 'How long a second factor is remembered for this site (the cookie cache); after it, the next request asks for a new code. Sessions also end on `sessions.idleSeconds` and `sessions.absoluteSeconds`.',
+    }),
+  },
+  { additionalProperties: false, description: 'A web site behind the gateway.' },
+);
+
+const GatewaySchema = Type.Object(
+  {
+    enabled: Type.Boolean({ default: false, description: 'Serve the web gateway at `/gateway`: forward-auth decisions for nginx, Traefik, Caddy and HAProxy, and their sign-in pages.' }),
+    firstFactor: FirstFactorName('gateway'),
+    proxies: Type.Array(Type.String({ minLength: 1, 'x-network': true }), {
+      default: ['127.0.0.1', '::1'],
+      description: 'Addresses or CIDRs of the reverse proxies: only they get decisions (others get 403), and only their `X-Forwarded-For` is believed.',
+    }),
+    url: Type.Optional(
+      Type.String({
+        minLength: 1,
+        pattern: '^https?://[^/?#]+/?$',
+        description: 'Public address of one sign-in host for every site (`https://auth.example.com`), used with `cookieDomain`. Default: each site signs in on its own origin (the proxy forwards `/gateway/` to Countersign).',
+      }),
+    ),
+    cookieDomain: Type.Optional(
+      Type.String({
+        minLength: 1,
+        pattern: '^[A-Za-z0-9.-]+$',
+        description: 'Domain the session cookie is shared under (`example.com`: one sign-in for every site below it). Default: a host-only `__Host-` cookie per site origin.',
+      }),
+    ),
+    signInPerMinute: Type.Integer({ minimum: 1, maximum: 100_000, default: 20, description: 'Gateway sign-in attempts per minute per client address (on top of the account lockout).' }),
+    sites: Type.Array(GatewaySiteSchema, { default: [], description: 'The protected sites.' }),
+  },
+  { additionalProperties: false, default: {}, description: 'The web gateway: MFA in front of web applications through a reverse proxy (see docs/gateway.md).' },
+);
+
 const SmsSchema = Type.Object(
   {
     provider: Type.Union([Type.Literal('none'), Type.Literal('twilio')], {
@@ -416,6 +473,7 @@ export const ConfigSchema = Type.Object(
     portal: PortalSchema,
     console: ConsoleSchema,
     sms: SmsSchema,
+    gateway: GatewaySchema,
   },
   { additionalProperties: false },
 );

@@ -3,7 +3,7 @@
  * call. Inputs are validated here too; a front door's own schema checks are a first line only.
  */
 import type { CoreError } from './errors.ts';
-import type { SessionStage } from './ports.ts';
+import type { SessionKind, SessionStage } from './ports.ts';
 import type { QuestionAnswer, QuestionId } from './methods/questions.ts';
 
 export type { QuestionAnswer, QuestionId } from './methods/questions.ts';
@@ -198,11 +198,11 @@ export interface Principal {
   readonly role: Role;
 }
 
-/** A portal or console sign-in session as front doors see it. */
+/** A portal, console or gateway sign-in session as front doors see it. */
 export interface SessionView {
   /** The token the browser holds (changes when the session is renewed). */
   readonly token: string;
-  readonly kind: 'portal' | 'console';
+  readonly kind: SessionKind;
   readonly user: UserView;
   readonly stage: SessionStage;
   readonly csrf: string;
@@ -215,7 +215,9 @@ export interface SessionView {
 
 /** A sign-in refused before a session or an authentication exists, for the audit trail. */
 export interface SignInRefusal {
-  readonly kind: 'portal' | 'console';
+  readonly kind: SessionKind;
+  /** The application the sign-in was for, in the audit trail; default: the kind (`portal`, `console`). */
+  readonly application?: string;
   /** As typed by the person signing in (it may name nobody). */
   readonly username: string;
   /** Why, e.g. `first_factor_invalid_credentials`, `no_console_role`. Never shown to the caller. */
@@ -364,8 +366,8 @@ export interface Core {
   };
   readonly sessions: {
     /** Starts a session for a user whose first factor passed. `forbidden` if they may not sign in here. */
-    start(input: { kind: 'portal' | 'console'; userId: string; stage: SessionStage; data?: Record<string, unknown>; clientIp?: string | null }): Promise<SessionView>;
-    resolve(kind: 'portal' | 'console', token: string | undefined): Promise<SessionView | undefined>;
+    start(input: { kind: SessionKind; userId: string; stage: SessionStage; data?: Record<string, unknown>; clientIp?: string | null }): Promise<SessionView>;
+    resolve(kind: SessionKind, token: string | undefined): Promise<SessionView | undefined>;
     update(session: SessionView, fields: { stage?: SessionStage; data?: Record<string, unknown> }): Promise<SessionView>;
     /** New token and anti-forgery token, same session (at sign-in). */
     renew(session: SessionView, fields: { stage: SessionStage; data: Record<string, unknown> }): Promise<SessionView>;

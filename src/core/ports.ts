@@ -374,10 +374,13 @@ export type SessionStage =
   /** Signed in. */
   | 'complete';
 
-/** A portal or console sign-in session. The token is never stored: only its keyed hash. */
+/** Who a sign-in session is for: the user portal, the admin console, or the web gateway's protected sites. */
+export type SessionKind = 'portal' | 'console' | 'gateway';
+
+/** A portal, console or gateway sign-in session. The token is never stored: only its keyed hash. */
 export interface SessionRecord {
   readonly idHash: string;
-  readonly kind: 'portal' | 'console';
+  readonly kind: SessionKind;
   readonly userId: string;
   readonly stage: SessionStage;
   /** The anti-forgery token forms and API calls must echo. */
@@ -403,7 +406,7 @@ export interface SessionStore {
   rename(oldIdHash: string, next: SessionRecord): Promise<boolean>;
   delete(idHash: string): Promise<boolean>;
   /** Ends every session of the user (of one kind, or all). Returns the count. */
-  deleteForUser(userId: string, kind?: 'portal' | 'console'): Promise<number>;
+  deleteForUser(userId: string, kind?: SessionKind): Promise<number>;
   /** Deletes sessions past their absolute end or idle since before `idleBefore`. */
   prune(now: number, idleBefore: number): Promise<number>;
 }

@@ -56,7 +56,7 @@ export function createSessionsService({ store, clock, random, keyedHasher, polic
   /** The user may hold this kind of session right now. */
   function allowed(kind: SessionRecord['kind'], user: User): boolean {
     if (user.status === 'disabled' || user.blockedAt !== null) return false;
-    return kind === 'portal' || user.consoleRole !== null;
+    return kind !== 'console' || user.consoleRole !== null;
   }
 
   return {
@@ -127,12 +127,13 @@ export function createSessionsService({ store, clock, random, keyedHasher, polic
 
     /** Audits a sign-in refused before a session existed; the reason stays inside. */
     async refused(refusal: SignInRefusal, actor: Actor): Promise<void> {
-      if (refusal.kind !== 'portal' && refusal.kind !== 'console') throw new CoreError('validation_failed', 'kind must be portal or console');
+      if (refusal.kind !== 'portal' && refusal.kind !== 'console' && refusal.kind !== 'gateway') throw new CoreError('validation_failed', 'kind must be portal, console or gateway');
+      const application = refusal.application === undefined ? refusal.kind : String(refusal.application).slice(0, 64);
       const typed = typeof refusal.username === 'string' ? refusal.username.slice(0, MAX_RECORDED_USERNAME) : '';
       const user = typed === '' ? undefined : await store.users.getByUsername(typed);
       const ip = refusal.clientIp;
       await audit.signInRefused({
-        application: refusal.kind,
+        application,
         username: typed,
         user,
         reason: String(refusal.reason).slice(0, 128),

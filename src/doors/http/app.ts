@@ -10,6 +10,7 @@
  *                                    synchronization (the `directorySync` service)
  *   /portal/...                      the user portal: server-rendered pages (portal/)
  *   /admin/...                       the admin console: a single-page app and its sign-in (console/)
+ *   /gateway/...                     the web gateway: forward-auth decisions for reverse proxies and their sign-in pages (gateway/)
  *
  * Every response carries `x-request-id`, `x-content-type-options: nosniff` and
  * `cache-control: no-store`; errors are `application/problem+json` (see errors.ts).
@@ -73,6 +74,8 @@ export interface HttpAppOptions {
   readonly portal?: { readonly enabled?: boolean; readonly firstFactor?: FirstFactorProvider; readonly signInPerMinute?: number };
   /** The admin console: off with enabled false; its own first factor (default: firstFactor). */
   readonly console?: { readonly enabled?: boolean; readonly firstFactor?: FirstFactorProvider };
+  /** The web gateway's forward-auth door at /gateway (sites, proxies, cookie scope); absent: not served. Its first factor defaults to firstFactor. */
+  readonly gateway?: Omit<import('./gateway/index.ts').GatewayOptions, 'core' | 'clock' | 'firstFactor'> & { readonly firstFactor?: FirstFactorProvider };
   /** The built admin console (index.html, assets/); default dist/console under the repository root. */
   readonly consoleDir?: string;
   /** The clock of portal and console sessions (the core's clock; tests pass a fake one). */
@@ -97,7 +100,7 @@ export function routesOf(app: FastifyInstance): readonly RouteInfo[] {
 }
 const DOCS_PREFIX = `${API_PREFIX}/docs`;
 /** Pages that set their own headers (a page CSP instead of the API's). */
-const PAGE_PREFIXES = ['/portal', '/admin'];
+const PAGE_PREFIXES = ['/portal', '/admin', '/gateway'];
 const isPage = (url: string): boolean => PAGE_PREFIXES.some((p) => url === p || url.startsWith(`${p}/`) || url.startsWith(`${p}?`));
 
 /** Request ids: a caller's x-request-id when it is a short token, else a new unique id. */
@@ -245,6 +248,12 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
       https: opts.https !== undefined,
       staticDir: opts.consoleDir ?? builtConsoleDir(import.meta.url),
     });
+  }
+
+  const gatewayFirstFactor = opts.gateway?.firstFactor ?? opts.firstFactor;
+  if (opts.gateway && gatewayFirstFactor) {
+    const { gatewayDoor } = await import('./gateway/index.ts');
+    await app.register(gatewayDoor, { ...opts.gateway, prefix: '/gateway', core: opts.core, firstFactor: gatewayFirstFactor, clock: opts.clock ?? systemClock });
   }
 
   const access = createAccessHook({ core: opts.core, rateLimit: opts.rateLimit });

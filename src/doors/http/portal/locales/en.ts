@@ -180,6 +180,16 @@ export const en = {
   'error.csrf': 'This form has expired. Reload the page and try again.',
   'error.notFound': 'This page does not exist.',
   'error.back': 'Back to your account',
+  'gateway.title': 'Sign in to {{site}}',
+  'gateway.intro': 'This site asks you to sign in with your organization account and verify it is you.',
+  'gateway.continue': 'Continue',
+  'gateway.verifyIntro': 'Enter the code shown in your authenticator app to reach {{site}}.',
+  'gateway.noDestination': 'Open the site you want to reach; it brings you here to sign in.',
+  'gateway.signedOut': 'You have signed out of every site.',
+  'gateway.signOutTitle': 'Sign out',
+  'gateway.signOutIntro': 'Sign out of every site protected by this sign-in.',
+  'gateway.signOut': 'Sign out everywhere',
+  'gateway.back': 'Back to the site',
 } as const;
 
 export type PortalKey = keyof typeof en;

@@ -1,0 +1,368 @@
+/**
+ * The web gateway's forward-auth door (/gateway): reverse proxies people already run ask here
+ * whether a request may pass, and send people without a session to the sign-in page here.
+ *
+ *   GET /gateway/auth           nginx auth_request: 200 (pass, identity in Remote-* headers),
+ *                               401 with the sign-in address in Location, or 403 (denied)
+ *   GET /gateway/forward-auth   Traefik ForwardAuth, Caddy forward_auth, HAProxy: the same
+ *                               decision, with 302 to the sign-in page instead of 401
+ *   /gateway/sign-in, /verify   first factor, then second factor, then back to where the user was
+ *   /gateway/sign-out           ends the session: every site's next request needs a new sign-in
+ *
+ * Decisions are asked only by the configured proxies (`gateway.proxies`); anything else gets 403.
+ * The original request comes from `X-Original-URL` or `X-Forwarded-Proto/-Host/-Uri`; its origin
+ * picks the site (unknown origins are denied), its raw path the public-path rules (ambiguous paths
+ * are never public, see targets.ts). The client address is the last `X-Forwarded-For` entry the
+ * proxy added. A session is one core session of kind 'gateway' in a cookie (`__Host-cs_gateway`,
+ * or `__Secure-cs_gateway` scoped to `gateway.cookieDomain`); each site remembers its second factor
+ * for its `cacheSeconds`. Redirects go only to configured site origins.
+ */
+import formbody from '@fastify/formbody';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Actor, AuthenticationOutcome, Core, SessionView } from '../../../core/api.ts';
+import { NetworkList } from '../../../core/auth/networks.ts';
+import { isCoreError } from '../../../core/errors.ts';
+import type { Clock, FirstFactorProvider } from '../../../core/ports.ts';
+import { systemRandom } from '../../../platform/random.ts';
+import { PORTAL_CSS } from '../portal/assets.ts';
+import { fromAcceptLanguage, supported, translator, type Translate } from '../portal/i18n.ts';
+import type { PortalKey } from '../portal/locales/en.ts';
+import { compileSites, originalTarget, type GatewaySiteConfig, type Site, type SiteTable } from './sites.ts';
+import { safeRedirect } from './targets.ts';
+import { createGatewayViews, type GatewayPage } from './views.ts';
+
+export interface GatewayOptions {
+  readonly core: Core;
+  readonly firstFactor: FirstFactorProvider;
+  readonly clock: Clock;
+  readonly sites: readonly GatewaySiteConfig[];
+  /**
+   * Public base URL of the sign-in pages when they are served on one host for every site
+   * (`https://auth.example.com`, with `cookieDomain`). Absent: each site's own origin, where the
+   * proxy forwards /gateway/ to Countersign.
+   */
+  readonly url?: string | undefined;
+  /** Domain the session cookie is shared under (`example.com`); absent: a host-only `__Host-` cookie. */
+  readonly cookieDomain?: string | undefined;
+  /** Addresses or CIDRs of the reverse proxies: only they get decisions, and only their X-Forwarded-For is believed. */
+  readonly proxies: readonly string[];
+  /** Sign-in attempts per minute per client address (default 20). */
+  readonly signInPerMinute?: number | undefined;
+}
+
+const CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const PAGE_HEADERS = {
+  'content-security-policy': CSP,
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+  'cross-origin-opener-policy': 'same-origin',
+  'x-frame-options': 'DENY',
+};
+const CSS_VERSION = createHash('sha256').update(PORTAL_CSS).digest('hex').slice(0, 12);
+const MAX_CODE_ATTEMPTS = 5;
+const CODE = /^(?:[0-9]{6,8}|[0-9]{5}[ -]?[0-9]{5})$/;
+/** Identity headers a proxy copies to the application; any copy sent by a client must be replaced or removed by the proxy. */
+export const IDENTITY_HEADERS = ['remote-user', 'remote-email', 'remote-name', 'remote-groups'] as const;
+/** Header values are sent only when plain printable ASCII (no header injection, no encoding ambiguity). */
+const HEADER_SAFE = /^[\x20-\x7e]{1,512}$/;
+
+type Form = Record<string, string | undefined>;
+type Decision = { readonly status: 200; readonly session?: SessionView } | { readonly status: 401; readonly location: string } | { readonly status: 403 };
+
+const GATEWAY_ACTOR: Actor = { kind: 'system', name: 'gateway', role: 'self' };
+const actorOf = (session: SessionView): Actor => ({ kind: 'user', name: session.user.username, role: 'self' });
+
+function field(body: unknown, name: string, max = 1024): string {
+  const v = (body as Form | undefined)?.[name];
+  return typeof v === 'string' ? v.slice(0, max) : '';
+}
+
+function sameToken(a: string | undefined, b: string | undefined): boolean {
+  if (typeof a !== 'string' || typeof b !== 'string' || a.length === 0) return false;
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** The sites each session has passed the second factor for, with when. */
+function approvals(session: SessionView): Record<string, number> {
+  const sites = session.data['sites'];
+  return typeof sites === 'object' && sites !== null ? (sites as Record<string, number>) : {};
+}
+
+export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): Promise<void> {
+  const { core, firstFactor, clock } = opts;
+  const table: SiteTable = compileSites(opts.sites);
+  const proxies = new NetworkList(opts.proxies);
+  const views = createGatewayViews();
+  const signInLimit = new RateLimiterMemory({ points: opts.signInPerMinute ?? 20, duration: 60, keyPrefix: 'gateway-sign-in' });
+  const cookieName = opts.cookieDomain ? '__Secure-cs_gateway' : '__Host-cs_gateway';
+  const formCookie = '__Host-cs_gateway_form';
+  // Lax: people arrive from the protected sites by top-level navigation; forms carry their own tokens.
+  const cookieOptions = { path: '/', secure: true, httpOnly: true, sameSite: 'lax' as const, ...(opts.cookieDomain ? { domain: opts.cookieDomain } : {}) };
+  const formCookieOptions = { path: '/', secure: true, httpOnly: true, sameSite: 'strict' as const };
+  const base = opts.url?.replace(/\/+$/, '');
+
+  await app.register(formbody, { bodyLimit: 16 * 1024 });
+  app.addHook('onRoute', (route) => {
+    route.schema = { ...(route.schema ?? {}), hide: true };
+  });
+
+  // ---- Who is asking, from where ----------------------------------------------------------------
+
+  const fromProxy = (request: FastifyRequest): boolean => proxies.contains(request.socket.remoteAddress);
+
+  /** The client: the last X-Forwarded-For entry when a configured proxy relays the request, else the peer. */
+  function clientAddress(request: FastifyRequest): string | null {
+    const peer = request.socket.remoteAddress ?? null;
+    if (!fromProxy(request)) return peer;
+    const forwarded = request.headers['x-forwarded-for'];
+    const list = typeof forwarded === 'string' ? forwarded.split(',') : [];
+    const last = list.at(-1)?.trim();
+    return last === undefined || last === '' ? peer : last;
+  }
+
+  function signInUrl(siteOrigin: string, target: string): string {
+    return `${base ?? siteOrigin}/gateway/sign-in?rd=${encodeURIComponent(target)}`;
+  }
+
+  /** Whether the session may reach the site now: signed in, and the site's second factor still remembered. */
+  function passes(session: SessionView | undefined, site: Site): boolean {
+    if (session?.stage !== 'complete') return false;
+    const at = approvals(session)[site.name];
+    return typeof at === 'number' && clock.now() - at < site.cacheSeconds * 1000;
+  }
+
+  // ---- Decisions ------------------------------------------------------------------------------
+
+  async function decide(request: FastifyRequest): Promise<Decision> {
+    if (!fromProxy(request)) return { status: 403 };
+    const target = originalTarget(request.headers);
+    const site = target ? table.byOrigin(target.origin) : undefined;
+    if (!target || !site) return { status: 403 };
+    if (site.denied.contains(clientAddress(request))) return { status: 403 };
+    if (site.isPublic(target.rawPath)) return { status: 200 };
+    const session = await core.sessions.resolve('gateway', request.cookies[cookieName]);
+    if (session && passes(session, site)) return { status: 200, session };
+    return { status: 401, location: signInUrl(target.origin, target.url) };
+  }
+
+  function identity(reply: FastifyReply, session: SessionView): void {
+    const user = session.user;
+    const groups = session.data['groups'];
+    const values: Record<string, string | null> = {
+      'remote-user': user.username,
+      'remote-email': user.email,
+      'remote-name': user.displayName,
+      'remote-groups': Array.isArray(groups) ? groups.join(',') : '',
+    };
+    for (const name of IDENTITY_HEADERS) {
+      const v = values[name];
+      // Always set (empty when unknown or unsafe), so a proxy copying it replaces whatever the client sent.
+      reply.header(name, typeof v === 'string' && HEADER_SAFE.test(v) ? v : '');
+    }
+  }
+
+  app.get('/auth', async (request, reply) => {
+    const d = await decide(request);
+    reply.header('cache-control', 'no-store');
+    if (d.status === 200 && d.session) identity(reply, d.session);
+    if (d.status === 401) reply.header('location', d.location);
+    return reply.code(d.status).send();
+  });
+
+  app.get('/forward-auth', async (request, reply) => {
+    const d = await decide(request);
+    reply.header('cache-control', 'no-store');
+    if (d.status === 200 && d.session) identity(reply, d.session);
+    if (d.status === 401) return reply.code(302).header('location', d.location).send();
+    return reply.code(d.status).send();
+  });
+
+  // ---- Pages ----------------------------------------------------------------------------------
+
+  function t(request: FastifyRequest): { t: Translate; lang: string } {
+    const lang = fromAcceptLanguage(request.headers['accept-language']) ?? supported('en') ?? 'en';
+    return { t: translator(lang), lang };
+  }
+
+  function render(request: FastifyRequest, reply: FastifyReply, page: GatewayPage, title: string, data: Record<string, unknown>, status = 200): FastifyReply {
+    const { t: tr, lang } = t(request);
+    const html = views.render(`@${page}`, { t: tr, lang, title, cssVersion: CSS_VERSION, notice: null, csrf: '', ...data });
+    return reply.code(status).headers(PAGE_HEADERS).type('text/html; charset=utf-8').send(html);
+  }
+
+  const go = (reply: FastifyReply, to: string): FastifyReply => reply.code(303).headers(PAGE_HEADERS).header('location', to).send();
+
+  /** The destination of a sign-in and its site, when it is a configured site's address. */
+  function destination(raw: string): { url: string; site: Site } | undefined {
+    const url = safeRedirect(raw, table.allowed);
+    const site = url ? table.byOrigin(url.origin) : undefined;
+    return url && site ? { url: url.href, site } : undefined;
+  }
+
+  function noDestination(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    const { t: tr } = t(request);
+    return render(request, reply, 'message', tr('signIn.title'), { notice: { kind: 'bad', text: tr('gateway.noDestination') } }, 400);
+  }
+
+  function signInForm(request: FastifyRequest, reply: FastifyReply, dest: { url: string; site: Site }, username: string, notice: PortalKey | null, status = 200): FastifyReply {
+    const { t: tr } = t(request);
+    const token = Buffer.from(systemRandom.bytes(32)).toString('base64url');
+    reply.setCookie(formCookie, token, formCookieOptions);
+    return render(request, reply, 'signIn', tr('gateway.title', { site: dest.site.name }), { csrf: token, rd: dest.url, username, notice: notice ? { kind: 'bad', text: tr(notice) } : null }, status);
+  }
+
+  function verifyForm(request: FastifyRequest, reply: FastifyReply, session: SessionView, site: Site, notice: PortalKey | null, status = 200): FastifyReply {
+    const { t: tr } = t(request);
+    return render(request, reply, 'verify', tr('gateway.title', { site: site.name }), { csrf: session.csrf, site: site.name, notice: notice ? { kind: 'bad', text: tr(notice) } : null }, status);
+  }
+
+  /**
+   * Opens the second factor for a site: the core decides (trusted networks of the site's
+   * application, a one-time bypass, or a challenge). Approved: the site is remembered and the user
+   * goes on. Challenge: the verify page.
+   */
+  async function secondFactor(request: FastifyRequest, reply: FastifyReply, session: SessionView, dest: { url: string; site: Site }): Promise<FastifyReply> {
+    const outcome = await core.authentications.create(
+      { username: session.user.username, application: dest.site.application, clientIp: clientAddress(request), exemptions: { trustedIp: true, cache: false, bypass: true } },
+      actorOf(session),
+    );
+    if (outcome.view.state === 'approved') return approve(reply, session, dest);
+    if (outcome.view.state !== 'challenge') {
+      await core.sessions.end(session.token);
+      reply.clearCookie(cookieName, cookieOptions);
+      return signInForm(request, reply, dest, '', 'signIn.failed', 401);
+    }
+    const pending = await core.sessions.update(session, { data: { ...session.data, pending: { authenticationId: outcome.view.id, site: dest.site.name, rd: dest.url, attempts: 0 } } });
+    return verifyForm(request, reply, pending, dest.site, null);
+  }
+
+  /** The site's second factor passed: a new session token (renewed at every sign-in), then back to the site. */
+  async function approve(reply: FastifyReply, session: SessionView, dest: { url: string; site: Site }): Promise<FastifyReply> {
+    const { pending: _pending, ...rest } = session.data;
+    const done = await core.sessions.renew(session, { stage: 'complete', data: { ...rest, sites: { ...approvals(session), [dest.site.name]: clock.now() } } });
+    reply.setCookie(cookieName, done.token, cookieOptions);
+    return go(reply, dest.url);
+  }
+
+  app.get('/assets/gateway.css', async (_request, reply) =>
+    reply.header('cache-control', 'public, max-age=31536000, immutable').type('text/css; charset=utf-8').send(PORTAL_CSS),
+  );
+
+  app.get('/sign-in', async (request, reply) => {
+    const dest = destination(field(request.query, 'rd', 4096));
+    if (!dest) return noDestination(request, reply);
+    const session = await core.sessions.resolve('gateway', request.cookies[cookieName]);
+    if (passes(session, dest.site)) return go(reply, dest.url);
+    // Signed in already (another site, or this site's second factor has expired): only the second factor.
+    if (session?.stage === 'complete') return secondFactor(request, reply, session, dest);
+    return signInForm(request, reply, dest, '', null);
+  });
+
+  app.post('/sign-in', async (request, reply) => {
+    const dest = destination(field(request.body, 'rd', 4096));
+    if (!dest) return noDestination(request, reply);
+    const username = field(request.body, 'username', 256).trim();
+    const password = field(request.body, 'password', 4096);
+    if (!sameToken(field(request.body, '_csrf', 128), request.cookies[formCookie])) return signInForm(request, reply, dest, username, 'error.csrf', 403);
+    const ip = clientAddress(request);
+    try {
+      await signInLimit.consume(ip ?? 'unknown');
+    } catch (e) {
+      if (e instanceof RateLimiterRes) return signInForm(request, reply, dest, username, 'signIn.tooMany', 429);
+      throw e;
+    }
+    const old = request.cookies[cookieName];
+    if (old) await core.sessions.end(old);
+    reply.clearCookie(cookieName, cookieOptions);
+
+    const first = await firstFactor.verify(username, password);
+    if (!first.ok) {
+      await core.sessions.refused({ kind: 'gateway', application: dest.site.application, username, reason: `first_factor_${first.reason}`, clientIp: ip }, GATEWAY_ACTOR);
+      return signInForm(request, reply, dest, username, 'signIn.failed', 401);
+    }
+    let session: SessionView;
+    try {
+      const user = await core.users.get(username);
+      session = await core.sessions.start({ kind: 'gateway', userId: user.id, stage: 'second_factor', clientIp: ip });
+    } catch (e) {
+      if (!isCoreError(e, 'user_not_found') && !isCoreError(e, 'forbidden')) throw e;
+      await core.sessions.refused({ kind: 'gateway', application: dest.site.application, username, reason: isCoreError(e, 'forbidden') ? 'account_cannot_sign_in' : 'user_not_imported', clientIp: ip }, GATEWAY_ACTOR);
+      return signInForm(request, reply, dest, username, 'signIn.failed', 401);
+    }
+    reply.setCookie(cookieName, session.token, cookieOptions);
+    return secondFactor(request, reply, session, dest);
+  });
+
+  /** The open second factor of the request's session, with its site and destination. */
+  async function pendingOf(request: FastifyRequest): Promise<{ session: SessionView; id: string; attempts: number; dest: { url: string; site: Site } } | undefined> {
+    const session = await core.sessions.resolve('gateway', request.cookies[cookieName]);
+    const pending = session?.data['pending'] as { authenticationId?: unknown; site?: unknown; rd?: unknown; attempts?: unknown } | undefined;
+    if (!session || !pending || typeof pending.authenticationId !== 'string' || typeof pending.rd !== 'string') return undefined;
+    const dest = destination(pending.rd);
+    if (!dest || dest.site.name !== pending.site) return undefined;
+    return { session, id: pending.authenticationId, attempts: Number(pending.attempts ?? 0), dest };
+  }
+
+  app.get('/verify', async (request, reply) => {
+    const p = await pendingOf(request);
+    if (!p) return noDestination(request, reply);
+    return verifyForm(request, reply, p.session, p.dest.site, null);
+  });
+
+  app.post('/verify', async (request, reply) => {
+    const p = await pendingOf(request);
+    if (!p) return noDestination(request, reply);
+    if (!sameToken(field(request.body, '_csrf', 128), p.session.csrf)) return verifyForm(request, reply, p.session, p.dest.site, 'error.csrf', 403);
+    const code = field(request.body, 'code', 64).trim();
+    if ((await answer(p.session, p.id, code)) === 'approved') return approve(reply, p.session, p.dest);
+    // Another try on a new challenge, up to MAX_CODE_ATTEMPTS; the core's lockout counts each failure.
+    const attempts = p.attempts + 1;
+    const retry =
+      attempts < MAX_CODE_ATTEMPTS
+        ? await core.authentications.create(
+            { username: p.session.user.username, application: p.dest.site.application, clientIp: clientAddress(request), exemptions: { trustedIp: false, cache: false, bypass: false } },
+            actorOf(p.session),
+          )
+        : undefined;
+    if (retry?.view.state !== 'challenge') {
+      await core.sessions.end(p.session.token);
+      reply.clearCookie(cookieName, cookieOptions);
+      return signInForm(request, reply, p.dest, '', 'signIn.failed', 401);
+    }
+    const next = await core.sessions.update(p.session, { data: { ...p.session.data, pending: { authenticationId: retry.view.id, site: p.dest.site.name, rd: p.dest.url, attempts } } });
+    return verifyForm(request, reply, next, p.dest.site, 'verify.failed', 401);
+  });
+
+  async function answer(session: SessionView, id: string, code: string): Promise<'approved' | 'denied'> {
+    if (!CODE.test(code)) return 'denied';
+    let outcome: AuthenticationOutcome;
+    try {
+      outcome = await core.authentications.answer(id, code, actorOf(session));
+    } catch (e) {
+      if (isCoreError(e, 'authentication_closed') || isCoreError(e, 'authentication_not_found') || isCoreError(e, 'validation_failed')) return 'denied';
+      throw e;
+    }
+    return outcome.view.state === 'approved' && outcome.view.username.toLowerCase() === session.user.username.toLowerCase() ? 'approved' : 'denied';
+  }
+
+  app.get('/sign-out', async (request, reply) => {
+    const { t: tr } = t(request);
+    const session = await core.sessions.resolve('gateway', request.cookies[cookieName]);
+    if (!session) return render(request, reply, 'message', tr('gateway.signOutTitle'), { notice: { kind: 'ok', text: tr('gateway.signedOut') } });
+    return render(request, reply, 'signOut', tr('gateway.signOutTitle'), { csrf: session.csrf });
+  });
+
+  app.post('/sign-out', async (request, reply) => {
+    const { t: tr } = t(request);
+    const session = await core.sessions.resolve('gateway', request.cookies[cookieName]);
+    if (session && !sameToken(field(request.body, '_csrf', 128), session.csrf)) return render(request, reply, 'signOut', tr('gateway.signOutTitle'), { csrf: session.csrf, notice: { kind: 'bad', text: tr('error.csrf') } }, 403);
+    if (session) await core.sessions.end(session.token);
+    reply.clearCookie(cookieName, cookieOptions);
+    return render(request, reply, 'message', tr('gateway.signOutTitle'), { notice: { kind: 'ok', text: tr('gateway.signedOut') } });
+  });
+}

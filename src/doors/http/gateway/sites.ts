@@ -1,0 +1,138 @@
+/**
+ * The protected sites of the web gateway, compiled once: which site a request is for (by its
+ * origin), its public paths, its denied networks, and the origins the sign-in page may send
+ * people back to.
+ */
+import { NetworkList } from '../../../core/auth/networks.ts';
+import { compilePathRules, normalizePath, type AllowedOrigin } from './targets.ts';
+
+export interface GatewaySiteConfig {
+  /** Name in logs, the session and the URLs of the sign-in page. */
+  readonly name: string;
+  /** The core application whose policy (allowed methods, trusted networks) applies and whose name the audit trail shows. */
+  readonly application: string;
+  /** Origins of the site: `https://wiki.example.com`, `http://127.0.0.1:8080`. */
+  readonly origins: readonly string[];
+  /** Paths anyone may reach without signing in: `/static/**`, `/health`, `/api/*\/status`. */
+  readonly publicPaths: readonly string[];
+  /** Client networks refused outright (403), signed in or not. */
+  readonly deniedNetworks: readonly string[];
+  /** How long a second factor is remembered for this site (the cookie cache), in seconds. */
+  readonly cacheSeconds: number;
+}
+
+export interface Site extends GatewaySiteConfig {
+  isPublic(rawPath: string): boolean;
+  readonly denied: NetworkList;
+}
+
+/** Where a request was going, as the reverse proxy reports it. The path stays as the client sent it. */
+export interface Target {
+  readonly origin: string;
+  /** Path and query exactly as sent (never decoded here). */
+  readonly rawPath: string;
+  readonly url: string;
+}
+
+const DEFAULT_PORT: Record<string, string> = { https: '443', http: '80' };
+const ORIGIN = /^(https?):\/\/([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?$/;
+
+/** `HTTPS://Wiki.Example.com:443` -> `https://wiki.example.com`; undefined when not a plain origin. */
+export function canonicalOrigin(text: string): string | undefined {
+  const m = ORIGIN.exec(text.trim().toLowerCase());
+  if (!m) return undefined;
+  const [, scheme, host, port] = m as unknown as [string, string, string, string | undefined];
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return undefined;
+  return port === undefined || port === DEFAULT_PORT[scheme] ? `${scheme}://${host}` : `${scheme}://${host}:${Number(port)}`;
+}
+
+/** The redirect allow-list entry of an origin. */
+function allowedOrigin(origin: string): AllowedOrigin {
+  const url = new URL(origin);
+  const scheme = url.protocol === 'http:' ? 'http' : 'https';
+  return url.port === '' ? { scheme, host: url.hostname } : { scheme, host: url.hostname, port: Number(url.port) };
+}
+
+export interface SiteTable {
+  readonly sites: readonly Site[];
+  /** The site of an origin (canonical form), or undefined. */
+  byOrigin(origin: string): Site | undefined;
+  byName(name: string): Site | undefined;
+  /** Every site origin: where the sign-in page may send people back to. */
+  readonly allowed: readonly AllowedOrigin[];
+}
+
+/** Compiles the sites; throws an Error naming the bad site and field. */
+export function compileSites(configs: readonly GatewaySiteConfig[]): SiteTable {
+  const byOrigin = new Map<string, Site>();
+  const byName = new Map<string, Site>();
+  for (const [i, c] of configs.entries()) {
+    const where = `gateway.sites[${i}] (${c.name})`;
+    if (byName.has(c.name)) throw new Error(`${where}: another site has this name`);
+    let isPublicPath: (path: string) => boolean;
+    try {
+      isPublicPath = compilePathRules(c.publicPaths);
+    } catch (e) {
+      throw new Error(`${where}.publicPaths: ${(e as Error).message}`);
+    }
+    let denied: NetworkList;
+    try {
+      denied = new NetworkList(c.deniedNetworks);
+    } catch (e) {
+      throw new Error(`${where}.deniedNetworks: ${(e as Error).message}`);
+    }
+    const origins = c.origins.map((o) => {
+      const canonical = canonicalOrigin(o);
+      if (!canonical) throw new Error(`${where}.origins: "${o}" is not an origin such as https://wiki.example.com or http://10.0.0.5:8080`);
+      if (byOrigin.has(canonical)) throw new Error(`${where}.origins: "${o}" belongs to another site already`);
+      return canonical;
+    });
+    const site: Site = {
+      ...c,
+      origins,
+      denied,
+      isPublic: (rawPath) => {
+        const path = normalizePath(rawPath);
+        return path !== null && isPublicPath(path);
+      },
+    };
+    for (const o of origins) byOrigin.set(o, site);
+    byName.set(c.name, site);
+  }
+  const sites = [...byName.values()];
+  return {
+    sites,
+    byOrigin: (origin) => byOrigin.get(origin),
+    byName: (name) => byName.get(name),
+    allowed: sites.flatMap((s) => s.origins.map(allowedOrigin)),
+  };
+}
+
+/**
+ * The original request from the proxy's headers: `X-Original-URL` (nginx, HAProxy), else
+ * `X-Forwarded-Proto` + `X-Forwarded-Host` + `X-Forwarded-Uri` (Traefik, Caddy).
+ */
+export function originalTarget(headers: Record<string, string | string[] | undefined>): Target | undefined {
+  const one = (name: string): string | undefined => {
+    const v = headers[name];
+    return typeof v === 'string' ? v : undefined;
+  };
+  let scheme: string | undefined;
+  let authority: string | undefined;
+  let rawPath: string | undefined;
+  const original = one('x-original-url');
+  if (original !== undefined) {
+    const m = /^(https?):\/\/([^/?#\s]+)([^#\s]*)$/i.exec(original);
+    if (!m) return undefined;
+    [, scheme, authority, rawPath] = m as unknown as [string, string, string, string];
+  } else {
+    scheme = one('x-forwarded-proto');
+    authority = one('x-forwarded-host');
+    rawPath = one('x-forwarded-uri');
+    if (scheme === undefined || authority === undefined || rawPath === undefined || /[\s#]/.test(rawPath)) return undefined;
+  }
+  if (rawPath === '') rawPath = '/';
+  if (!rawPath.startsWith('/')) return undefined;
+  const origin = canonicalOrigin(`${scheme}://${authority}`);
+  return origin ? { origin, rawPath, url: `${origin}${rawPath}` } : undefined;
+}

@@ -1,0 +1,80 @@
+/**
+ * The gateway's sign-in pages, as eta templates over the portal's stylesheet and texts (values
+ * are escaped unless written with `<%~`). No JavaScript: plain forms with an anti-forgery token.
+ */
+import { Eta } from 'eta';
+
+const layout = `<!doctype html>
+<html lang="<%= it.lang %>">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title><%= it.title %> · <%= it.t('app.title') %></title>
+<link rel="stylesheet" href="/gateway/assets/gateway.css?v=<%= it.cssVersion %>">
+</head>
+<body>
+<header class="top"><div class="bar"><span class="brand"><%= it.t('app.title') %></span></div></header>
+<main id="main">
+<%~ it.body %>
+</main>
+</body>
+</html>`;
+
+const notices = `<% if (it.notice) { %><p class="notice <%= it.notice.kind %>" role="<%= it.notice.kind === 'bad' ? 'alert' : 'status' %>"><%= it.notice.text %></p><% } %>`;
+
+const signIn = `<% layout('@layout', it) %>
+<section class="card">
+<h1><%= it.title %></h1>
+<p class="lead"><%= it.t('gateway.intro') %></p>
+${notices}
+<form method="post" action="/gateway/sign-in">
+<input type="hidden" name="_csrf" value="<%= it.csrf %>">
+<input type="hidden" name="rd" value="<%= it.rd %>">
+<div class="field"><label for="username"><%= it.t('signIn.username') %></label>
+<input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required maxlength="256" value="<%= it.username %>"<%~ it.username ? '' : ' autofocus' %>></div>
+<div class="field"><label for="password"><%= it.t('signIn.password') %></label>
+<input type="password" id="password" name="password" autocomplete="current-password" required maxlength="1024"<%~ it.username ? ' autofocus' : '' %>></div>
+<button class="primary" type="submit"><%= it.t('signIn.submit') %></button>
+</form>
+</section>`;
+
+const verify = `<% layout('@layout', it) %>
+<section class="card">
+<h1><%= it.title %></h1>
+<p class="lead"><%= it.t('gateway.verifyIntro', { site: it.site }) %></p>
+${notices}
+<form method="post" action="/gateway/verify">
+<input type="hidden" name="_csrf" value="<%= it.csrf %>">
+<div class="field"><label for="code"><%= it.t('verify.code') %></label>
+<input class="code" type="text" id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6,8}|[0-9]{5}[ \\-]?[0-9]{5}" maxlength="11" required autofocus></div>
+<button class="primary" type="submit"><%= it.t('verify.submit') %></button>
+</form>
+</section>`;
+
+const signOut = `<% layout('@layout', it) %>
+<section class="card">
+<h1><%= it.title %></h1>
+<p class="lead"><%= it.t('gateway.signOutIntro') %></p>
+<form method="post" action="/gateway/sign-out"><input type="hidden" name="_csrf" value="<%= it.csrf %>">
+<button class="primary" type="submit"><%= it.t('gateway.signOut') %></button></form>
+</section>`;
+
+const message = `<% layout('@layout', it) %>
+<section class="card">
+<h1><%= it.title %></h1>
+${notices}
+<% if (it.text) { %><p><%= it.text %></p><% } %>
+</section>`;
+
+export type GatewayPage = 'signIn' | 'verify' | 'signOut' | 'message';
+
+export function createGatewayViews(): Eta {
+  const eta = new Eta({ autoEscape: true, useWith: false, cache: true, autoTrim: false });
+  eta.loadTemplate('@layout', layout);
+  eta.loadTemplate('@signIn', signIn);
+  eta.loadTemplate('@verify', verify);
+  eta.loadTemplate('@signOut', signOut);
+  eta.loadTemplate('@message', message);
+  return eta;
+}
