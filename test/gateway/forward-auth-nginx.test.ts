@@ -6,22 +6,15 @@
  */
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { FastifyInstance } from 'fastify';
-import { createLocalPasswordFirstFactor } from '../../src/core/first-factor/local-password.ts';
-import { buildHttpApp } from '../../src/doors/http/app.ts';
-import { createMetrics } from '../../src/ops/metrics.ts';
-import { argon2Hasher } from '../../src/platform/hashing.ts';
 import { totpAt } from '../http/helpers.ts';
-import { cliActor, createTestCore, type TestCore } from '../support/harness.ts';
-import { nginxAvailable, startNginx, type Nginx } from '../support/nginx.ts';
-import { freeTcpPort } from '../support/ports.ts';
-import { startProtectedApp, type ProtectedApp } from '../support/protected-app.ts';
+import { startGatewayStack, STACK_PASSWORD as PASSWORD, type GatewayStack } from '../support/gateway-stack.ts';
+import { cliActor, type TestCore } from '../support/harness.ts';
+import { nginxAvailable, type Nginx } from '../support/nginx.ts';
+import type { ProtectedApp } from '../support/protected-app.ts';
 
-const PASSWORD = 'correct horse battery';
 const CACHE_SECONDS = 600;
 
 let tc: TestCore;
-let countersign: FastifyInstance;
 let app: ProtectedApp;
 let nginx: Nginx;
 let origin: string;
@@ -101,74 +94,14 @@ async function signIn(c: Client, path = '/admin'): Promise<void> {
 }
 
 describe.skipIf(!nginxAvailable())('gateway forward-auth behind nginx auth_request', () => {
+  let stack: GatewayStack;
   beforeAll(async () => {
-    tc = await createTestCore();
-    app = await startProtectedApp();
-    // Countersign's port first, so nginx can point at it; Countersign then learns nginx's origin.
-    const csPort = await freeTcpPort();
-    nginx = await startNginx(
-      ({ port }) => `
-      server {
-        listen 127.0.0.1:${port};
-        location /gateway/ {
-          proxy_pass http://127.0.0.1:{{countersign}};
-          proxy_set_header Host $http_host;
-          proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-        }
-        location = /_countersign {
-          internal;
-          proxy_pass http://127.0.0.1:{{countersign}}/gateway/auth;
-          proxy_pass_request_body off;
-          proxy_set_header Content-Length "";
-          proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
-          proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-        }
-        location / {
-          auth_request /_countersign;
-          auth_request_set $cs_user $upstream_http_remote_user;
-          auth_request_set $cs_email $upstream_http_remote_email;
-          auth_request_set $cs_name $upstream_http_remote_name;
-          auth_request_set $cs_groups $upstream_http_remote_groups;
-          auth_request_set $cs_signin $upstream_http_location;
-          error_page 401 =302 $cs_signin;
-          proxy_set_header Remote-User $cs_user;
-          proxy_set_header Remote-Email $cs_email;
-          proxy_set_header Remote-Name $cs_name;
-          proxy_set_header Remote-Groups $cs_groups;
-          proxy_pass ${app.url};
-        }
-      }`.replaceAll('{{countersign}}', String(csPort)),
-    );
-    origin = `http://127.0.0.1:${nginx.port}`;
-    const firstFactor = createLocalPasswordFirstFactor({ store: tc.store, passwords: argon2Hasher({ memoryCost: 1024, timeCost: 1 }), clock: tc.clock });
-    await tc.core.applications.create({ name: 'wiki', requireUserMatch: true, trustedIps: ['127.0.0.2'] }, cliActor);
-    countersign = await buildHttpApp({
-      core: tc.core,
-      logger: false,
-      metrics: createMetrics(),
-      trustProxy: [],
-      rateLimit: { perKeyPerMinute: 100_000, perAddressPerMinute: 100_000 },
-      metricsAllowFrom: [],
-      ready: () => tc.store.ping(),
-      firstFactor,
-      clock: tc.clock,
-      gateway: {
-        proxies: ['127.0.0.1'],
-        signInPerMinute: 100_000,
-        sites: [{ name: 'wiki', application: 'wiki', origins: [origin], publicPaths: ['/public/**', '/health'], deniedNetworks: ['127.0.0.3'], cacheSeconds: CACHE_SECONDS }],
-      },
-    });
-    await countersign.listen({ host: '127.0.0.1', port: csPort });
-    await tc.core.users.create({ username: 'alice', email: 'alice@example.com', displayName: 'Alice Example' }, cliActor);
-    await tc.core.users.setPassword('alice', PASSWORD, cliActor);
-    secret = (await tc.core.methods.enrollTotp('alice', {}, cliActor)).secret;
+    stack = await startGatewayStack({ cacheSeconds: CACHE_SECONDS, trustedIps: ['127.0.0.2'], deniedNetworks: ['127.0.0.3'] });
+    ({ tc, app, nginx, origin, secret } = stack);
   });
 
   afterAll(async () => {
-    await nginx?.stop();
-    await countersign?.close();
-    await app?.stop();
-    await tc?.close();
+    await stack?.close();
   });
 
   beforeEach(() => {

@@ -64,6 +64,7 @@ const PAGE_HEADERS = {
 const CSS_VERSION = createHash('sha256').update(PORTAL_CSS).digest('hex').slice(0, 12);
 const MAX_CODE_ATTEMPTS = 5;
 const CODE = /^(?:[0-9]{6,8}|[0-9]{5}[ -]?[0-9]{5})$/;
+const FORM_TOKEN = /^[A-Za-z0-9_-]{43}$/;
 /** Identity headers a proxy copies to the application; any copy sent by a client must be replaced or removed by the proxy. */
 export const IDENTITY_HEADERS = ['remote-user', 'remote-email', 'remote-name', 'remote-groups'] as const;
 /** Header values are sent only when plain printable ASCII (no header injection, no encoding ambiguity). */
@@ -211,7 +212,10 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
 
   function signInForm(request: FastifyRequest, reply: FastifyReply, dest: { url: string; site: Site }, username: string, notice: PortalKey | null, status = 200): FastifyReply {
     const { t: tr } = t(request);
-    const token = Buffer.from(systemRandom.bytes(32)).toString('base64url');
+    // One token per browser, kept across page loads: a sign-in page loaded meanwhile (a favicon or
+    // an image redirected here by the proxy) must not invalidate the form on screen.
+    const kept = request.cookies[formCookie];
+    const token = kept !== undefined && FORM_TOKEN.test(kept) ? kept : Buffer.from(systemRandom.bytes(32)).toString('base64url');
     reply.setCookie(formCookie, token, formCookieOptions);
     return render(request, reply, 'signIn', tr('gateway.title', { site: dest.site.name }), { csrf: token, rd: dest.url, username, notice: notice ? { kind: 'bad', text: tr(notice) } : null }, status);
   }
