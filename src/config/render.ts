@@ -56,6 +56,9 @@ export function renderConfigTemplate(): string {
       out.push(`${indent}# ${allowed}Environment: ${option.envName}`);
       if (child['x-default-text']) {
         out.push(`${indent}# ${key}: (${child['x-default-text']})`);
+      } else if (child.default === undefined) {
+        // Optional, unset by default: shown commented out.
+        out.push(`${indent}# ${key}:`);
       } else {
         out.push(`${indent}${key}: ${scalar(child.default)}`);
       }
