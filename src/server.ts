@@ -297,7 +297,7 @@ async function gatewayOptions(config: Config, ctx: Context): Promise<NonNullable
   } catch (e) {
     throw new ConfigError(`gateway.firstFactor: ${(e as Error).message}`, 'gateway.firstFactor');
   }
-  if (g.cookieDomain !== undefined && g.url === undefined) throw new ConfigError('gateway.url: required with gateway.cookieDomain (the one sign-in address for every site)', 'gateway.url');
+  if (g.cookieDomain !== '' && g.url === '') throw new ConfigError('gateway.url: required with gateway.cookieDomain (the one sign-in address for every site)', 'gateway.url');
   const sites = g.sites.map((s) => ({ ...s, application: s.application ?? s.name }));
   try {
     compileSites(sites);
@@ -313,7 +313,7 @@ async function gatewayOptions(config: Config, ctx: Context): Promise<NonNullable
       await ctx.core.applications.create({ name: site.application, requireUserMatch: true }, system);
     }
   }
-  return { firstFactor, proxies: [...g.proxies], sites, url: g.url, cookieDomain: g.cookieDomain, signInPerMinute: g.signInPerMinute };
+  return { firstFactor, proxies: [...g.proxies], sites, url: g.url || undefined, cookieDomain: g.cookieDomain || undefined, signInPerMinute: g.signInPerMinute };
 }
 
 export async function startServer(config: Config, opts: StartServerOptions = {}): Promise<RunningServer> {

@@ -418,20 +418,16 @@ const GatewaySchema = Type.Object(
       default: ['127.0.0.1', '::1'],
       description: 'Addresses or CIDRs of the reverse proxies: only they get decisions (others get 403), and only their `X-Forwarded-For` is believed.',
     }),
-    url: Type.Optional(
-      Type.String({
-        minLength: 1,
-        pattern: '^https?://[^/?#]+/?$',
-        description: 'Public address of one sign-in host for every site (`https://auth.example.com`), used with `cookieDomain`. Default: each site signs in on its own origin (the proxy forwards `/gateway/` to Countersign).',
-      }),
-    ),
-    cookieDomain: Type.Optional(
-      Type.String({
-        minLength: 1,
-        pattern: '^[A-Za-z0-9.-]+$',
-        description: 'Domain the session cookie is shared under (`example.com`: one sign-in for every site below it). Default: a host-only `__Host-` cookie per site origin.',
-      }),
-    ),
+    url: Type.String({
+      default: '',
+      pattern: '^(https?://[^/?#]+/?)?$',
+      description: 'Public address of one sign-in host for every site (`https://auth.example.com`), used with `cookieDomain`. Empty: each site signs in on its own origin (the proxy forwards `/gateway/` to Countersign).',
+    }),
+    cookieDomain: Type.String({
+      default: '',
+      pattern: '^[A-Za-z0-9.-]*$',
+      description: 'Domain the session cookie is shared under (`example.com`: one sign-in for every site below it). Empty: a host-only `__Host-` cookie per site origin.',
+    }),
     signInPerMinute: Type.Integer({ minimum: 1, maximum: 100_000, default: 20, description: 'Gateway sign-in attempts per minute per client address (on top of the account lockout).' }),
     sites: Type.Array(GatewaySiteSchema, { default: [], description: 'The protected sites.' }),
   },

@@ -2,6 +2,7 @@
 import type { Selectable } from 'kysely';
 import type { SessionRecord, SessionStage, SessionStore } from '../core/ports.ts';
 import { count, type StoreContext } from './context.ts';
+import { prepareQuery } from './prepared.ts';
 import type { SessionsTable } from './schema.ts';
 
 function toSession(row: Selectable<SessionsTable>): SessionRecord {
@@ -35,12 +36,14 @@ function toRow(s: SessionRecord): Selectable<SessionsTable> {
 }
 
 export function createSessionStore({ db }: StoreContext): SessionStore {
+  // Every request of a signed-in page, and every gateway decision, reads its session: built once (see prepared.ts).
+  const byId = prepareQuery((a: { idHash: string }) => db.selectFrom('sessions').selectAll().where('id_hash', '=', a.idHash));
   return {
     async create(session) {
       await db.insertInto('sessions').values(toRow(session)).execute();
     },
     async get(idHash) {
-      const row = await db.selectFrom('sessions').selectAll().where('id_hash', '=', idHash).executeTakeFirst();
+      const row = (await byId.execute(db, { idHash })).rows[0];
       return row && toSession(row);
     },
     async update(idHash, fields) {

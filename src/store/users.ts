@@ -106,6 +106,8 @@ function hotPathQueries(db: Kysely<Database>) {
     );
   return {
     getByUsername: prepareQuery((a: { usernameLc: string }) => db.selectFrom('users').selectAll().where('username_lc', '=', a.usernameLc)),
+    // Every portal, console and gateway session check reads its user by id.
+    getById: prepareQuery((a: { id: string }) => db.selectFrom('users').selectAll().where('id', '=', a.id)),
     recordFailureAndLock: recordFailure(
       (a) => sql<number | null>`CASE WHEN locked_at IS NULL AND failed_count + 1 >= ${a.threshold} THEN ${a.now} ELSE locked_at END`,
     ),
@@ -194,7 +196,7 @@ export function createUserStore({ db, writes, dialect }: StoreContext): UserStor
     },
 
     async getById(id) {
-      const row = await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+      const row = (await hot.getById.execute(db, { id })).rows[0];
       return row && toUser(row);
     },
 

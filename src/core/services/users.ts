@@ -4,6 +4,7 @@ import type { Audit } from '../audit.ts';
 import { CoreError, isCoreError } from '../errors.ts';
 import type { Clock, PasswordHasher, Random, Store } from '../ports.ts';
 import { CONSOLE_ROLES, METHOD_TYPES, type ConsoleRole, type AuditEvent, type EffectiveStatus, type MethodType, type NewUser, type Page, type User, type UserPatch } from '../types.ts';
+import { methods } from '../methods/index.ts';
 import {
   invalid,
   requireLanguage,
@@ -29,9 +30,12 @@ export function toUserView(user: User): UserView {
   return { ...rest, state: effectiveStatus(user), hasPin: pinHash !== null, hasPassword: passwordHash !== null };
 }
 
+/** Method types a user may sign in with by default (a fallback such as security questions is not one). */
+const DEFAULT_METHOD_TYPES = METHOD_TYPES.filter((t) => !methods[t].fallbackOnly);
+
 function validateMethodType(value: unknown, field = 'defaultMethod'): MethodType | null {
   if (value === null || value === undefined || value === '') return null;
-  if (typeof value !== 'string' || !(METHOD_TYPES as readonly string[]).includes(value)) throw invalid(field, `must be one of ${METHOD_TYPES.join(', ')}`);
+  if (typeof value !== 'string' || !(DEFAULT_METHOD_TYPES as readonly string[]).includes(value)) throw invalid(field, `must be one of ${DEFAULT_METHOD_TYPES.join(', ')}`);
   return value as MethodType;
 }
 

@@ -19,6 +19,8 @@ export const Id = Type.String({ minLength: 1, maxLength: 128 });
 export const RoleSchema = Type.Enum([...ROLES], { description: 'admin: everything; sdk: authentications and reading users; helpdesk: user support; auditor: read only' });
 export const ConsoleRoleSchema = Type.Enum([...CONSOLE_ROLES], { description: 'Role in the admin console: admin, helpdesk or auditor (read only)' });
 export const MethodTypeSchema = Type.Enum([...METHOD_TYPES]);
+/** What a user's default method may be: any method type but a fallback (security questions). */
+const DefaultMethodSchema = Type.Enum(METHOD_TYPES.filter((t) => t !== 'questions'));
 export const UserStatusSchema = Type.Enum(['enabled', 'disabled']);
 export const EffectiveStatusSchema = Type.Enum(['disabled', 'blocked', 'locked', 'enabled'], {
   description: 'Effective state, in order of precedence: disabled > blocked > locked > enabled',
@@ -120,7 +122,7 @@ const userFields = {
   backupPhone: Type.Optional(Nullable(PhoneInputSchema)),
   language: Type.Optional(Type.String({ minLength: 2, maxLength: 35 })),
   status: Type.Optional(UserStatusSchema),
-  defaultMethod: Type.Optional(Nullable(MethodTypeSchema)),
+  defaultMethod: Type.Optional(Nullable(DefaultMethodSchema)),
   pin: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 64, description: 'Plain PIN; stored hashed' }))),
 };
 

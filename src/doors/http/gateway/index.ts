@@ -167,7 +167,11 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
     }
   }
 
-  app.get('/auth', async (request, reply) => {
+  // A decision is made for every request of every protected page: no request log line for each
+  // (warnings and errors still are logged; sign-ins and their second factors are audited).
+  const decisionRoute = { logLevel: 'warn' as const };
+
+  app.get('/auth', decisionRoute, async (request, reply) => {
     const d = await decide(request);
     reply.header('cache-control', 'no-store');
     if (d.status === 200 && d.session) identity(reply, d.session);
@@ -175,7 +179,7 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
     return reply.code(d.status).send();
   });
 
-  app.get('/forward-auth', async (request, reply) => {
+  app.get('/forward-auth', decisionRoute, async (request, reply) => {
     const d = await decide(request);
     reply.header('cache-control', 'no-store');
     if (d.status === 200 && d.session) identity(reply, d.session);
