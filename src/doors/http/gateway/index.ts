@@ -29,6 +29,7 @@ import { systemRandom } from '../../../platform/random.ts';
 import { PORTAL_CSS } from '../portal/assets.ts';
 import { fromAcceptLanguage, supported, translator, type Translate } from '../portal/i18n.ts';
 import type { PortalKey } from '../portal/locales/en.ts';
+import { approvals, clientAddress, identityHeaders, passes, sessionCookie } from './common.ts';
 import { compileSites, originalTarget, type GatewaySiteConfig, type Site, type SiteTable } from './sites.ts';
 import { safeRedirect } from './targets.ts';
 import { createGatewayViews, type GatewayPage } from './views.ts';
@@ -65,10 +66,6 @@ const CSS_VERSION = createHash('sha256').update(PORTAL_CSS).digest('hex').slice(
 const MAX_CODE_ATTEMPTS = 5;
 const CODE = /^(?:[0-9]{6,8}|[0-9]{5}[ -]?[0-9]{5})$/;
 const FORM_TOKEN = /^[A-Za-z0-9_-]{43}$/;
-/** Identity headers a proxy copies to the application; any copy sent by a client must be replaced or removed by the proxy. */
-export const IDENTITY_HEADERS = ['remote-user', 'remote-email', 'remote-name', 'remote-groups'] as const;
-/** Header values are sent only when plain printable ASCII (no header injection, no encoding ambiguity). */
-const HEADER_SAFE = /^[\x20-\x7e]{1,512}$/;
 
 type Form = Record<string, string | undefined>;
 type Decision = { readonly status: 200; readonly session?: SessionView } | { readonly status: 401; readonly location: string } | { readonly status: 403 };
@@ -88,11 +85,6 @@ function sameToken(a: string | undefined, b: string | undefined): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** The sites each session has passed the second factor for, with when. */
-function approvals(session: SessionView): Record<string, number> {
-  const sites = session.data['sites'];
-  return typeof sites === 'object' && sites !== null ? (sites as Record<string, number>) : {};
-}
 
 export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): Promise<void> {
   const { core, firstFactor, clock } = opts;
@@ -100,10 +92,8 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
   const proxies = new NetworkList(opts.proxies);
   const views = createGatewayViews();
   const signInLimit = new RateLimiterMemory({ points: opts.signInPerMinute ?? 20, duration: 60, keyPrefix: 'gateway-sign-in' });
-  const cookieName = opts.cookieDomain ? '__Secure-cs_gateway' : '__Host-cs_gateway';
+  const { name: cookieName, options: cookieOptions } = sessionCookie(opts.cookieDomain);
   const formCookie = '__Host-cs_gateway_form';
-  // Lax: people arrive from the protected sites by top-level navigation; forms carry their own tokens.
-  const cookieOptions = { path: '/', secure: true, httpOnly: true, sameSite: 'lax' as const, ...(opts.cookieDomain ? { domain: opts.cookieDomain } : {}) };
   const formCookieOptions = { path: '/', secure: true, httpOnly: true, sameSite: 'strict' as const };
   const base = opts.url?.replace(/\/+$/, '');
 
@@ -115,27 +105,13 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
   // ---- Who is asking, from where ----------------------------------------------------------------
 
   const fromProxy = (request: FastifyRequest): boolean => proxies.contains(request.socket.remoteAddress);
-
-  /** The client: the last X-Forwarded-For entry when a configured proxy relays the request, else the peer. */
-  function clientAddress(request: FastifyRequest): string | null {
-    const peer = request.socket.remoteAddress ?? null;
-    if (!fromProxy(request)) return peer;
-    const forwarded = request.headers['x-forwarded-for'];
-    const list = typeof forwarded === 'string' ? forwarded.split(',') : [];
-    const last = list.at(-1)?.trim();
-    return last === undefined || last === '' ? peer : last;
-  }
+  const clientIp = (request: FastifyRequest): string | null => clientAddress(request, proxies);
 
   function signInUrl(siteOrigin: string, target: string): string {
     return `${base ?? siteOrigin}/gateway/sign-in?rd=${encodeURIComponent(target)}`;
   }
 
-  /** Whether the session may reach the site now: signed in, and the site's second factor still remembered. */
-  function passes(session: SessionView | undefined, site: Site): boolean {
-    if (session?.stage !== 'complete') return false;
-    const at = approvals(session)[site.name];
-    return typeof at === 'number' && clock.now() - at < site.cacheSeconds * 1000;
-  }
+  const passesNow = (session: SessionView | undefined, site: Site): boolean => passes(session, site, clock.now());
 
   // ---- Decisions ------------------------------------------------------------------------------
 
@@ -144,27 +120,16 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
     const target = originalTarget(request.headers);
     const site = target ? table.byOrigin(target.origin) : undefined;
     if (!target || !site) return { status: 403 };
-    if (site.denied.contains(clientAddress(request))) return { status: 403 };
+    if (site.denied.contains(clientIp(request))) return { status: 403 };
     if (site.isPublic(target.rawPath)) return { status: 200 };
     const session = await core.sessions.resolve('gateway', request.cookies[cookieName]);
-    if (session && passes(session, site)) return { status: 200, session };
+    if (session && passesNow(session, site)) return { status: 200, session };
     return { status: 401, location: signInUrl(target.origin, target.url) };
   }
 
+  /** Every identity header, always set (empty when unknown), so a proxy copying it replaces whatever the client sent. */
   function identity(reply: FastifyReply, session: SessionView): void {
-    const user = session.user;
-    const groups = session.data['groups'];
-    const values: Record<string, string | null> = {
-      'remote-user': user.username,
-      'remote-email': user.email,
-      'remote-name': user.displayName,
-      'remote-groups': Array.isArray(groups) ? groups.join(',') : '',
-    };
-    for (const name of IDENTITY_HEADERS) {
-      const v = values[name];
-      // Always set (empty when unknown or unsafe), so a proxy copying it replaces whatever the client sent.
-      reply.header(name, typeof v === 'string' && HEADER_SAFE.test(v) ? v : '');
-    }
+    reply.headers(identityHeaders(session));
   }
 
   // A decision is made for every request of every protected page: no request log line for each
@@ -236,17 +201,21 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
    */
   async function secondFactor(request: FastifyRequest, reply: FastifyReply, session: SessionView, dest: { url: string; site: Site }): Promise<FastifyReply> {
     const outcome = await core.authentications.create(
-      { username: session.user.username, application: dest.site.application, clientIp: clientAddress(request), exemptions: { trustedIp: true, cache: false, bypass: true } },
+      { username: session.user.username, application: dest.site.application, clientIp: clientIp(request), exemptions: { trustedIp: true, cache: false, bypass: true } },
       actorOf(session),
     );
     if (outcome.view.state === 'approved') return approve(reply, session, dest);
-    if (outcome.view.state !== 'challenge') {
-      await core.sessions.end(session.token);
-      reply.clearCookie(cookieName, cookieOptions);
-      return signInForm(request, reply, dest, '', 'signIn.failed', 401);
-    }
+    if (outcome.view.state !== 'challenge') return denied(request, reply, session, dest);
     const pending = await core.sessions.update(session, { data: { ...session.data, pending: { authenticationId: outcome.view.id, site: dest.site.name, rd: dest.url, attempts: 0 } } });
     return verifyForm(request, reply, pending, dest.site, null);
+  }
+
+  /** A sign-in denied for good: the session ends; the site's own denial page, or the sign-in form saying it failed. */
+  async function denied(request: FastifyRequest, reply: FastifyReply, session: SessionView, dest: { url: string; site: Site }): Promise<FastifyReply> {
+    await core.sessions.end(session.token);
+    reply.clearCookie(cookieName, cookieOptions);
+    if (dest.site.denialHtml !== undefined) return reply.code(403).headers(PAGE_HEADERS).type('text/html; charset=utf-8').send(dest.site.denialHtml);
+    return signInForm(request, reply, dest, '', 'signIn.failed', 401);
   }
 
   /** The site's second factor passed: a new session token (renewed at every sign-in), then back to the site. */
@@ -265,7 +234,7 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
     const dest = destination(field(request.query, 'rd', 4096));
     if (!dest) return noDestination(request, reply);
     const session = await core.sessions.resolve('gateway', request.cookies[cookieName]);
-    if (passes(session, dest.site)) return go(reply, dest.url);
+    if (passesNow(session, dest.site)) return go(reply, dest.url);
     // Signed in already (another site, or this site's second factor has expired): only the second factor.
     if (session?.stage === 'complete') return secondFactor(request, reply, session, dest);
     return signInForm(request, reply, dest, '', null);
@@ -277,7 +246,7 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
     const username = field(request.body, 'username', 256).trim();
     const password = field(request.body, 'password', 4096);
     if (!sameToken(field(request.body, '_csrf', 128), request.cookies[formCookie])) return signInForm(request, reply, dest, username, 'error.csrf', 403);
-    const ip = clientAddress(request);
+    const ip = clientIp(request);
     try {
       await signInLimit.consume(ip ?? 'unknown');
     } catch (e) {
@@ -333,15 +302,11 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
     const retry =
       attempts < MAX_CODE_ATTEMPTS
         ? await core.authentications.create(
-            { username: p.session.user.username, application: p.dest.site.application, clientIp: clientAddress(request), exemptions: { trustedIp: false, cache: false, bypass: false } },
+            { username: p.session.user.username, application: p.dest.site.application, clientIp: clientIp(request), exemptions: { trustedIp: false, cache: false, bypass: false } },
             actorOf(p.session),
           )
         : undefined;
-    if (retry?.view.state !== 'challenge') {
-      await core.sessions.end(p.session.token);
-      reply.clearCookie(cookieName, cookieOptions);
-      return signInForm(request, reply, p.dest, '', 'signIn.failed', 401);
-    }
+    if (retry?.view.state !== 'challenge') return denied(request, reply, p.session, p.dest);
     const next = await core.sessions.update(p.session, { data: { ...p.session.data, pending: { authenticationId: retry.view.id, site: p.dest.site.name, rd: p.dest.url, attempts } } });
     return verifyForm(request, reply, next, p.dest.site, 'verify.failed', 401);
   });

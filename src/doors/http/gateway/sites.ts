@@ -19,6 +19,8 @@ export interface GatewaySiteConfig {
   readonly deniedNetworks: readonly string[];
   /** How long a second factor is remembered for this site (the cookie cache), in seconds. */
   readonly cacheSeconds: number;
+  /** A page of the administrator's own shown (403) when a sign-in to this site is denied; absent: the sign-in form with the failure. */
+  readonly denialHtml?: string | undefined;
 }
 
 export interface Site extends GatewaySiteConfig {

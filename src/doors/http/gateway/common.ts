@@ -1,0 +1,63 @@
+/**
+ * What the forward-auth door and the built-in reverse proxy share: the session cookie, whether a
+ * session may reach a site, the client's address, and the identity passed to applications.
+ */
+import type { FastifyRequest } from 'fastify';
+import type { SessionView } from '../../../core/api.ts';
+import type { NetworkList } from '../../../core/auth/networks.ts';
+import type { Site } from './sites.ts';
+
+/** Identity headers a proxy copies to the application; any copy sent by a client must be replaced or removed. */
+export const IDENTITY_HEADERS = ['remote-user', 'remote-email', 'remote-name', 'remote-groups'] as const;
+/** Header values are sent only when plain printable ASCII (no header injection, no encoding ambiguity). */
+const HEADER_SAFE = /^[\x20-\x7e]{1,512}$/;
+
+/** The session cookie: host-only `__Host-` by default, `__Secure-` when shared under a domain. */
+export function sessionCookie(cookieDomain: string | undefined) {
+  return {
+    name: cookieDomain ? '__Secure-cs_gateway' : '__Host-cs_gateway',
+    // Lax: people arrive from the protected sites by top-level navigation; forms carry their own tokens.
+    options: { path: '/', secure: true, httpOnly: true, sameSite: 'lax' as const, ...(cookieDomain ? { domain: cookieDomain } : {}) },
+  };
+}
+
+/** The sites a session has passed the second factor for, with when. */
+export function approvals(session: SessionView): Record<string, number> {
+  const sites = session.data['sites'];
+  return typeof sites === 'object' && sites !== null ? (sites as Record<string, number>) : {};
+}
+
+/** Whether the session may reach the site now: signed in, and the site's second factor still remembered. */
+export function passes(session: SessionView | undefined, site: Site, now: number): boolean {
+  if (session?.stage !== 'complete') return false;
+  const at = approvals(session)[site.name];
+  return typeof at === 'number' && now - at < site.cacheSeconds * 1000;
+}
+
+/** The client: the last X-Forwarded-For entry when a trusted proxy relays the request, else the peer. */
+export function clientAddress(request: FastifyRequest, proxies: NetworkList): string | null {
+  const peer = request.socket.remoteAddress ?? null;
+  if (!proxies.contains(peer)) return peer;
+  const forwarded = request.headers['x-forwarded-for'];
+  const list = typeof forwarded === 'string' ? forwarded.split(',') : [];
+  const last = list.at(-1)?.trim();
+  return last === undefined || last === '' ? peer : last;
+}
+
+/** The identity headers of a session, every one present (empty when unknown or unsafe). */
+export function identityHeaders(session: SessionView): Record<(typeof IDENTITY_HEADERS)[number], string> {
+  const user = session.user;
+  const groups = session.data['groups'];
+  const values: Record<string, string | null> = {
+    'remote-user': user.username,
+    'remote-email': user.email,
+    'remote-name': user.displayName,
+    'remote-groups': Array.isArray(groups) ? groups.join(',') : '',
+  };
+  const out = {} as Record<(typeof IDENTITY_HEADERS)[number], string>;
+  for (const name of IDENTITY_HEADERS) {
+    const v = values[name];
+    out[name] = typeof v === 'string' && HEADER_SAFE.test(v) ? v : '';
+  }
+  return out;
+}
