@@ -4,13 +4,13 @@
  * the cookie cache, idle and maximum session time, trusted and denied networks, sign-out, and
  * path and redirect variants that must never get through.
  */
-import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { totpAt } from '../http/helpers.ts';
 import { startGatewayStack, STACK_PASSWORD as PASSWORD, type GatewayStack } from '../support/gateway-stack.ts';
 import { cliActor, type TestCore } from '../support/harness.ts';
 import { nginxAvailable, type Nginx } from '../support/nginx.ts';
 import type { ProtectedApp } from '../support/protected-app.ts';
+import { CookieClient, hiddenField, sendRaw, type RawRequest, type RawResponse } from '../support/raw-http.ts';
 
 const CACHE_SECONDS = 600;
 
@@ -20,61 +20,17 @@ let nginx: Nginx;
 let origin: string;
 let secret: string;
 
-interface Res {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
 /** A raw HTTP request through nginx: the path is sent exactly as given. */
-function send(path: string, opts: { method?: string; headers?: Record<string, string>; body?: string; from?: string } = {}): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      { host: '127.0.0.1', port: nginx.port, path, method: opts.method ?? 'GET', headers: { host: `127.0.0.1:${nginx.port}`, ...opts.headers }, ...(opts.from ? { localAddress: opts.from } : {}) },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      },
-    );
-    req.on('error', reject);
-    if (opts.body !== undefined) req.end(opts.body);
-    else req.end();
-  });
-}
+const send = (path: string, opts: RawRequest = {}): Promise<RawResponse> => sendRaw(nginx.port, path, opts);
 
-/** A browser-like client: keeps cookies (name=value) and follows nothing. */
-class Client {
-  readonly cookies = new Map<string, string>();
-  readonly from: string | undefined;
+/** A browser-like client of nginx's port. */
+class Client extends CookieClient {
   constructor(from?: string) {
-    this.from = from;
-  }
-  async get(path: string, headers: Record<string, string> = {}): Promise<Res> {
-    return this.keep(await send(path, { headers: { ...this.cookieHeader(), ...headers }, ...(this.from ? { from: this.from } : {}) }));
-  }
-  async post(path: string, form: Record<string, string>): Promise<Res> {
-    const body = new URLSearchParams(form).toString();
-    return this.keep(await send(path, { method: 'POST', body, headers: { ...this.cookieHeader(), 'content-type': 'application/x-www-form-urlencoded' }, ...(this.from ? { from: this.from } : {}) }));
-  }
-  private cookieHeader(): Record<string, string> {
-    return this.cookies.size ? { cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ') } : {};
-  }
-  private keep(res: Res): Res {
-    const set = res.headers['set-cookie'] ?? [];
-    for (const line of Array.isArray(set) ? set : [set]) {
-      const [pair] = line.split(';');
-      const eq = (pair ?? '').indexOf('=');
-      const name = (pair ?? '').slice(0, eq);
-      const value = (pair ?? '').slice(eq + 1);
-      if (value === '' || /expires=Thu, 01 Jan 1970/i.test(line)) this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
-    return res;
+    super(nginx.port, from);
   }
 }
 
-const hidden = (html: string, name: string): string => new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1]?.replace(/&amp;/g, '&') ?? '';
+const hidden = hiddenField;
 
 /** Signs in through nginx: the protected page, the sign-in form, the password, then a code. */
 async function signIn(c: Client, path = '/admin'): Promise<void> {
