@@ -298,7 +298,20 @@ async function gatewayOptions(config: Config, ctx: Context): Promise<NonNullable
     throw new ConfigError(`gateway.firstFactor: ${(e as Error).message}`, 'gateway.firstFactor');
   }
   if (g.cookieDomain !== '' && g.url === '') throw new ConfigError('gateway.url: required with gateway.cookieDomain (the one sign-in address for every site)', 'gateway.url');
-  const sites = g.sites.map((s) => ({ ...s, application: s.application ?? s.name }));
+  const sites = await Promise.all(
+    g.sites.map(async (s, i) => {
+      const { proxy: _proxy, denialPage, ...site } = s;
+      let denialHtml: string | undefined;
+      if (denialPage !== '') {
+        try {
+          denialHtml = await readFile(denialPage, 'utf8');
+        } catch (e) {
+          throw new ConfigError(`gateway.sites[${i}].denialPage: cannot read ${denialPage}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'gateway.sites');
+        }
+      }
+      return { ...site, application: s.application ?? s.name, denialHtml };
+    }),
+  );
   try {
     compileSites(sites);
   } catch (e) {
@@ -316,6 +329,48 @@ async function gatewayOptions(config: Config, ctx: Context): Promise<NonNullable
   return { firstFactor, proxies: [...g.proxies], sites, url: g.url || undefined, cookieDomain: g.cookieDomain || undefined, signInPerMinute: g.signInPerMinute };
 }
 
+/** The built-in reverse proxies of the gateway's sites that have one. */
+async function startGatewayProxies(
+  config: Config,
+  gateway: NonNullable<import('./doors/http/app.ts').HttpAppOptions['gateway']>,
+  ctx: Context,
+  logger: Logger,
+  https: { key: Buffer; cert: Buffer } | undefined,
+): Promise<import('fastify').FastifyInstance[]> {
+  const { startProxy } = await import('./doors/http/gateway/proxy.ts');
+  const started: import('fastify').FastifyInstance[] = [];
+  try {
+    for (const [i, s] of config.gateway.sites.entries()) {
+      if (!s.proxy) continue;
+      const p = s.proxy;
+      const colon = p.listen.lastIndexOf(':');
+      const host = p.listen.slice(0, colon).replace(/^\[|\]$/g, '');
+      const port = Number(p.listen.slice(colon + 1));
+      if (p.mode === 'form' && !p.form) throw new ConfigError(`gateway.sites[${i}].proxy.form: required with mode form (at least loginPath)`, 'gateway.sites');
+      if (p.tls && !https) throw new ConfigError(`gateway.sites[${i}].proxy.tls: needs the server certificate, which server.plainHttp turns off; set tls: false behind a TLS load balancer`, 'gateway.sites');
+      const site = gateway.sites[i] as (typeof gateway.sites)[number];
+      started.push(
+        await startProxy({
+          core: ctx.core,
+          firstFactor: gateway.firstFactor as FirstFactorProvider,
+          clock: systemClock,
+          site,
+          proxy: { host, port, upstream: p.upstream, mode: p.mode, ...(p.form ? { form: p.form } : {}), basicCheckFirstFactor: p.basicCheckFirstFactor },
+          proxies: gateway.proxies,
+          signInPerMinute: gateway.signInPerMinute,
+          https: p.tls ? https : undefined,
+          logger: logger.child({ site: s.name }),
+        }),
+      );
+      logger.info({ site: s.name, listen: p.listen, upstream: p.upstream, mode: p.mode }, 'gateway proxy listening');
+    }
+  } catch (e) {
+    await Promise.all(started.map((a) => a.close()));
+    throw e;
+  }
+  return started;
+}
+
 export async function startServer(config: Config, opts: StartServerOptions = {}): Promise<RunningServer> {
   const [{ createLogger }, { createMetrics }] = await Promise.all([import('./ops/logger.ts'), import('./ops/metrics.ts')]);
   const logger = opts.logger ?? createLogger({ level: config.log.level, pretty: config.log.pretty ?? false });
@@ -326,6 +381,7 @@ export async function startServer(config: Config, opts: StartServerOptions = {})
   const ctx = await openContext(config, { onAuthentication: metrics.observeAuthentication });
 
   let app;
+  let gatewayProxies: import('fastify').FastifyInstance[] = [];
   let directorySync: import('./directory/sync-service.ts').SyncService | undefined;
   let radius: import('./doors/radius/server.ts').RadiusServer | undefined;
   try {
@@ -333,6 +389,7 @@ export async function startServer(config: Config, opts: StartServerOptions = {})
     const directories = config.directories.length > 0 ? await directoryService(config, ctx) : undefined;
     if (config.directories.some((d) => d.sync !== undefined)) directorySync = await startDirectorySync(config, ctx, logger);
     const { buildHttpApp } = await import('./doors/http/app.ts');
+    const gateway = config.gateway.enabled ? await gatewayOptions(config, ctx) : undefined;
     app = await buildHttpApp({
       core: ctx.core,
       logger,
@@ -345,9 +402,10 @@ export async function startServer(config: Config, opts: StartServerOptions = {})
       ...(directories ? { directories } : {}),
       ...(directorySync ? { directorySync } : {}),
       ...(await pageFirstFactors(config, ctx)),
-      ...(config.gateway.enabled ? { gateway: await gatewayOptions(config, ctx) } : {}),
+      ...(gateway ? { gateway } : {}),
     });
     await app.listen({ host: config.server.host, port: config.server.port });
+    if (gateway) gatewayProxies = await startGatewayProxies(config, gateway, ctx, logger, https);
   } catch (e) {
     await app?.close().catch(() => undefined);
     await radius?.close();
@@ -373,6 +431,7 @@ export async function startServer(config: Config, opts: StartServerOptions = {})
       clearInterval(housekeeping);
       try {
         await app.close();
+        await Promise.all(gatewayProxies.map((p) => p.close()));
         await radius?.close();
         // Running synchronizations are aborted and recorded before the store closes.
         await directorySync?.stop();

@@ -364,7 +364,7 @@ function resolvePaths(config: Record<string, unknown>, baseDir: string): void {
       for (const item of list as unknown[]) {
         if (!isPlainObject(item)) continue;
         for (const [k, child] of Object.entries(items.properties ?? {})) {
-          if (child['x-path'] && typeof item[k] === 'string') item[k] = path.resolve(baseDir, item[k]);
+          if (child['x-path'] && typeof item[k] === 'string' && item[k] !== '') item[k] = path.resolve(baseDir, item[k]);
         }
       }
       continue;

@@ -400,6 +400,40 @@ const GatewaySiteSchema = Type.Object(
       description: 'Paths reachable without signing in: `/static/**` (everything under), `/health` (exactly), `/api/*/status` (one segment). Case-sensitive; ambiguous paths (encoded slashes, dot segments, double encoding) are never public.',
     }),
     deniedNetworks: Type.Array(Type.String({ minLength: 1, 'x-network': true }), { default: [], description: 'Client networks refused outright (403), signed in or not.' }),
+    denialPage: Type.String({
+      default: '',
+      'x-path': true,
+      description: 'HTML file shown (403) when a sign-in to this site is denied for good. Empty: the sign-in page with the failure.',
+    }),
+    proxy: Type.Optional(
+      Type.Object(
+        {
+          listen: Type.String({ minLength: 1, pattern: '^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$', description: 'Address and port of this site\'s listener: `0.0.0.0:9443`, `[::]:9443`. Required.' }),
+          upstream: Type.String({ minLength: 1, pattern: '^https?://[^/?#]+/?$', description: 'The application: `http://10.0.0.21:8080`. Required.' }),
+          mode: Type.Union([Type.Literal('session'), Type.Literal('form'), Type.Literal('basic')], {
+            default: 'session',
+            description:
+              '`session`: every request needs a gateway sign-in (public paths excepted); `form`: the application\'s own login form is intercepted and completed with a second factor; `basic`: an HTTP Basic site gets a second factor after its password.',
+          }),
+          form: Type.Optional(
+            Type.Object(
+              {
+                loginPath: Type.String({ minLength: 1, pattern: '^/', description: 'Path of the login page (where the form is read from when the fields below are left out). Required.' }),
+                submitPath: Type.Optional(Type.String({ minLength: 1, pattern: '^/', description: 'Path the form posts to. Default: read from the form.' })),
+                usernameField: Type.Optional(Type.String({ minLength: 1, description: 'Name of the username field. Default: read from the form.' })),
+                passwordField: Type.Optional(Type.String({ minLength: 1, description: 'Name of the password field. Default: read from the form.' })),
+                domainField: Type.Optional(Type.String({ minLength: 1, description: 'Name of a domain field, if the form has one. Default: read from the form.' })),
+                checkFirstFactor: Type.Boolean({ default: false, description: 'Check the password against the directory (`gateway.firstFactor`) before the application sees it.' }),
+              },
+              { additionalProperties: false, description: 'Form-based interception (mode `form`).' },
+            ),
+          ),
+          basicCheckFirstFactor: Type.Boolean({ default: false, description: 'Mode `basic`: check the password against the directory before asking for a code.' }),
+          tls: Type.Boolean({ default: true, description: 'Serve HTTPS with the server certificate (`server.tls.cert`, `server.tls.key`). Off: plain HTTP, behind a TLS-terminating load balancer only.' }),
+        },
+        { additionalProperties: false, description: 'The built-in reverse proxy for this site, when no other proxy is in front of the application.' },
+      ),
+    ),
     cacheSeconds: Type.Integer({
       minimum: 60,
       maximum: 604_800,

@@ -118,7 +118,11 @@ export async function startProxy(opts: ProxyOptions): Promise<FastifyInstance> {
   const held = new Map<string, HeldPost>();
   const interceptLimit = new RateLimiterMemory({ points: opts.signInPerMinute ?? 20, duration: 60, keyPrefix: `proxy-${site.name}` });
 
-  const app = Fastify({ logger: opts.logger ?? false, ...(opts.https ? { https: { key: opts.https.key, cert: opts.https.cert } } : {}), trustProxy: false });
+  const app = Fastify({
+    ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
+    ...(opts.https ? { https: { key: opts.https.key, cert: opts.https.cert } } : {}),
+    trustProxy: false,
+  }) as unknown as FastifyInstance;
   await app.register(cookie);
   // The sign-in pages of this site, on its own origin.
   await app.register(gatewayDoor, { prefix: '/gateway', core, firstFactor: opts.firstFactor, clock, sites: [opts.site], proxies: opts.proxies, signInPerMinute: opts.signInPerMinute });
