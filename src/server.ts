@@ -326,7 +326,7 @@ async function gatewayOptions(config: Config, ctx: Context): Promise<NonNullable
       await ctx.core.applications.create({ name: site.application, requireUserMatch: true }, system);
     }
   }
-  return { firstFactor, proxies: [...g.proxies], sites, url: g.url || undefined, cookieDomain: g.cookieDomain || undefined, signInPerMinute: g.signInPerMinute };
+  return { firstFactor, proxies: [...g.proxies], sites, url: g.url || undefined, cookieDomain: g.cookieDomain || undefined, signInPerMinute: g.signInPerMinute, decisionCacheMs: g.decisionCacheMs };
 }
 
 /** The built-in reverse proxies of the gateway's sites that have one. */
@@ -358,6 +358,7 @@ async function startGatewayProxies(
           proxy: { host, port, upstream: p.upstream, mode: p.mode, ...(p.form ? { form: p.form } : {}), basicCheckFirstFactor: p.basicCheckFirstFactor },
           proxies: gateway.proxies,
           signInPerMinute: gateway.signInPerMinute,
+          decisionCacheMs: gateway.decisionCacheMs,
           https: p.tls ? https : undefined,
           logger: logger.child({ site: s.name }),
         }),

@@ -463,6 +463,13 @@ const GatewaySchema = Type.Object(
       description: 'Domain the session cookie is shared under (`example.com`: one sign-in for every site below it). Empty: a host-only `__Host-` cookie per site origin.',
     }),
     signInPerMinute: Type.Integer({ minimum: 1, maximum: 100_000, default: 20, description: 'Gateway sign-in attempts per minute per client address (on top of the account lockout).' }),
+    decisionCacheMs: Type.Integer({
+      minimum: 0,
+      maximum: 10_000,
+      default: 1000,
+      description:
+        'How long decisions may reuse a session read from the database, in milliseconds: the requests of one page load cost one read. A sign-out on the same node applies at once; a sign-out on another node or a blocked account within this time. 0: every decision reads the database.',
+    }),
     sites: Type.Array(GatewaySiteSchema, { default: [], description: 'The protected sites.' }),
   },
   { additionalProperties: false, default: {}, description: 'The web gateway: MFA in front of web applications through a reverse proxy (see docs/gateway.md).' },

@@ -3,7 +3,8 @@
  * session may reach a site, the client's address, and the identity passed to applications.
  */
 import type { FastifyRequest } from 'fastify';
-import type { SessionView } from '../../../core/api.ts';
+import type { Core, SessionView } from '../../../core/api.ts';
+import type { Clock } from '../../../core/ports.ts';
 import type { NetworkList } from '../../../core/auth/networks.ts';
 import type { Site } from './sites.ts';
 
@@ -61,3 +62,33 @@ export function identityHeaders(session: SessionView): Record<(typeof IDENTITY_H
   }
   return out;
 }
+
+/** At most this many sessions are remembered by one process; past it the memory starts over. */
+const MEMO_LIMIT = 10_000;
+
+/**
+ * Gateway sessions as decisions read them: a session read from the store is reused for `ttlMs`
+ * (by the core's clock), so the many requests of one page load cost one read. A sign-out through
+ * this process forgets it at once; any other change (a sign-out on another node, a blocked or
+ * disabled account) applies within `ttlMs`. 0 reads the store every time.
+ */
+export function createSessionMemo(core: Pick<Core, 'sessions'>, clock: Clock, ttlMs: number) {
+  const memo = new Map<string, { readonly session: SessionView | undefined; readonly at: number }>();
+  return {
+    async resolve(token: string | undefined): Promise<SessionView | undefined> {
+      if (ttlMs <= 0 || token === undefined) return core.sessions.resolve('gateway', token);
+      const now = clock.now();
+      const hit = memo.get(token);
+      if (hit && now - hit.at < ttlMs && now >= hit.at) return hit.session;
+      const session = await core.sessions.resolve('gateway', token);
+      if (memo.size >= MEMO_LIMIT) memo.clear();
+      memo.set(token, { session, at: now });
+      return session;
+    },
+    forget(token: string | undefined): void {
+      if (token !== undefined) memo.delete(token);
+    },
+  };
+}
+
+export type SessionMemo = ReturnType<typeof createSessionMemo>;

@@ -29,7 +29,7 @@ import { systemRandom } from '../../../platform/random.ts';
 import { PORTAL_CSS } from '../portal/assets.ts';
 import { fromAcceptLanguage, supported, translator, type Translate } from '../portal/i18n.ts';
 import type { PortalKey } from '../portal/locales/en.ts';
-import { approvals, clientAddress, identityHeaders, passes, sessionCookie } from './common.ts';
+import { approvals, clientAddress, createSessionMemo, identityHeaders, passes, sessionCookie, type SessionMemo } from './common.ts';
 import { compileSites, originalTarget, type GatewaySiteConfig, type Site, type SiteTable } from './sites.ts';
 import { safeRedirect } from './targets.ts';
 import { createGatewayViews, type GatewayPage } from './views.ts';
@@ -51,6 +51,10 @@ export interface GatewayOptions {
   readonly proxies: readonly string[];
   /** Sign-in attempts per minute per client address (default 20). */
   readonly signInPerMinute?: number | undefined;
+  /** How long a decision may reuse a session read from the store, in milliseconds (default 1000; 0: every decision reads it). */
+  readonly decisionCacheMs?: number | undefined;
+  /** The session memory to share with the built-in proxy of the same site (so a sign-out here is forgotten there too). */
+  readonly sessionMemo?: SessionMemo | undefined;
 }
 
 const CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -106,6 +110,7 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
 
   const fromProxy = (request: FastifyRequest): boolean => proxies.contains(request.socket.remoteAddress);
   const clientIp = (request: FastifyRequest): string | null => clientAddress(request, proxies);
+  const memo = opts.sessionMemo ?? createSessionMemo(core, clock, opts.decisionCacheMs ?? 1000);
 
   function signInUrl(siteOrigin: string, target: string): string {
     return `${base ?? siteOrigin}/gateway/sign-in?rd=${encodeURIComponent(target)}`;
@@ -122,7 +127,7 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
     if (!target || !site) return { status: 403 };
     if (site.denied.contains(clientIp(request))) return { status: 403 };
     if (site.isPublic(target.rawPath)) return { status: 200 };
-    const session = await core.sessions.resolve('gateway', request.cookies[cookieName]);
+    const session = await memo.resolve(request.cookies[cookieName]);
     if (session && passesNow(session, site)) return { status: 200, session };
     return { status: 401, location: signInUrl(target.origin, target.url) };
   }
@@ -213,6 +218,7 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
   /** A sign-in denied for good: the session ends; the site's own denial page, or the sign-in form saying it failed. */
   async function denied(request: FastifyRequest, reply: FastifyReply, session: SessionView, dest: { url: string; site: Site }): Promise<FastifyReply> {
     await core.sessions.end(session.token);
+    memo.forget(session.token);
     reply.clearCookie(cookieName, cookieOptions);
     if (dest.site.denialHtml !== undefined) return reply.code(403).headers(PAGE_HEADERS).type('text/html; charset=utf-8').send(dest.site.denialHtml);
     return signInForm(request, reply, dest, '', 'signIn.failed', 401);
@@ -255,6 +261,7 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
     }
     const old = request.cookies[cookieName];
     if (old) await core.sessions.end(old);
+    memo.forget(old);
     reply.clearCookie(cookieName, cookieOptions);
 
     const first = await firstFactor.verify(username, password);
@@ -335,6 +342,7 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
     const session = await core.sessions.resolve('gateway', request.cookies[cookieName]);
     if (session && !sameToken(field(request.body, '_csrf', 128), session.csrf)) return render(request, reply, 'signOut', tr('gateway.signOutTitle'), { csrf: session.csrf, notice: { kind: 'bad', text: tr('error.csrf') } }, 403);
     if (session) await core.sessions.end(session.token);
+    memo.forget(request.cookies[cookieName]);
     reply.clearCookie(cookieName, cookieOptions);
     return render(request, reply, 'message', tr('gateway.signOutTitle'), { notice: { kind: 'ok', text: tr('gateway.signedOut') } });
   });

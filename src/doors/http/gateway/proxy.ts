@@ -29,7 +29,7 @@ import { NetworkList } from '../../../core/auth/networks.ts';
 import { isCoreError } from '../../../core/errors.ts';
 import type { Clock, FirstFactorProvider } from '../../../core/ports.ts';
 import { systemRandom } from '../../../platform/random.ts';
-import { clientAddress, IDENTITY_HEADERS, identityHeaders, passes, sessionCookie } from './common.ts';
+import { clientAddress, createSessionMemo, IDENTITY_HEADERS, identityHeaders, passes, sessionCookie } from './common.ts';
 import { detectLoginForm, type LoginForm } from './form-detect.ts';
 import { gatewayDoor } from './index.ts';
 import { compileSites, type GatewaySiteConfig, type Site } from './sites.ts';
@@ -65,6 +65,8 @@ export interface ProxyOptions {
   /** Load balancers in front of this listener whose X-Forwarded-For is believed. */
   readonly proxies: readonly string[];
   readonly signInPerMinute?: number | undefined;
+  /** How long a request may reuse a session read from the store, in milliseconds (default 1000). */
+  readonly decisionCacheMs?: number | undefined;
   readonly https?: { readonly key: string | Buffer; readonly cert: string | Buffer } | undefined;
   readonly logger?: Logger | false;
 }
@@ -116,6 +118,7 @@ export async function startProxy(opts: ProxyOptions): Promise<FastifyInstance> {
   const trusted = new NetworkList(opts.proxies);
   const cookieSpec = sessionCookie(undefined);
   const held = new Map<string, HeldPost>();
+  const memo = createSessionMemo(core, clock, opts.decisionCacheMs ?? 1000);
   const interceptLimit = new RateLimiterMemory({ points: opts.signInPerMinute ?? 20, duration: 60, keyPrefix: `proxy-${site.name}` });
 
   const app = Fastify({
@@ -125,7 +128,7 @@ export async function startProxy(opts: ProxyOptions): Promise<FastifyInstance> {
   }) as unknown as FastifyInstance;
   await app.register(cookie);
   // The sign-in pages of this site, on its own origin.
-  await app.register(gatewayDoor, { prefix: '/gateway', core, firstFactor: opts.firstFactor, clock, sites: [opts.site], proxies: opts.proxies, signInPerMinute: opts.signInPerMinute });
+  await app.register(gatewayDoor, { prefix: '/gateway', core, firstFactor: opts.firstFactor, clock, sites: [opts.site], proxies: opts.proxies, signInPerMinute: opts.signInPerMinute, sessionMemo: memo });
   await app.register(replyFrom, { base: upstream, undici: { connections: 128, pipelining: 1 } });
   // Bodies go to the application as they came, unparsed.
   app.removeAllContentTypeParsers();
@@ -167,13 +170,14 @@ export async function startProxy(opts: ProxyOptions): Promise<FastifyInstance> {
   }
 
   async function session(request: FastifyRequest): Promise<SessionView | undefined> {
-    return core.sessions.resolve('gateway', request.cookies[cookieSpec.name]);
+    return memo.resolve(request.cookies[cookieSpec.name]);
   }
 
   /** A new session for a user whose first factor is settled (by the application or the directory), awaiting this site's second factor. */
   async function startFor(request: FastifyRequest, reply: FastifyReply, userId: string, data: Record<string, unknown>): Promise<void> {
     const old = request.cookies[cookieSpec.name];
     if (old) await core.sessions.end(old);
+    memo.forget(old);
     const s = await core.sessions.start({ kind: 'gateway', userId, stage: 'complete', data, clientIp: clientAddress(request, trusted) });
     reply.setCookie(cookieSpec.name, s.token, cookieSpec.options);
   }
