@@ -13,7 +13,8 @@ import { totpAt } from '../http/helpers.ts';
 import { cliActor, createTestCore, type TestCore } from '../support/harness.ts';
 import { freeTcpPort } from '../support/ports.ts';
 import { startProtectedApp, type ProtectedApp } from '../support/protected-app.ts';
-import { CookieClient, hiddenField, type RawResponse } from '../support/raw-http.ts';
+import { expectNoPathGetsThrough, expectNoRedirectLeaves } from '../support/gateway-variants.ts';
+import { CookieClient, hiddenField, sendRaw, type RawResponse } from '../support/raw-http.ts';
 
 const PASSWORD = 'correct horse battery';
 const DENIAL = '<!doctype html><title>Denied</title><p>Ask the help desk: 555-0100.</p>';
@@ -88,6 +89,21 @@ describe('built-in proxy, session mode', () => {
     const echo = JSON.parse(res.body) as { headers: Record<string, string> };
     expect(echo.headers).toMatchObject({ 'remote-user': 'alice', 'remote-email': 'alice@example.com', cookie: 'theme=dark' });
     expect(s.app.requests.filter((r) => r.url === '/admin')).toHaveLength(1);
+  });
+});
+
+describe('built-in proxy, path and redirect variants', () => {
+  it('lets no path variant reach a protected route without a session, and redirects only to the site', async () => {
+    const s = await start('session');
+    const outcomes = await expectNoPathGetsThrough((path) => sendRaw(s.port, path), s.app);
+    expect(outcomes.get(302) ?? 0).toBeGreaterThan(500);
+    const c = new CookieClient(s.port);
+    const first = await c.get('/admin');
+    const form = await c.get(String(first.headers.location));
+    const verify = await c.post('/gateway/sign-in', { _csrf: hiddenField(form.body, '_csrf'), rd: hiddenField(form.body, 'rd'), username: 'alice', password: PASSWORD });
+    s.tc.clock.advance(30_000);
+    expect((await c.post('/gateway/verify', { _csrf: hiddenField(verify.body, '_csrf'), code: totpAt(s.secret, s.tc.clock.now()) })).status).toBe(303);
+    await expectNoRedirectLeaves((path) => c.get(path), s.origin, s.port);
   });
 });
 
