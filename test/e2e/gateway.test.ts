@@ -7,7 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpAt } from '../http/helpers.ts';
 import { checkAccessibility, formatViolations, launchBrowser, newContext, screenshot, type Browser, type Page } from '../support/browser.ts';
 import { startGatewayStack, STACK_PASSWORD, type GatewayStack } from '../support/gateway-stack.ts';
+import { selfSignedCertificate } from '../../src/cli/init.ts';
+import { createLocalPasswordFirstFactor } from '../../src/core/first-factor/local-password.ts';
+import { startProxy } from '../../src/doors/http/gateway/proxy.ts';
+import { argon2Hasher } from '../../src/platform/hashing.ts';
+import { cliActor, createTestCore } from '../support/harness.ts';
 import { nginxAvailable } from '../support/nginx.ts';
+import { freeTcpPort } from '../support/ports.ts';
+import { startProtectedApp } from '../support/protected-app.ts';
 
 let stack: GatewayStack;
 let browser: Browser;
@@ -16,6 +23,55 @@ async function expectAccessible(page: Page): Promise<void> {
   const violations = await checkAccessibility(page);
   expect(violations, formatViolations(violations)).toEqual([]);
 }
+
+describe('built-in proxy form login in Chromium', () => {
+  it('holds the application login for a code, then the application signs the user in', async () => {
+    const tc = await createTestCore();
+    const app = await startProtectedApp();
+    const port = await freeTcpPort();
+    const origin = `https://127.0.0.1:${port}`;
+    await tc.core.users.create({ username: 'alice' }, cliActor);
+    const secret = (await tc.core.methods.enrollTotp('alice', {}, cliActor)).secret;
+    const proxy = await startProxy({
+      core: tc.core,
+      firstFactor: createLocalPasswordFirstFactor({ store: tc.store, passwords: argon2Hasher({ memoryCost: 1024, timeCost: 1 }), clock: tc.clock }),
+      clock: tc.clock,
+      site: { name: 'intranet', application: 'default', origins: [origin], publicPaths: [], deniedNetworks: [], cacheSeconds: 900 },
+      proxy: { host: '127.0.0.1', port, upstream: app.url, mode: 'form', form: { loginPath: '/login', checkFirstFactor: false } },
+      proxies: [],
+      https: await selfSignedCertificate(),
+    });
+    const own = await launchBrowser();
+    const context = await newContext(own);
+    const page = await context.newPage();
+    try {
+      await page.goto(`${origin}/login`);
+      await page.locator('input[name="username"]').fill('alice');
+      await page.locator('input[name="password"]').fill('app-password');
+      await page.locator('form button, form input[type="submit"]').first().click();
+      // The application's login waits for the second factor on Countersign's page, on the same origin.
+      await expect.poll(() => page.getByLabel('Verification code').isVisible()).toBe(true);
+      expect(page.url()).toContain(`${origin}/gateway/sign-in?rd=`);
+      expect(app.requests.filter((r) => r.method === 'POST')).toEqual([]);
+      await expectAccessible(page);
+      await screenshot(page, 'gateway-form-code');
+      tc.clock.advance(30_000);
+      await page.getByLabel('Verification code').fill(totpAt(secret, tc.clock.now()));
+      await page.getByRole('button', { name: 'Verify' }).click();
+      // The held login reaches the application; its own session cookie signs the user in.
+      await page.waitForURL(`${origin}/`);
+      const echo = JSON.parse((await page.locator('body').textContent()) ?? '{}') as { sessionUser: string | null };
+      expect(echo.sessionUser).toBe('alice');
+      expect(app.requests.filter((r) => r.method === 'POST').map((r) => r.body)).toEqual(['domain=EXAMPLE&username=alice&password=app-password']);
+    } finally {
+      await context.close();
+      await own.close();
+      await proxy.close();
+      await app.stop();
+      await tc.close();
+    }
+  });
+});
 
 describe.skipIf(!nginxAvailable())('gateway sign-in in Chromium', () => {
   beforeAll(async () => {
