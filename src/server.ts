@@ -317,6 +317,13 @@ async function gatewayOptions(config: Config, ctx: Context): Promise<NonNullable
   } catch (e) {
     throw new ConfigError((e as Error).message, 'gateway.sites');
   }
+  const directories = new Set(config.directories.map((d) => d.name));
+  for (const [i, s] of g.sites.entries()) {
+    for (const group of s.groups) {
+      if (!directories.has(group.directory)) throw new ConfigError(`gateway.sites[${i}].groups: no directory source named "${group.directory}" (configured: ${[...directories].join(', ') || 'none'})`, 'gateway.sites');
+    }
+  }
+  const membership = g.sites.some((s) => s.groups.length > 0) ? await membershipChecker(config) : undefined;
   const system = { kind: 'system', name: 'gateway', role: 'admin' } as const;
   for (const site of sites) {
     try {
@@ -326,7 +333,7 @@ async function gatewayOptions(config: Config, ctx: Context): Promise<NonNullable
       await ctx.core.applications.create({ name: site.application, requireUserMatch: true }, system);
     }
   }
-  return { firstFactor, proxies: [...g.proxies], sites, url: g.url || undefined, cookieDomain: g.cookieDomain || undefined, signInPerMinute: g.signInPerMinute, decisionCacheMs: g.decisionCacheMs };
+  return { firstFactor, proxies: [...g.proxies], sites, url: g.url || undefined, cookieDomain: g.cookieDomain || undefined, signInPerMinute: g.signInPerMinute, decisionCacheMs: g.decisionCacheMs, membership };
 }
 
 /** The built-in reverse proxies of the gateway's sites that have one. */
@@ -359,6 +366,7 @@ async function startGatewayProxies(
           proxies: gateway.proxies,
           signInPerMinute: gateway.signInPerMinute,
           decisionCacheMs: gateway.decisionCacheMs,
+          membership: gateway.membership,
           https: p.tls ? https : undefined,
           logger: logger.child({ site: s.name }),
         }),

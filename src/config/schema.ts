@@ -400,6 +400,20 @@ const GatewaySiteSchema = Type.Object(
       description: 'Paths reachable without signing in: `/static/**` (everything under), `/health` (exactly), `/api/*/status` (one segment). Case-sensitive; ambiguous paths (encoded slashes, dot segments, double encoding) are never public.',
     }),
     deniedNetworks: Type.Array(Type.String({ minLength: 1, 'x-network': true }), { default: [], description: 'Client networks refused outright (403), signed in or not.' }),
+    groups: Type.Array(
+      Type.Object(
+        {
+          name: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9._ -]{1,64}$', description: 'Name sent in `Remote-Groups`. Required.' }),
+          directory: Type.String({ minLength: 1, description: 'Directory source that holds the group. Required.' }),
+          group: Type.String({ minLength: 1, description: 'DN of the group (nested membership counts). Required.' }),
+        },
+        { additionalProperties: false },
+      ),
+      {
+        default: [],
+        description: 'Directory groups passed to the application in `Remote-Groups` (comma-separated names) when the user is a member, checked at each sign-in to the site. A group whose directory cannot be asked is left out.',
+      },
+    ),
     denialPage: Type.String({
       default: '',
       'x-path': true,

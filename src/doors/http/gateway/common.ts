@@ -45,15 +45,22 @@ export function clientAddress(request: FastifyRequest, proxies: NetworkList): st
   return last === undefined || last === '' ? peer : last;
 }
 
-/** The identity headers of a session, every one present (empty when unknown or unsafe). */
-export function identityHeaders(session: SessionView): Record<(typeof IDENTITY_HEADERS)[number], string> {
+/** The groups of the session's user passed to one site (found at that site's sign-in). */
+export function siteGroups(session: SessionView, siteName: string): string[] {
+  const all = session.data['groups'];
+  const mine = typeof all === 'object' && all !== null ? (all as Record<string, unknown>)[siteName] : undefined;
+  return Array.isArray(mine) ? mine.filter((g): g is string => typeof g === 'string') : [];
+}
+
+/** The identity headers of a session for a site, every one present (empty when unknown or unsafe). */
+export function identityHeaders(session: SessionView, siteName: string): Record<(typeof IDENTITY_HEADERS)[number], string> {
   const user = session.user;
-  const groups = session.data['groups'];
+  const groups = siteGroups(session, siteName);
   const values: Record<string, string | null> = {
     'remote-user': user.username,
     'remote-email': user.email,
     'remote-name': user.displayName,
-    'remote-groups': Array.isArray(groups) ? groups.join(',') : '',
+    'remote-groups': groups.join(','),
   };
   const out = {} as Record<(typeof IDENTITY_HEADERS)[number], string>;
   for (const name of IDENTITY_HEADERS) {

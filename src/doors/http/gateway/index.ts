@@ -53,6 +53,8 @@ export interface GatewayOptions {
   readonly signInPerMinute?: number | undefined;
   /** How long a decision may reuse a session read from the store, in milliseconds (default 1000; 0: every decision reads it). */
   readonly decisionCacheMs?: number | undefined;
+  /** Whether a user is a member of a directory group (for sites' `groups`); throws when the directory cannot be asked. */
+  readonly membership?: ((directory: string, username: string, group: string) => Promise<boolean>) | undefined;
   /** The session memory to share with the built-in proxy of the same site (so a sign-out here is forgotten there too). */
   readonly sessionMemo?: SessionMemo | undefined;
 }
@@ -72,7 +74,7 @@ const CODE = /^(?:[0-9]{6,8}|[0-9]{5}[ -]?[0-9]{5})$/;
 const FORM_TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
 type Form = Record<string, string | undefined>;
-type Decision = { readonly status: 200; readonly session?: SessionView } | { readonly status: 401; readonly location: string } | { readonly status: 403 };
+type Decision = { readonly status: 200; readonly session?: SessionView; readonly site?: Site } | { readonly status: 401; readonly location: string } | { readonly status: 403 };
 
 const GATEWAY_ACTOR: Actor = { kind: 'system', name: 'gateway', role: 'self' };
 const actorOf = (session: SessionView): Actor => ({ kind: 'user', name: session.user.username, role: 'self' });
@@ -128,13 +130,13 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
     if (site.denied.contains(clientIp(request))) return { status: 403 };
     if (site.isPublic(target.rawPath)) return { status: 200 };
     const session = await memo.resolve(request.cookies[cookieName]);
-    if (session && passesNow(session, site)) return { status: 200, session };
+    if (session && passesNow(session, site)) return { status: 200, session, site };
     return { status: 401, location: signInUrl(target.origin, target.url) };
   }
 
   /** Every identity header, always set (empty when unknown), so a proxy copying it replaces whatever the client sent. */
-  function identity(reply: FastifyReply, session: SessionView): void {
-    reply.headers(identityHeaders(session));
+  function identity(reply: FastifyReply, session: SessionView, site: Site): void {
+    reply.headers(identityHeaders(session, site.name));
   }
 
   // A decision is made for every request of every protected page: no request log line for each
@@ -144,7 +146,7 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
   app.get('/auth', decisionRoute, async (request, reply) => {
     const d = await decide(request);
     reply.header('cache-control', 'no-store');
-    if (d.status === 200 && d.session) identity(reply, d.session);
+    if (d.status === 200 && d.session && d.site) identity(reply, d.session, d.site);
     if (d.status === 401) reply.header('location', d.location);
     return reply.code(d.status).send();
   });
@@ -152,7 +154,7 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
   app.get('/forward-auth', decisionRoute, async (request, reply) => {
     const d = await decide(request);
     reply.header('cache-control', 'no-store');
-    if (d.status === 200 && d.session) identity(reply, d.session);
+    if (d.status === 200 && d.session && d.site) identity(reply, d.session, d.site);
     if (d.status === 401) return reply.code(302).header('location', d.location).send();
     return reply.code(d.status).send();
   });
@@ -215,6 +217,20 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
     return verifyForm(request, reply, pending, dest.site, null);
   }
 
+  /** The site's groups the user belongs to; a group whose directory cannot be asked is left out (and logged). */
+  async function groupsOf(username: string, site: Site): Promise<string[]> {
+    const out: string[] = [];
+    for (const g of site.groups ?? []) {
+      if (!opts.membership) break;
+      try {
+        if (await opts.membership(g.directory, username, g.group)) out.push(g.name);
+      } catch (e) {
+        app.log.warn({ err: e, site: site.name, group: g.name, username }, 'gateway: group membership could not be checked; the group is left out');
+      }
+    }
+    return out;
+  }
+
   /** A sign-in denied for good: the session ends; the site's own denial page, or the sign-in form saying it failed. */
   async function denied(request: FastifyRequest, reply: FastifyReply, session: SessionView, dest: { url: string; site: Site }): Promise<FastifyReply> {
     await core.sessions.end(session.token);
@@ -227,7 +243,8 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
   /** The site's second factor passed: a new session token (renewed at every sign-in), then back to the site. */
   async function approve(reply: FastifyReply, session: SessionView, dest: { url: string; site: Site }): Promise<FastifyReply> {
     const { pending: _pending, ...rest } = session.data;
-    const done = await core.sessions.renew(session, { stage: 'complete', data: { ...rest, sites: { ...approvals(session), [dest.site.name]: clock.now() } } });
+    const groups = { ...(typeof rest['groups'] === 'object' && rest['groups'] !== null ? (rest['groups'] as Record<string, unknown>) : {}), [dest.site.name]: await groupsOf(session.user.username, dest.site) };
+    const done = await core.sessions.renew(session, { stage: 'complete', data: { ...rest, groups, sites: { ...approvals(session), [dest.site.name]: clock.now() } } });
     reply.setCookie(cookieName, done.token, cookieOptions);
     return go(reply, dest.url);
   }

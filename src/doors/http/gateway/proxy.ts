@@ -69,6 +69,8 @@ export interface ProxyOptions {
   readonly decisionCacheMs?: number | undefined;
   readonly https?: { readonly key: string | Buffer; readonly cert: string | Buffer } | undefined;
   readonly logger?: Logger | false;
+  /** Directory group membership for the site's `groups`. */
+  readonly membership?: ((directory: string, username: string, group: string) => Promise<boolean>) | undefined;
 }
 
 /** A form POST held back until the second factor passes. */
@@ -128,7 +130,7 @@ export async function startProxy(opts: ProxyOptions): Promise<FastifyInstance> {
   }) as unknown as FastifyInstance;
   await app.register(cookie);
   // The sign-in pages of this site, on its own origin.
-  await app.register(gatewayDoor, { prefix: '/gateway', core, firstFactor: opts.firstFactor, clock, sites: [opts.site], proxies: opts.proxies, signInPerMinute: opts.signInPerMinute, sessionMemo: memo });
+  await app.register(gatewayDoor, { prefix: '/gateway', core, firstFactor: opts.firstFactor, clock, sites: [opts.site], proxies: opts.proxies, signInPerMinute: opts.signInPerMinute, sessionMemo: memo, membership: opts.membership });
   await app.register(replyFrom, { base: upstream, undici: { connections: 128, pipelining: 1 } });
   // Bodies go to the application as they came, unparsed.
   app.removeAllContentTypeParsers();
@@ -144,7 +146,7 @@ export async function startProxy(opts: ProxyOptions): Promise<FastifyInstance> {
       rewriteRequestHeaders: (_req, headers) => {
         const out: Record<string, string | string[] | undefined> = { ...headers };
         for (const name of IDENTITY_HEADERS) delete out[name];
-        if (session) Object.assign(out, identityHeaders(session));
+        if (session) Object.assign(out, identityHeaders(session, site.name));
         out['x-forwarded-for'] = ip ?? '';
         out['x-forwarded-proto'] = origin.startsWith('https:') ? 'https' : 'http';
         out['x-forwarded-host'] = new URL(origin).host;

@@ -21,6 +21,8 @@ export interface GatewaySiteConfig {
   readonly cacheSeconds: number;
   /** A page of the administrator's own shown (403) when a sign-in to this site is denied; absent: the sign-in form with the failure. */
   readonly denialHtml?: string | undefined;
+  /** Directory groups passed to the application in Remote-Groups, by name, when the user is a member (checked at sign-in). */
+  readonly groups?: readonly { readonly name: string; readonly directory: string; readonly group: string }[] | undefined;
 }
 
 export interface Site extends GatewaySiteConfig {
