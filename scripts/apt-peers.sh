@@ -1,12 +1,13 @@
 # Sourced by .ci/run and scripts/test (as root): installs the Debian packages the tests use as real
 # peers, never letting a package start its own system service. The tests start their own
-# throw-away slapd and FreeRADIUS on loopback high ports; a system freeradius would hold
-# 1812/1813 on every interface and a system slapd 389.
+# throw-away slapd, FreeRADIUS, nginx and Caddy on loopback high ports; a system freeradius would
+# hold 1812/1813 on every interface, a system slapd 389, nginx and caddy port 80.
 
 apt_install_peers() {
-  local policy=/usr/sbin/policy-rc.d own_policy='' rc=0 fresh_freeradius='' fresh_nginx=''
+  local policy=/usr/sbin/policy-rc.d own_policy='' rc=0 fresh_freeradius='' fresh_nginx='' fresh_caddy=''
   [ -x /usr/sbin/freeradius ] || fresh_freeradius=1
   [ -x /usr/sbin/nginx ] || fresh_nginx=1
+  [ -x /usr/bin/caddy ] || fresh_caddy=1
   printf 'slapd slapd/no_configuration boolean true\n' | debconf-set-selections 2>/dev/null || true
   # invoke-rc.d and deb-systemd-invoke ask policy-rc.d before starting a service: 101 = refused.
   # Docker images already ship one; elsewhere put one in place for the length of the install.
@@ -22,10 +23,11 @@ apt_install_peers() {
     trap - EXIT INT TERM
   fi
   [ "$rc" = 0 ] || return "$rc"
-  # A freshly installed freeradius or nginx is enabled for the next boot (and running, if a start
+  # A freshly installed freeradius, nginx or caddy is enabled for the next boot (and running, if a start
   # got through some other way): stop and disable it. An instance someone set up earlier is left alone.
   [ -n "$fresh_freeradius" ] && [ -x /usr/sbin/freeradius ] && disable_service freeradius
   [ -n "$fresh_nginx" ] && [ -x /usr/sbin/nginx ] && disable_service nginx
+  [ -n "$fresh_caddy" ] && [ -x /usr/bin/caddy ] && disable_service caddy
   return 0
 }
 
@@ -35,6 +37,9 @@ disable_service() {
   else
     service "$1" stop >/dev/null 2>&1 || true
     update-rc.d "$1" disable >/dev/null 2>&1 || true
+    # Without a running systemd (containers) the unit's boot links are still there; caddy has no
+    # init script at all. systemctl disable works offline: it only removes the links.
+    if command -v systemctl >/dev/null 2>&1; then systemctl disable "$1.service" >/dev/null 2>&1 || true; fi
   fi
   return 0
 }

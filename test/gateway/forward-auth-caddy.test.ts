@@ -1,0 +1,290 @@
+/**
+ * The gateway's forward-auth door behind a real Caddy (Debian) using `forward_auth`, configured
+ * with the Caddyfile printed in docs/gateway.md, in front of the protected test application:
+ * Caddy asks GET /gateway/forward-auth, whose 302 goes to the browser as it is. Sign-in with a
+ * TOTP code, identity headers, spoofed identity, URL and address headers, public paths, trusted
+ * and denied networks, sign-out, and path variants that must never get through.
+ */
+import { readFileSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createLocalPasswordFirstFactor } from '../../src/core/first-factor/local-password.ts';
+import { buildHttpApp } from '../../src/doors/http/app.ts';
+import { createMetrics } from '../../src/ops/metrics.ts';
+import { argon2Hasher } from '../../src/platform/hashing.ts';
+import { totpAt } from '../http/helpers.ts';
+import { caddyAvailable, startCaddy, type Caddy } from '../support/caddy.ts';
+import { STACK_PASSWORD as PASSWORD } from '../support/gateway-stack.ts';
+import { cliActor, createTestCore, type TestCore } from '../support/harness.ts';
+import { freeTcpPort } from '../support/ports.ts';
+import { startProtectedApp, type ProtectedApp } from '../support/protected-app.ts';
+import { CookieClient, hiddenField as hidden, sendRaw, type RawResponse } from '../support/raw-http.ts';
+
+let tc: TestCore;
+let app: ProtectedApp;
+let caddy: Caddy;
+let countersign: FastifyInstance;
+let origin: string;
+let secret: string;
+
+/** The decision requests Caddy sent to Countersign: their headers and the connection's peer address. */
+const decisions: { url: string; headers: IncomingHttpHeaders; peer: string | undefined }[] = [];
+
+/** A browser-like client of Caddy's port. */
+class Client extends CookieClient {
+  constructor(from?: string) {
+    super(caddy.port, from);
+  }
+}
+
+/**
+ * docs/gateway.md's Caddy example, as printed there, with the test's addresses: the site on Caddy's
+ * loopback port (plain HTTP), Countersign and the application on theirs.
+ */
+function siteBlock(port: number, countersignAt: string, appAt: string): string {
+  const docs = readFileSync(fileURLToPath(new URL('../../docs/gateway.md', import.meta.url)), 'utf8');
+  const section = docs.slice(docs.indexOf('## Caddy (`forward_auth`)'));
+  const example = /```caddyfile\n([\s\S]*?)```/.exec(section)?.[1];
+  if (!example?.includes('wiki.example.com {') || !example.includes('countersign:8443') || !example.includes('wiki-backend:8080')) {
+    throw new Error(`docs/gateway.md: no Caddy example with wiki.example.com, countersign:8443 and wiki-backend:8080:\n${example ?? ''}`);
+  }
+  return example.replace('wiki.example.com {', `http://127.0.0.1:${port} {`).replaceAll('countersign:8443', countersignAt).replaceAll('wiki-backend:8080', appAt);
+}
+
+/** Signs in through Caddy: the protected page, the sign-in form, the password, then a code. */
+async function signIn(c: Client, path = '/admin'): Promise<void> {
+  const first = await c.get(path);
+  expect(first.status).toBe(302);
+  const location = String(first.headers.location);
+  expect(location).toBe(`${origin}/gateway/sign-in?rd=${encodeURIComponent(`${origin}${path}`)}`);
+  const form = await c.get(location.slice(origin.length));
+  expect(form.status).toBe(200);
+  const verify = await c.post('/gateway/sign-in', { _csrf: hidden(form.body, '_csrf'), rd: hidden(form.body, 'rd'), username: 'alice', password: PASSWORD });
+  expect(verify.status).toBe(200);
+  expect(verify.body).toContain('name="code"');
+  tc.clock.advance(30_000);
+  const back = await c.post('/gateway/verify', { _csrf: hidden(verify.body, '_csrf'), code: totpAt(secret, tc.clock.now()) });
+  expect(back.status).toBe(303);
+  expect(back.headers.location).toBe(`${origin}${path}`);
+}
+
+const echoOf = (res: RawResponse): { headers: Record<string, string>; rawHeaders: string[] } => JSON.parse(res.body) as { headers: Record<string, string>; rawHeaders: string[] };
+
+describe.skipIf(!caddyAvailable())('gateway forward-auth behind Caddy forward_auth', () => {
+  beforeAll(async () => {
+    tc = await createTestCore();
+    app = await startProtectedApp();
+    // Countersign's port first, so Caddy can point at it; Countersign then learns Caddy's origin.
+    const csPort = await freeTcpPort();
+    caddy = await startCaddy(({ port }) => siteBlock(port, `127.0.0.1:${csPort}`, `127.0.0.1:${app.port}`));
+    origin = caddy.url;
+    await tc.core.applications.create({ name: 'wiki', requireUserMatch: true, trustedIps: ['127.0.0.2'] }, cliActor);
+    countersign = await buildHttpApp({
+      core: tc.core,
+      logger: false,
+      metrics: createMetrics(),
+      trustProxy: [],
+      rateLimit: { perKeyPerMinute: 100_000, perAddressPerMinute: 100_000 },
+      metricsAllowFrom: [],
+      ready: () => tc.store.ping(),
+      firstFactor: createLocalPasswordFirstFactor({ store: tc.store, passwords: argon2Hasher({ memoryCost: 1024, timeCost: 1 }), clock: tc.clock }),
+      clock: tc.clock,
+      gateway: {
+        // Caddy connects from loopback: the only proxy that gets decisions and whose X-Forwarded-For counts.
+        proxies: ['127.0.0.1'],
+        signInPerMinute: 100_000,
+        sites: [{ name: 'wiki', application: 'wiki', origins: [origin], publicPaths: ['/public/**', '/health'], deniedNetworks: ['127.0.0.3'], cacheSeconds: 600 }],
+      },
+    });
+    // Read-only look at what reaches Countersign (Fastify answers the same request).
+    countersign.server.on('request', (req: { url?: string; headers: IncomingHttpHeaders; socket: { remoteAddress?: string } }) => {
+      if (req.url?.startsWith('/gateway/forward-auth')) decisions.push({ url: req.url, headers: req.headers, peer: req.socket.remoteAddress });
+    });
+    await countersign.listen({ host: '127.0.0.1', port: csPort });
+    await tc.core.users.create({ username: 'alice', email: 'alice@example.com', displayName: 'Alice Example' }, cliActor);
+    await tc.core.users.setPassword('alice', PASSWORD, cliActor);
+    secret = (await tc.core.methods.enrollTotp('alice', {}, cliActor)).secret;
+  });
+
+  afterAll(async () => {
+    await caddy?.stop();
+    await countersign?.close();
+    await app?.stop();
+    await tc?.close();
+  });
+
+  beforeEach(() => {
+    app.requests.length = 0;
+    decisions.length = 0;
+  });
+
+  it('sends anyone without a session to the sign-in page with a 302, and nothing reaches the application', async () => {
+    const res = await new Client().get('/admin/users?tab=1');
+    expect(res.status, caddy.output()).toBe(302);
+    expect(res.headers.location).toBe(`${origin}/gateway/sign-in?rd=${encodeURIComponent(`${origin}/admin/users?tab=1`)}`);
+    expect(app.requests).toEqual([]);
+  });
+
+  it('asks Countersign with the original request in X-Forwarded-*, from loopback (a configured proxy)', async () => {
+    await new Client().get('/admin/users?tab=1', { 'x-forwarded-for': '198.51.100.7', 'x-forwarded-uri': '/public/x', 'x-forwarded-host': 'other.example' });
+    expect(decisions).toHaveLength(1);
+    const [d] = decisions;
+    // Caddy rewrites the path to the forward-auth URI (keeping the query) and sends the original in headers.
+    expect(d?.url).toBe('/gateway/forward-auth?tab=1');
+    expect(d?.peer).toBe('127.0.0.1');
+    expect(d?.headers).toMatchObject({
+      host: `127.0.0.1:${caddy.port}`,
+      'x-forwarded-method': 'GET',
+      'x-forwarded-proto': 'http',
+      'x-forwarded-host': `127.0.0.1:${caddy.port}`,
+      // The raw request target, replacing the client's own.
+      'x-forwarded-uri': '/admin/users?tab=1',
+      // Caddy trusts no proxy in front of itself: the client's X-Forwarded-For is replaced by its address.
+      'x-forwarded-for': '127.0.0.1',
+    });
+  });
+
+  it('never lets a client-sent X-Original-URL decide', async () => {
+    const res = await new Client().get('/admin', { 'x-original-url': `${origin}/public/x` });
+    expect(res.status).toBe(302);
+    expect(res.headers.location).toBe(`${origin}/gateway/sign-in?rd=${encodeURIComponent(`${origin}/admin`)}`);
+    expect(app.requests).toEqual([]);
+    expect(decisions.map((d) => d.headers['x-original-url'])).toEqual([undefined]);
+  });
+
+  it('lets public paths through without a session or identity', async () => {
+    expect((await new Client().get('/public/logo.png')).status).toBe(200);
+    expect((await new Client().get('/health')).status).toBe(200);
+    expect(app.requests.map((r) => [r.url, r.headers['remote-user'] ?? ''])).toEqual([
+      ['/public/logo.png', ''],
+      ['/health', ''],
+    ]);
+    // Countersign answers a public path without identity headers; none of Caddy's placeholders reach the app.
+    for (const r of app.requests) expect(r.rawHeaders.join('\n')).not.toMatch(/\{http\.|^remote-/im);
+  });
+
+  it('signs in with password and TOTP code, then passes the identity and strips spoofed headers', async () => {
+    const c = new Client();
+    await signIn(c);
+    expect([...c.cookies.keys()]).toContain('__Host-cs_gateway');
+    const res = await c.get('/admin', { 'remote-user': 'mallory', 'remote-groups': 'admins', 'remote-email': 'mallory@evil.example' });
+    expect(res.status).toBe(200);
+    const echo = echoOf(res);
+    expect(echo.headers).toMatchObject({ 'remote-user': 'alice', 'remote-email': 'alice@example.com', 'remote-name': 'Alice Example' });
+    // No groups are known for alice: copy_headers sets Remote-Groups from Countersign's empty answer.
+    expect(echo.headers['remote-groups'] ?? '').toBe('');
+    expect(echo.rawHeaders.join('\n')).not.toMatch(/mallory|admins/);
+    // Each identity header arrives once: Caddy replaced the client's copy instead of adding to it.
+    const names = echo.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+    expect(names.filter((n) => n === 'remote-user')).toHaveLength(1);
+    // The application sees Caddy's X-Forwarded-For (the client's loopback address).
+    expect(echo.headers['x-forwarded-for']).toBe('127.0.0.1');
+    const [event] = await tc.core.audit.query({ username: 'alice', kind: 'authentication', limit: 1 });
+    expect(event).toMatchObject({ application: 'wiki', result: 'approved', method: 'totp' });
+  });
+
+  it('refuses a wrong code and a forged session cookie', async () => {
+    const c = new Client();
+    const form = await c.get(String((await c.get('/admin')).headers.location).slice(origin.length));
+    const verify = await c.post('/gateway/sign-in', { _csrf: hidden(form.body, '_csrf'), rd: hidden(form.body, 'rd'), username: 'alice', password: PASSWORD });
+    const wrong = await c.post('/gateway/verify', { _csrf: hidden(verify.body, '_csrf'), code: totpAt(secret, tc.clock.now()) === '000000' ? '111111' : '000000' });
+    expect(wrong.status).toBe(401);
+    expect((await c.get('/admin')).status).toBe(302);
+    const forged = new Client();
+    forged.cookies.set('__Host-cs_gateway', 'A'.repeat(43));
+    expect((await forged.get('/admin', { 'remote-user': 'alice' })).status).toBe(302);
+    expect(app.requests).toEqual([]);
+    await tc.core.users.unlock('alice', cliActor);
+  });
+
+  it('skips the second factor from a trusted network, never for a spoofed X-Forwarded-For, and refuses denied networks', async () => {
+    const trusted = new Client('127.0.0.2');
+    const start = await trusted.get('/admin');
+    const form = await trusted.get(String(start.headers.location).slice(origin.length));
+    const done = await trusted.post('/gateway/sign-in', { _csrf: hidden(form.body, '_csrf'), rd: hidden(form.body, 'rd'), username: 'alice', password: PASSWORD });
+    expect(done.status).toBe(303);
+    expect(done.headers.location).toBe(`${origin}/admin`);
+    expect(echoOf(await trusted.get('/admin')).headers).toMatchObject({ 'remote-user': 'alice', 'x-forwarded-for': '127.0.0.2' });
+    const [event] = await tc.core.audit.query({ username: 'alice', kind: 'authentication', limit: 1 });
+    expect(event).toMatchObject({ application: 'wiki', result: 'approved', reason: 'trusted_ip' });
+
+    const spoofing = new Client();
+    const s1 = await spoofing.get('/admin', { 'x-forwarded-for': '127.0.0.2' });
+    const sform = await spoofing.get(String(s1.headers.location).slice(origin.length), { 'x-forwarded-for': '127.0.0.2' });
+    const sdone = await spoofing.post('/gateway/sign-in', { _csrf: hidden(sform.body, '_csrf'), rd: hidden(sform.body, 'rd'), username: 'alice', password: PASSWORD }, { 'x-forwarded-for': '127.0.0.2' });
+    expect(sdone.status).toBe(200);
+    expect(sdone.body).toContain('name="code"');
+
+    const denied = new Client('127.0.0.3');
+    expect((await denied.get('/public/logo.png')).status).toBe(403);
+    expect((await denied.get('/admin')).status).toBe(403);
+    // Claiming another address does not get a denied client through either.
+    expect((await denied.get('/public/logo.png', { 'x-forwarded-for': '127.0.0.1' })).status).toBe(403);
+    expect(app.requests.filter((r) => r.url === '/public/logo.png')).toEqual([]);
+  });
+
+  it('signs out everywhere: the next request needs a new sign-in', async () => {
+    const c = new Client();
+    await signIn(c);
+    expect((await c.get('/admin')).status).toBe(200);
+    const page = await c.get('/gateway/sign-out');
+    const out = await c.post('/gateway/sign-out', { _csrf: hidden(page.body, '_csrf') });
+    expect(out.body).toContain('You have signed out of every site.');
+    app.requests.length = 0;
+    const after = await c.get('/admin');
+    expect(after.status).toBe(302);
+    expect(String(after.headers.location)).toContain('/gateway/sign-in?rd=');
+    expect(app.requests).toEqual([]);
+  });
+
+  it('lets no path variant reach a protected route without a session', async () => {
+    const prefixes = ['/public/', '/public', '/PUBLIC/', '/health/', '/health', '/public/a/'];
+    const ups = ['..', '%2e%2e', '%2E%2E', '.%2e', '%252e%252e', '%c0%ae%c0%ae', '..;', '.'];
+    const seps = ['/', '%2f', '%2F', '%5c', '\\', '//', ';/'];
+    const targets = ['admin', 'ADMIN', 'admin/', '%61dmin', 'admin%00'];
+    const variants: string[] = [];
+    for (const p of prefixes) for (const u of ups) for (const s of seps) for (const t of targets) variants.push(`${p}${u}${s}${t}`);
+    for (const t of ['/admin', '/ADMIN', '/%61dmin', '//admin', '/./admin', '/admin;/', '/%2fadmin', '/admin%2f..%2fpublic/x', '/', '/?x=/public/']) variants.push(t);
+    expect(variants.length).toBeGreaterThanOrEqual(1000);
+    const outcomes = new Map<number, number>();
+    for (const v of variants) {
+      const res = await sendRaw(caddy.port, v);
+      outcomes.set(res.status, (outcomes.get(res.status) ?? 0) + 1);
+      if (res.status >= 200 && res.status < 300) expect(res.body, v).not.toContain('"headers"');
+    }
+    // Whatever reached the application is a public route under every reading of its path.
+    for (const r of app.requests) expect(readings(r.url).every((p) => p.startsWith('/public/') || p === '/health'), r.url).toBe(true);
+    expect(outcomes.get(302) ?? 0, JSON.stringify([...outcomes])).toBeGreaterThan(500);
+  });
+});
+
+/** Every way an application might read a raw path: decoded once, twice, overlong dots, backslashes, `;` parameters, case. */
+function readings(raw: string): string[] {
+  const path = raw.split('?')[0] ?? '';
+  const out = new Set<string>();
+  let current = path;
+  for (let i = 0; i < 3; i++) {
+    for (const form of [current, current.replace(/\\/g, '/'), current.replace(/;[^/]*/g, '')]) {
+      const resolved = resolveDots(form.replace(/%c0%ae/gi, '.'));
+      out.add(resolved);
+      out.add(resolved.toLowerCase());
+    }
+    try {
+      current = decodeURIComponent(current);
+    } catch {
+      break;
+    }
+  }
+  return [...out];
+}
+
+function resolveDots(path: string): string {
+  const segments: string[] = [];
+  for (const s of path.split('/')) {
+    if (s === '..') segments.pop();
+    else if (s !== '.' && s !== '') segments.push(s);
+  }
+  return `/${segments.join('/')}${path.endsWith('/') && segments.length > 0 ? '/' : ''}`;
+}
