@@ -400,6 +400,17 @@ const GatewaySiteSchema = Type.Object(
       description: 'Paths reachable without signing in: `/static/**` (everything under), `/health` (exactly), `/api/*/status` (one segment). Case-sensitive; ambiguous paths (encoded slashes, dot segments, double encoding) are never public.',
     }),
     deniedNetworks: Type.Array(Type.String({ minLength: 1, 'x-network': true }), { default: [], description: 'Client networks refused outright (403), signed in or not.' }),
+    pathRules: Type.Array(
+      Type.Object(
+        {
+          paths: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'Paths the rule covers, like `publicPaths`. Required.' }),
+          deniedNetworks: Type.Array(Type.String({ minLength: 1, 'x-network': true }), { default: [], description: 'Clients refused (403) on these paths.' }),
+          allowedNetworks: Type.Array(Type.String({ minLength: 1, 'x-network': true }), { default: [], description: 'When given: only these clients may reach these paths (others get 403).' }),
+        },
+        { additionalProperties: false },
+      ),
+      { default: [], description: 'Access rules by path, e.g. `/admin/**` only from the office network. A path that could be read two ways meets every rule.' },
+    ),
     groups: Type.Array(
       Type.Object(
         {

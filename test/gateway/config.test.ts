@@ -64,6 +64,12 @@ describe('gateway configuration', () => {
       expect(anonymous.status).toBe(401);
       expect(anonymous.headers.location).toBe(`${server.url}/gateway/sign-in?rd=${encodeURIComponent('https://wiki.example.com/admin')}`.replace(server.url, 'https://wiki.example.com'));
       expect((await decide('https://other.example.com/')).status).toBe(403);
+      // Each endpoint reads one header convention: the other, which a proxy may pass on from the client, is ignored.
+      const forwarded = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'wiki.example.com', 'x-forwarded-uri': '/static/app.js' };
+      expect((await sendRaw(port, '/gateway/auth', { headers: forwarded })).status).toBe(403);
+      expect((await sendRaw(port, '/gateway/forward-auth', { headers: forwarded })).status).toBe(200);
+      expect((await sendRaw(port, '/gateway/forward-auth', { headers: { 'x-original-url': 'https://wiki.example.com/static/app.js' } })).status).toBe(403);
+      expect((await sendRaw(port, '/gateway/forward-auth', { headers: { ...forwarded, 'x-forwarded-uri': '/admin', 'x-original-url': 'https://wiki.example.com/static/app.js' } })).status).toBe(302);
       // The built-in proxy: the login page passes; its login post is held for a second factor
       // (the fields were read from the page); an unknown user gets the site's denial page.
       expect((await sendRaw(proxyPort, '/login')).body).toContain('name="password"');

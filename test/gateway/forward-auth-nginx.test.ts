@@ -53,7 +53,7 @@ async function signIn(c: Client, path = '/admin'): Promise<void> {
 describe.skipIf(!nginxAvailable())('gateway forward-auth behind nginx auth_request', () => {
   let stack: GatewayStack;
   beforeAll(async () => {
-    stack = await startGatewayStack({ cacheSeconds: CACHE_SECONDS, trustedIps: ['127.0.0.2'], deniedNetworks: ['127.0.0.3'] });
+    stack = await startGatewayStack({ cacheSeconds: CACHE_SECONDS, trustedIps: ['127.0.0.2'], deniedNetworks: ['127.0.0.3'], pathRules: [{ paths: ['/admin/ops/**'], allowedNetworks: ['127.0.0.2'] }] });
     ({ tc, app, nginx, origin, secret } = stack);
   });
 
@@ -174,6 +174,18 @@ describe.skipIf(!nginxAvailable())('gateway forward-auth behind nginx auth_reque
     expect((await denied.get('/public/logo.png')).status).toBe(403);
     expect((await denied.get('/admin')).status).toBe(403);
     expect(app.requests.filter((r) => r.url === '/public/logo.png')).toEqual([]);
+  });
+
+  it('applies path rules: a path open only to one network, whatever the spelling', async () => {
+    const c = new Client();
+    await signIn(c);
+    expect((await c.get('/admin/users')).status).toBe(200);
+    for (const path of ['/admin/ops/restart', '/admin/ops', '/admin//ops/x', '/admin/%6Fps/x', '/admin/x/../ops/x', '/admin/x/..%2fops/x']) expect((await c.get(path)).status, path).toBe(403);
+    const office = new Client('127.0.0.2');
+    const start = await office.get('/admin/ops/restart');
+    const form = await office.get(String(start.headers.location).slice(origin.length));
+    await office.post('/gateway/sign-in', { _csrf: hidden(form.body, '_csrf'), rd: hidden(form.body, 'rd'), username: 'alice', password: PASSWORD });
+    expect((await office.get('/admin/ops/restart')).status).toBe(200);
   });
 
   it('signs out everywhere: the next request needs a new sign-in', async () => {

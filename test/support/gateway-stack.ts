@@ -37,6 +37,7 @@ export interface GatewayStackOptions {
   /** Trusted networks of the site's application (they skip the second factor). */
   readonly trustedIps?: readonly string[];
   readonly deniedNetworks?: readonly string[];
+  readonly pathRules?: readonly { paths: string[]; deniedNetworks?: string[]; allowedNetworks?: string[] }[];
 }
 
 export async function startGatewayStack(opts: GatewayStackOptions = {}): Promise<GatewayStack> {
@@ -107,6 +108,7 @@ export async function startGatewayStack(opts: GatewayStackOptions = {}): Promise
           origins: [origin],
           publicPaths: ['/public/**', '/health'],
           deniedNetworks: [...(opts.deniedNetworks ?? [])],
+          pathRules: opts.pathRules ?? [],
           cacheSeconds: opts.cacheSeconds ?? 3600,
         },
       ],

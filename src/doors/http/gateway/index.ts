@@ -10,7 +10,8 @@
  *   /gateway/sign-out           ends the session: every site's next request needs a new sign-in
  *
  * Decisions are asked only by the configured proxies (`gateway.proxies`); anything else gets 403.
- * The original request comes from `X-Original-URL` or `X-Forwarded-Proto/-Host/-Uri`; its origin
+ * The original request comes from `X-Original-URL` (/auth) or `X-Forwarded-Proto/-Host/-Uri`
+ * (/forward-auth), never the other (a proxy passes on headers it does not set); its origin
  * picks the site (unknown origins are denied), its raw path the public-path rules (ambiguous paths
  * are never public, see targets.ts). The client address is the last `X-Forwarded-For` entry the
  * proxy added. A session is one core session of kind 'gateway' in a cookie (`__Host-cs_gateway`,
@@ -122,12 +123,12 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
 
   // ---- Decisions ------------------------------------------------------------------------------
 
-  async function decide(request: FastifyRequest): Promise<Decision> {
+  async function decide(request: FastifyRequest, convention: 'original-url' | 'forwarded'): Promise<Decision> {
     if (!fromProxy(request)) return { status: 403 };
-    const target = originalTarget(request.headers);
+    const target = originalTarget(request.headers, convention);
     const site = target ? table.byOrigin(target.origin) : undefined;
     if (!target || !site) return { status: 403 };
-    if (site.denied.contains(clientIp(request))) return { status: 403 };
+    if (site.refuses(target.rawPath, clientIp(request))) return { status: 403 };
     if (site.isPublic(target.rawPath)) return { status: 200 };
     const session = await memo.resolve(request.cookies[cookieName]);
     if (session && passesNow(session, site)) return { status: 200, session, site };
@@ -144,7 +145,7 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
   const decisionRoute = { logLevel: 'warn' as const };
 
   app.get('/auth', decisionRoute, async (request, reply) => {
-    const d = await decide(request);
+    const d = await decide(request, 'original-url');
     reply.header('cache-control', 'no-store');
     if (d.status === 200 && d.session && d.site) identity(reply, d.session, d.site);
     if (d.status === 401) reply.header('location', d.location);
@@ -152,7 +153,7 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
   });
 
   app.get('/forward-auth', decisionRoute, async (request, reply) => {
-    const d = await decide(request);
+    const d = await decide(request, 'forwarded');
     reply.header('cache-control', 'no-store');
     if (d.status === 200 && d.session && d.site) identity(reply, d.session, d.site);
     if (d.status === 401) return reply.code(302).header('location', d.location).send();

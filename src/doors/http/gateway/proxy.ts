@@ -322,8 +322,8 @@ export async function startProxy(opts: ProxyOptions): Promise<FastifyInstance> {
   // ---- Every request --------------------------------------------------------------------------
 
   app.all('/*', async (request, reply) => {
-    if (site.denied.contains(clientAddress(request, trusted))) return deny(reply);
     const raw = request.raw.url ?? '/';
+    if (site.refuses(raw, clientAddress(request, trusted))) return deny(reply);
     if (proxy.mode === 'basic') return basic(request, reply);
     if (proxy.mode === 'form') {
       const query = (request.query as Record<string, string | undefined>)[RESUME];

@@ -17,6 +17,11 @@ export interface GatewaySiteConfig {
   readonly publicPaths: readonly string[];
   /** Client networks refused outright (403), signed in or not. */
   readonly deniedNetworks: readonly string[];
+  /**
+   * Access rules by path: for the paths listed, clients in `deniedNetworks` are refused, and when
+   * `allowedNetworks` is given, clients outside it too (`/admin/**` only from the office network).
+   */
+  readonly pathRules?: readonly PathRuleConfig[] | undefined;
   /** How long a second factor is remembered for this site (the cookie cache), in seconds. */
   readonly cacheSeconds: number;
   /** A page of the administrator's own shown (403) when a sign-in to this site is denied; absent: the sign-in form with the failure. */
@@ -25,9 +30,16 @@ export interface GatewaySiteConfig {
   readonly groups?: readonly { readonly name: string; readonly directory: string; readonly group: string }[] | undefined;
 }
 
+export interface PathRuleConfig {
+  readonly paths: readonly string[];
+  readonly deniedNetworks?: readonly string[] | undefined;
+  readonly allowedNetworks?: readonly string[] | undefined;
+}
+
 export interface Site extends GatewaySiteConfig {
   isPublic(rawPath: string): boolean;
-  readonly denied: NetworkList;
+  /** Whether a client is refused this path (the site's denied networks, then its path rules). A path that could be read two ways meets every rule. */
+  refuses(rawPath: string, clientIp: string | null): boolean;
 }
 
 /** Where a request was going, as the reverse proxy reports it. The path stays as the client sent it. */
@@ -85,6 +97,13 @@ export function compileSites(configs: readonly GatewaySiteConfig[]): SiteTable {
     } catch (e) {
       throw new Error(`${where}.deniedNetworks: ${(e as Error).message}`);
     }
+    const rules = (c.pathRules ?? []).map((r, j) => {
+      try {
+        return { matches: compilePathRules(r.paths), denied: new NetworkList(r.deniedNetworks ?? []), allowed: r.allowedNetworks && r.allowedNetworks.length > 0 ? new NetworkList(r.allowedNetworks) : undefined };
+      } catch (e) {
+        throw new Error(`${where}.pathRules[${j}]: ${(e as Error).message}`);
+      }
+    });
     const origins = c.origins.map((o) => {
       const canonical = canonicalOrigin(o);
       if (!canonical) throw new Error(`${where}.origins: "${o}" is not an origin such as https://wiki.example.com or http://10.0.0.5:8080`);
@@ -94,7 +113,12 @@ export function compileSites(configs: readonly GatewaySiteConfig[]): SiteTable {
     const site: Site = {
       ...c,
       origins,
-      denied,
+      refuses: (rawPath, clientIp) => {
+        if (denied.contains(clientIp)) return true;
+        if (rules.length === 0) return false;
+        const path = normalizePath(rawPath);
+        return rules.some((r) => (path === null || r.matches(path)) && (r.denied.contains(clientIp) || (r.allowed !== undefined && !r.allowed.contains(clientIp))));
+      },
       isPublic: (rawPath) => {
         const path = normalizePath(rawPath);
         return path !== null && isPublicPath(path);
@@ -113,10 +137,13 @@ export function compileSites(configs: readonly GatewaySiteConfig[]): SiteTable {
 }
 
 /**
- * The original request from the proxy's headers: `X-Original-URL` (nginx, HAProxy), else
- * `X-Forwarded-Proto` + `X-Forwarded-Host` + `X-Forwarded-Uri` (Traefik, Caddy).
+ * The original request from the proxy's headers. Each decision endpoint reads one convention only,
+ * so a header the proxy does not set (and may pass on from the client) is never believed:
+ * 'original-url' reads `X-Original-URL` (nginx auth_request, HAProxy), 'forwarded' reads
+ * `X-Forwarded-Proto` + `X-Forwarded-Host` + `X-Forwarded-Uri` (Traefik, Caddy), which those
+ * proxies set themselves.
  */
-export function originalTarget(headers: Record<string, string | string[] | undefined>): Target | undefined {
+export function originalTarget(headers: Record<string, string | string[] | undefined>, convention: 'original-url' | 'forwarded'): Target | undefined {
   const one = (name: string): string | undefined => {
     const v = headers[name];
     return typeof v === 'string' ? v : undefined;
@@ -124,9 +151,8 @@ export function originalTarget(headers: Record<string, string | string[] | undef
   let scheme: string | undefined;
   let authority: string | undefined;
   let rawPath: string | undefined;
-  const original = one('x-original-url');
-  if (original !== undefined) {
-    const m = /^(https?):\/\/([^/?#\s]+)([^#\s]*)$/i.exec(original);
+  if (convention === 'original-url') {
+    const m = /^(https?):\/\/([^/?#\s]+)([^#\s]*)$/i.exec(one('x-original-url') ?? '');
     if (!m) return undefined;
     [, scheme, authority, rawPath] = m as unknown as [string, string, string, string];
   } else {
