@@ -19,7 +19,6 @@
  * for its `cacheSeconds`. Redirects go only to configured site origins.
  */
 import formbody from '@fastify/formbody';
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Actor, AuthenticationOutcome, Core, SessionView } from '../../../core/api.ts';
@@ -27,6 +26,7 @@ import { NetworkList } from '../../../core/auth/networks.ts';
 import { isCoreError } from '../../../core/errors.ts';
 import type { Clock, FirstFactorProvider } from '../../../core/ports.ts';
 import { systemRandom } from '../../../platform/random.ts';
+import { CODE, CSS_VERSION, field, MAX_CODE_ATTEMPTS, PAGE_HEADERS, sameToken } from '../pages.ts';
 import { PORTAL_CSS } from '../portal/assets.ts';
 import { fromAcceptLanguage, supported, translator, type Translate } from '../portal/i18n.ts';
 import type { PortalKey } from '../portal/locales/en.ts';
@@ -60,37 +60,12 @@ export interface GatewayOptions {
   readonly sessionMemo?: SessionMemo | undefined;
 }
 
-const CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-const PAGE_HEADERS = {
-  'content-security-policy': CSP,
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-  'cache-control': 'no-store',
-  'cross-origin-opener-policy': 'same-origin',
-  'x-frame-options': 'DENY',
-};
-const CSS_VERSION = createHash('sha256').update(PORTAL_CSS).digest('hex').slice(0, 12);
-const MAX_CODE_ATTEMPTS = 5;
-const CODE = /^(?:[0-9]{6,8}|[0-9]{5}[ -]?[0-9]{5})$/;
 const FORM_TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
-type Form = Record<string, string | undefined>;
 type Decision = { readonly status: 200; readonly session?: SessionView; readonly site?: Site } | { readonly status: 401; readonly location: string } | { readonly status: 403 };
 
 const GATEWAY_ACTOR: Actor = { kind: 'system', name: 'gateway', role: 'self' };
 const actorOf = (session: SessionView): Actor => ({ kind: 'user', name: session.user.username, role: 'self' });
-
-function field(body: unknown, name: string, max = 1024): string {
-  const v = (body as Form | undefined)?.[name];
-  return typeof v === 'string' ? v.slice(0, max) : '';
-}
-
-function sameToken(a: string | undefined, b: string | undefined): boolean {
-  if (typeof a !== 'string' || typeof b !== 'string' || a.length === 0) return false;
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
 
 
 export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): Promise<void> {

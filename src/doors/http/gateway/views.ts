@@ -3,16 +3,9 @@
  * are escaped unless written with `<%~`). No JavaScript: plain forms with an anti-forgery token.
  */
 import { Eta } from 'eta';
+import { notices, pageHead } from '../portal/views.ts';
 
-const layout = `<!doctype html>
-<html lang="<%= it.lang %>">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title><%= it.title %> · <%= it.t('app.title') %></title>
-<link rel="stylesheet" href="/gateway/assets/gateway.css?v=<%= it.cssVersion %>">
-</head>
+const layout = `${pageHead('/gateway/assets/gateway.css')}
 <body>
 <header class="top"><div class="bar"><span class="brand"><%= it.t('app.title') %></span></div></header>
 <main id="main">
@@ -21,7 +14,6 @@ const layout = `<!doctype html>
 </body>
 </html>`;
 
-const notices = `<% if (it.notice) { %><p class="notice <%= it.notice.kind %>" role="<%= it.notice.kind === 'bad' ? 'alert' : 'status' %>"><%= it.notice.text %></p><% } %>`;
 
 const signIn = `<% layout('@layout', it) %>
 <section class="card">

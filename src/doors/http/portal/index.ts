@@ -13,7 +13,6 @@
  * factor no older than `sessions.reauthSeconds`. Every sign-in failure reads the same.
  */
 import formbody from '@fastify/formbody';
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Actor, AuthenticationOutcome, Core, MethodView, PhoneInput, SessionView } from '../../../core/api.ts';
@@ -22,6 +21,7 @@ import type { Clock, FirstFactorProvider } from '../../../core/ports.ts';
 import { QUESTION_IDS, QUESTIONS_PER_USER, type QuestionId } from '../../../core/methods/questions.ts';
 import type { AuditEvent, PhoneWhich, Settings } from '../../../core/types.ts';
 import { systemRandom } from '../../../platform/random.ts';
+import { CODE, CSS_VERSION, field, MAX_CODE_ATTEMPTS, PAGE_HEADERS, sameToken } from '../pages.ts';
 import { PORTAL_CSS } from './assets.ts';
 import { LANGUAGE_CODES, LANGUAGES, fromAcceptLanguage, supported, translator, type PortalLanguage, type Translate } from './i18n.ts';
 import type { PortalKey } from './locales/en.ts';
@@ -41,23 +41,10 @@ const SESSION_COOKIE = '__Host-cs_portal';
 const FORM_COOKIE = '__Host-cs_portal_form';
 const LANG_COOKIE = '__Host-cs_lang';
 const COOKIE_OPTIONS = { path: '/', secure: true, httpOnly: true, sameSite: 'strict' } as const;
-const CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-const PAGE_HEADERS = {
-  'content-security-policy': CSP,
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-  'cache-control': 'no-store',
-  'cross-origin-opener-policy': 'same-origin',
-  'x-frame-options': 'DENY',
-};
-const CSS_VERSION = createHash('sha256').update(PORTAL_CSS).digest('hex').slice(0, 12);
-const MAX_CODE_ATTEMPTS = 5;
 /** A user's phones, as the core and the portal's routes name them. */
 const PHONES = ['phone', 'backupPhone'] as const satisfies readonly PhoneWhich[];
 /** An answer was sent already. */
 const SENT = Symbol('sent');
-/** A code from an authenticator (6 to 8 digits) or a backup code (10 digits, maybe split 5-5). */
-const CODE = /^(?:[0-9]{6,8}|[0-9]{5}[ -]?[0-9]{5})$/;
 
 type Notice = { kind: 'ok' | 'bad'; text: string };
 type Form = Record<string, string | undefined>;
@@ -72,18 +59,6 @@ interface Page {
 /** Who records refusals that come before anyone is known. */
 const PORTAL_ACTOR: Actor = { kind: 'system', name: 'portal', role: 'self' };
 const actorOf = (session: SessionView): Actor => ({ kind: 'user', name: session.user.username, role: 'self' });
-
-function sameToken(a: string | undefined, b: string | undefined): boolean {
-  if (typeof a !== 'string' || typeof b !== 'string' || a.length === 0) return false;
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
-function field(body: unknown, name: string, max = 1024): string {
-  const v = (body as Form | undefined)?.[name];
-  return typeof v === 'string' ? v.slice(0, max) : '';
-}
 
 export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Promise<void> {
   const { core, firstFactor, clock } = opts;

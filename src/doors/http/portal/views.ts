@@ -5,15 +5,18 @@
  */
 import { Eta } from 'eta';
 
-const layout = `<!doctype html>
+/** The start of every page up to <body>, with the stylesheet at `stylesheet` (shared with the gateway's sign-in pages). */
+export const pageHead = (stylesheet: string): string => `<!doctype html>
 <html lang="<%= it.lang %>">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title><%= it.title %> · <%= it.t('app.title') %></title>
-<link rel="stylesheet" href="/portal/assets/portal.css?v=<%= it.cssVersion %>">
-</head>
+<link rel="stylesheet" href="${stylesheet}?v=<%= it.cssVersion %>">
+</head>`;
+
+const layout = `${pageHead('/portal/assets/portal.css')}
 <body>
 <a class="skip" href="#main"><%= it.t('nav.skip') %></a>
 <header class="top"><div class="bar">
@@ -31,7 +34,8 @@ const layout = `<!doctype html>
 </body>
 </html>`;
 
-const notices = `<% if (it.notice) { %><p class="notice <%= it.notice.kind %>" role="<%= it.notice.kind === 'bad' ? 'alert' : 'status' %>"><%= it.notice.text %></p><% } %>`;
+/** The page's notice (success or alert), if any. */
+export const notices = `<% if (it.notice) { %><p class="notice <%= it.notice.kind %>" role="<%= it.notice.kind === 'bad' ? 'alert' : 'status' %>"><%= it.notice.text %></p><% } %>`;
 
 const signIn = `<% layout('@layout', it) %>
 <section class="card">
