@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { totpAt } from '../http/helpers.ts';
-import { startGatewayStack, STACK_PASSWORD as PASSWORD, type GatewayStack } from '../support/gateway-stack.ts';
+import { signInThrough, startGatewayStack, STACK_PASSWORD as PASSWORD, type GatewayStack } from '../support/gateway-stack.ts';
 import { cliActor, type TestCore } from '../support/harness.ts';
 import { nginxAvailable, type Nginx } from '../support/nginx.ts';
 import type { ProtectedApp } from '../support/protected-app.ts';
@@ -34,21 +34,7 @@ class Client extends CookieClient {
 const hidden = hiddenField;
 
 /** Signs in through nginx: the protected page, the sign-in form, the password, then a code. */
-async function signIn(c: Client, path = '/admin'): Promise<void> {
-  const first = await c.get(path);
-  expect(first.status).toBe(302);
-  const location = String(first.headers.location);
-  expect(location).toBe(`${origin}/gateway/sign-in?rd=${encodeURIComponent(`${origin}${path}`)}`);
-  const form = await c.get(location.slice(origin.length));
-  expect(form.status).toBe(200);
-  const verify = await c.post('/gateway/sign-in', { _csrf: hidden(form.body, '_csrf'), rd: hidden(form.body, 'rd'), username: 'alice', password: PASSWORD });
-  expect(verify.status).toBe(200);
-  expect(verify.body).toContain('name="code"');
-  tc.clock.advance(30_000);
-  const back = await c.post('/gateway/verify', { _csrf: hidden(verify.body, '_csrf'), code: totpAt(secret, tc.clock.now()) });
-  expect(back.status).toBe(303);
-  expect(back.headers.location).toBe(`${origin}${path}`);
-}
+const signIn = (c: Client, path = '/admin'): Promise<void> => signInThrough(c, { origin, tc, secret }, path);
 
 describe.skipIf(!nginxAvailable())('gateway forward-auth behind nginx auth_request', () => {
   let stack: GatewayStack;

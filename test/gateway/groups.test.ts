@@ -4,17 +4,15 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLocalPasswordFirstFactor } from '../../src/core/first-factor/local-password.ts';
 import { isGroupMember } from '../../src/directory/membership.ts';
 import { openldap } from '../../src/directory/presets.ts';
 import { directorySource } from '../../src/directory/source.ts';
 import { buildHttpApp } from '../../src/doors/http/app.ts';
-import { createMetrics } from '../../src/ops/metrics.ts';
-import { argon2Hasher } from '../../src/platform/hashing.ts';
 import { totpAt } from '../http/helpers.ts';
 import { cliActor, createTestCore, type TestCore } from '../support/harness.ts';
 import { groupDn, slapdAvailable, startSlapd, type Slapd } from '../support/slapd.ts';
 import { CookieClient, hiddenField } from '../support/raw-http.ts';
+import { testHttpAppOptions } from '../support/web-app.ts';
 
 const ORIGIN = 'https://wiki.example.com';
 const PASSWORD = 'correct horse battery';
@@ -29,15 +27,7 @@ describe.skipIf(!slapdAvailable())('gateway Remote-Groups from directory groups'
     const source = directorySource({ urls: [ldap.url], bindDn: ldap.bindDn, bindPassword: ldap.bindPassword, baseDn: ldap.baseDn });
     const dead = directorySource({ urls: ['ldap://127.0.0.1:1'], bindDn: ldap.bindDn, bindPassword: ldap.bindPassword, baseDn: ldap.baseDn, timeoutMs: 300 });
     app = await buildHttpApp({
-      core: tc.core,
-      logger: false,
-      metrics: createMetrics(),
-      trustProxy: [],
-      rateLimit: { perKeyPerMinute: 100_000, perAddressPerMinute: 100_000 },
-      metricsAllowFrom: [],
-      ready: () => tc.store.ping(),
-      firstFactor: createLocalPasswordFirstFactor({ store: tc.store, passwords: argon2Hasher({ memoryCost: 1024, timeCost: 1 }), clock: tc.clock }),
-      clock: tc.clock,
+      ...testHttpAppOptions(tc),
       gateway: {
         proxies: ['127.0.0.1'],
         signInPerMinute: 100_000,

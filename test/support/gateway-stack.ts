@@ -7,15 +7,16 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { expect } from 'vitest';
 import { selfSignedCertificate } from '../../src/cli/init.ts';
-import { createLocalPasswordFirstFactor } from '../../src/core/first-factor/local-password.ts';
 import { buildHttpApp } from '../../src/doors/http/app.ts';
-import { createMetrics } from '../../src/ops/metrics.ts';
-import { argon2Hasher } from '../../src/platform/hashing.ts';
+import { totpAt } from '../http/helpers.ts';
 import { cliActor, createTestCore, type TestCore } from './harness.ts';
 import { startNginx, type Nginx } from './nginx.ts';
 import { freeTcpPort } from './ports.ts';
 import { startProtectedApp, type ProtectedApp } from './protected-app.ts';
+import { hiddenField, type CookieClient } from './raw-http.ts';
+import { testHttpAppOptions } from './web-app.ts';
 
 export const STACK_PASSWORD = 'correct horse battery';
 
@@ -86,18 +87,9 @@ export async function startGatewayStack(opts: GatewayStackOptions = {}): Promise
       }`;
   });
   const origin = `${tls ? 'https' : 'http'}://127.0.0.1:${nginx.port}`;
-  const firstFactor = createLocalPasswordFirstFactor({ store: tc.store, passwords: argon2Hasher({ memoryCost: 1024, timeCost: 1 }), clock: tc.clock });
   await tc.core.applications.create({ name: 'wiki', requireUserMatch: true, trustedIps: [...(opts.trustedIps ?? [])] }, cliActor);
   const countersign = await buildHttpApp({
-    core: tc.core,
-    logger: false,
-    metrics: createMetrics(),
-    trustProxy: [],
-    rateLimit: { perKeyPerMinute: 100_000, perAddressPerMinute: 100_000 },
-    metricsAllowFrom: [],
-    ready: () => tc.store.ping(),
-    firstFactor,
-    clock: tc.clock,
+    ...testHttpAppOptions(tc),
     gateway: {
       proxies: ['127.0.0.1'],
       signInPerMinute: 100_000,
@@ -132,4 +124,25 @@ export async function startGatewayStack(opts: GatewayStackOptions = {}): Promise
       await tc.close();
     },
   };
+}
+
+/**
+ * Signs `alice` in through a proxy in front of the gateway: the protected page (302 to sign-in),
+ * the sign-in form, the password, then a TOTP code; ends back on the page.
+ */
+export async function signInThrough(c: CookieClient, stack: { origin: string; tc: TestCore; secret: string }, path = '/admin'): Promise<void> {
+  const { origin, tc, secret } = stack;
+  const first = await c.get(path);
+  expect(first.status).toBe(302);
+  const location = String(first.headers.location);
+  expect(location).toBe(`${origin}/gateway/sign-in?rd=${encodeURIComponent(`${origin}${path}`)}`);
+  const form = await c.get(location.slice(origin.length));
+  expect(form.status).toBe(200);
+  const verify = await c.post('/gateway/sign-in', { _csrf: hiddenField(form.body, '_csrf'), rd: hiddenField(form.body, 'rd'), username: 'alice', password: STACK_PASSWORD });
+  expect(verify.status).toBe(200);
+  expect(verify.body).toContain('name="code"');
+  tc.clock.advance(30_000);
+  const back = await c.post('/gateway/verify', { _csrf: hiddenField(verify.body, '_csrf'), code: totpAt(secret, tc.clock.now()) });
+  expect(back.status).toBe(303);
+  expect(back.headers.location).toBe(`${origin}${path}`);
 }

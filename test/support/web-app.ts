@@ -7,7 +7,7 @@ import type { Core } from '../../src/core/api.ts';
 import type { SmsSender } from '../../src/core/ports.ts';
 import { selfSignedCertificate } from '../../src/cli/init.ts';
 import { createLocalPasswordFirstFactor } from '../../src/core/first-factor/local-password.ts';
-import { buildHttpApp } from '../../src/doors/http/app.ts';
+import { buildHttpApp, type HttpAppOptions } from '../../src/doors/http/app.ts';
 import { createMetrics } from '../../src/ops/metrics.ts';
 import type { FakeClock } from '../../src/platform/clock.ts';
 import { argon2Hasher } from '../../src/platform/hashing.ts';
@@ -23,12 +23,12 @@ export interface WebApp {
   close(): Promise<void>;
 }
 
-/** `sms`: the core's SMS sender (e.g. the Twilio sender pointed at the test twin); none by default. */
-export async function startWebApp(opts: { listen?: boolean; sms?: SmsSender } = {}): Promise<WebApp> {
-  const tc = await createTestCore(opts.sms ? { sms: opts.sms } : {});
-  const firstFactor = createLocalPasswordFirstFactor({ store: tc.store, passwords: argon2Hasher({ memoryCost: 1024, timeCost: 1 }), clock: tc.clock });
-  const https = opts.listen ? await selfSignedCertificate() : undefined;
-  const app = await buildHttpApp({
+/**
+ * The HTTP door's options every page and gateway test starts from: the test core, its fake clock,
+ * local passwords (cheap argon2 parameters) as the first factor, no rate limits in the way.
+ */
+export function testHttpAppOptions(tc: TestCore): HttpAppOptions {
+  return {
     core: tc.core,
     logger: false,
     metrics: createMetrics(),
@@ -36,10 +36,16 @@ export async function startWebApp(opts: { listen?: boolean; sms?: SmsSender } = 
     rateLimit: { perKeyPerMinute: 100_000, perAddressPerMinute: 100_000 },
     metricsAllowFrom: [],
     ready: () => tc.store.ping(),
-    firstFactor,
+    firstFactor: createLocalPasswordFirstFactor({ store: tc.store, passwords: argon2Hasher({ memoryCost: 1024, timeCost: 1 }), clock: tc.clock }),
     clock: tc.clock,
-    ...(https ? { https } : {}),
-  });
+  };
+}
+
+/** `sms`: the core's SMS sender (e.g. the Twilio sender pointed at the test twin); none by default. */
+export async function startWebApp(opts: { listen?: boolean; sms?: SmsSender } = {}): Promise<WebApp> {
+  const tc = await createTestCore(opts.sms ? { sms: opts.sms } : {});
+  const https = opts.listen ? await selfSignedCertificate() : undefined;
+  const app = await buildHttpApp({ ...testHttpAppOptions(tc), ...(https ? { https } : {}) });
   let url = '';
   if (opts.listen) {
     await app.listen({ host: '127.0.0.1', port: 0 });
