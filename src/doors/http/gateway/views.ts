@@ -3,7 +3,7 @@
  * are escaped unless written with `<%~`). No JavaScript: plain forms with an anti-forgery token.
  */
 import { Eta } from 'eta';
-import { notices, pageHead } from '../portal/views.ts';
+import { credentialFields, notices, pageHead } from '../portal/views.ts';
 
 const layout = `${pageHead('/gateway/assets/gateway.css')}
 <body>
@@ -23,11 +23,7 @@ ${notices}
 <form method="post" action="/gateway/sign-in">
 <input type="hidden" name="_csrf" value="<%= it.csrf %>">
 <input type="hidden" name="rd" value="<%= it.rd %>">
-<div class="field"><label for="username"><%= it.t('signIn.username') %></label>
-<input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required maxlength="256" value="<%= it.username %>"<%~ it.username ? '' : ' autofocus' %>></div>
-<div class="field"><label for="password"><%= it.t('signIn.password') %></label>
-<input type="password" id="password" name="password" autocomplete="current-password" required maxlength="1024"<%~ it.username ? ' autofocus' : '' %>></div>
-<button class="primary" type="submit"><%= it.t('signIn.submit') %></button>
+${credentialFields}
 </form>
 </section>`;
 

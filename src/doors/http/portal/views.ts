@@ -34,6 +34,13 @@ const layout = `${pageHead('/portal/assets/portal.css')}
 </body>
 </html>`;
 
+/** Username, password and the sign-in button (the portal's and the gateway's sign-in forms). */
+export const credentialFields = `<div class="field"><label for="username"><%= it.t('signIn.username') %></label>
+<input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required maxlength="256" value="<%= it.username %>"<%~ it.username ? '' : ' autofocus' %>></div>
+<div class="field"><label for="password"><%= it.t('signIn.password') %></label>
+<input type="password" id="password" name="password" autocomplete="current-password" required maxlength="1024"<%~ it.username ? ' autofocus' : '' %>></div>
+<button class="primary" type="submit"><%= it.t('signIn.submit') %></button>`;
+
 /** The page's notice (success or alert), if any. */
 export const notices = `<% if (it.notice) { %><p class="notice <%= it.notice.kind %>" role="<%= it.notice.kind === 'bad' ? 'alert' : 'status' %>"><%= it.notice.text %></p><% } %>`;
 
@@ -44,11 +51,7 @@ const signIn = `<% layout('@layout', it) %>
 ${notices}
 <form method="post" action="/portal/sign-in">
 <input type="hidden" name="_csrf" value="<%= it.csrf %>">
-<div class="field"><label for="username"><%= it.t('signIn.username') %></label>
-<input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required maxlength="256" value="<%= it.username %>"<%~ it.username ? '' : ' autofocus' %>></div>
-<div class="field"><label for="password"><%= it.t('signIn.password') %></label>
-<input type="password" id="password" name="password" autocomplete="current-password" required maxlength="1024"<%~ it.username ? ' autofocus' : '' %>></div>
-<button class="primary" type="submit"><%= it.t('signIn.submit') %></button>
+${credentialFields}
 </form>
 </section>`;
 
