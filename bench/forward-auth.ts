@@ -111,6 +111,7 @@ const hidden = (html: string, name: string): string => new RegExp(`name="${name}
 interface WrkResult {
   rps: number;
   p50: number;
+  p90: number;
   p99: number;
   requests: number;
   passed: number;
@@ -134,6 +135,7 @@ function runWrk(url: string, headers: string[], seconds: number, connections: nu
     rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]),
     requests: Number(/(\d+) requests in/.exec(out)?.[1]),
     p50: ms(/\s50%\s+(\S+)/.exec(out)?.[1] ?? ''),
+    p90: ms(/\s90%\s+(\S+)/.exec(out)?.[1] ?? ''),
     p99: ms(/\s99%\s+(\S+)/.exec(out)?.[1] ?? ''),
     passed: Number(result?.[1] ?? NaN),
     other: Number(result?.[2] ?? NaN),
@@ -319,12 +321,24 @@ const gated = measure(`${ORIGIN}${FILE}`, [cookieHeader], { nginx: nginxPid, cou
 const direct = measure(`http://127.0.0.1:${CS_PORT}/gateway/auth`, directHeaders, { countersign: serverPid });
 const bareLight = measure(`http://127.0.0.1:${NGINX_PORT + 1}${FILE}`, [], { nginx: nginxPid }, LATENCY_CONNECTIONS);
 const gatedLight = measure(`${ORIGIN}${FILE}`, [cookieHeader], { nginx: nginxPid, countersign: serverPid }, LATENCY_CONNECTIONS);
+const directLight = measure(`http://127.0.0.1:${CS_PORT}/gateway/auth`, directHeaders, { countersign: serverPid }, LATENCY_CONNECTIONS);
 const rss = peakRssMb(serverPid);
 server.kill('SIGTERM');
 nginx.kill('SIGTERM');
 await new Promise((r) => server.once('exit', r));
 
-for (const [name, m] of [['nginx static', bare], ['nginx + auth_request', gated], ['/gateway/auth direct', direct], ['nginx static, few connections', bareLight], ['nginx + auth_request, few connections', gatedLight]] as const) {
+// The machine's own tail: a bare Node.js HTTP server on the same core, answering what a decision answers.
+const FLOOR_PORT = NGINX_PORT + 2;
+const floorServer = spawn('taskset', ['-c', '0', process.execPath, join(root, 'bench/forward-auth-bare.ts'), String(FLOOR_PORT)], { stdio: ['ignore', 'pipe', 'inherit'] });
+children.push(floorServer);
+await new Promise<void>((resolve, reject) => {
+  floorServer.stdout?.once('data', () => resolve());
+  floorServer.once('exit', (code) => reject(new Error(`the bare server exited (${String(code)})`)));
+});
+const floor = measure(`http://127.0.0.1:${FLOOR_PORT}/`, [], { bare: floorServer.pid as number }, LATENCY_CONNECTIONS);
+floorServer.kill('SIGTERM');
+
+for (const [name, m] of [['nginx static', bare], ['nginx + auth_request', gated], ['/gateway/auth direct', direct], ['nginx static, few connections', bareLight], ['nginx + auth_request, few connections', gatedLight], ['/gateway/auth direct, few connections', directLight], ['bare Node.js server', floor]] as const) {
   if (m.wrk.other !== 0 || !(m.wrk.passed > 0)) fail(`${name}: ${m.wrk.passed} answers 200, ${m.wrk.other} other ${m.wrk.errors}`);
 }
 
@@ -332,16 +346,18 @@ for (const [name, m] of [['nginx static', bare], ['nginx + auth_request', gated]
 
 const us = (cpu: number | undefined, n: number): string => (cpu === undefined ? '-' : ((cpu / n) * 1e6).toFixed(0));
 const row = (name: string, m: Measured) =>
-  `| ${name} | ${m.wrk.rps.toFixed(0)} | ${m.wrk.p50.toFixed(2)} | ${m.wrk.p99.toFixed(2)} | ${us(m.cpu['nginx'], m.wrk.requests)} | ${us(m.cpu['countersign'], m.wrk.requests)} |`;
+  `| ${name} | ${m.wrk.rps.toFixed(0)} | ${m.wrk.p50.toFixed(2)} | ${m.wrk.p90.toFixed(2)} | ${m.wrk.p99.toFixed(2)} | ${us(m.cpu['nginx'], m.wrk.requests)} | ${us(m.cpu['countersign'] ?? m.cpu['bare'], m.wrk.requests)} |`;
 console.log(`\nForward-auth decisions: ${CONNECTIONS} connections, ${THREADS} wrk threads, ${SECONDS} s per case (after ${WARMUP_SECONDS} s warm-up), HTTP keep-alive`);
 console.log('Countersign and nginx (1 worker) on core 0, wrk on core 1; every gated request carries a signed-in session cookie\n');
-console.log('| case | requests/s | p50 ms | p99 ms | nginx CPU us/req | Countersign CPU us/req |');
-console.log('|---|---|---|---|---|---|');
+console.log('| case | requests/s | p50 ms | p90 ms | p99 ms | nginx CPU us/req | Countersign (or bare server) CPU us/req |');
+console.log('|---|---|---|---|---|---|---|');
 console.log(row('1. nginx static file (peer)', bare));
 console.log(row('2. nginx + auth_request to /gateway/auth', gated));
 console.log(row('3. /gateway/auth direct', direct));
 console.log(row(`1b. nginx static file, ${LATENCY_CONNECTIONS} connections`, bareLight));
 console.log(row(`2b. nginx + auth_request, ${LATENCY_CONNECTIONS} connections`, gatedLight));
+console.log(row(`3b. /gateway/auth direct, ${LATENCY_CONNECTIONS} connections`, directLight));
+console.log(row(`0. bare Node.js HTTP server (the machine's floor), ${LATENCY_CONNECTIONS} connections`, floor));
 // The check's own latency: with few connections neither server queues requests.
 const addedP99 = gatedLight.wrk.p99 - bareLight.wrk.p99;
 const addedP99Saturated = gated.wrk.p99 - bare.wrk.p99;
@@ -350,10 +366,11 @@ const decisions = direct.wrk.rps;
 const cpuPerDecision = ((direct.cpu['countersign'] ?? NaN) / direct.wrk.requests) * 1e6;
 console.log(`\ndecisions/s (case 3, one process): ${decisions.toFixed(0)}; Countersign CPU per decision ${cpuPerDecision.toFixed(0)} us (ceiling ${(1e6 / cpuPerDecision).toFixed(0)}/s of one core)`);
 console.log(`added p99 at ${LATENCY_CONNECTIONS} connections (case 2b - case 1b): ${addedP99.toFixed(2)} ms; at ${CONNECTIONS} connections (saturated, queueing included): ${addedP99Saturated.toFixed(2)} ms`);
+console.log(`added p50 / p90 at ${LATENCY_CONNECTIONS} connections: ${(gatedLight.wrk.p50 - bareLight.wrk.p50).toFixed(2)} / ${(gatedLight.wrk.p90 - bareLight.wrk.p90).toFixed(2)} ms; a bare Node.js server's own p99 here: ${floor.wrk.p99.toFixed(2)} ms (p50 ${floor.wrk.p50.toFixed(2)} ms)`);
 console.log(`throughput ratio case 2 / case 1: ${ratio.toFixed(3)}`);
 console.log(`Countersign ready ${readyMs.toFixed(0)} ms after spawn; peak RSS ${rss.toFixed(0)} MB`);
 console.log(`goal: added p99 <= 1 ms: ${addedP99 <= 1 ? 'PASS' : 'MISS'} (${addedP99.toFixed(2)} ms)`);
 console.log(`goal: >= 10,000 decisions/s per process: ${decisions >= 10_000 ? 'PASS' : 'MISS'} (${decisions.toFixed(0)}/s)`);
-const errs = [bare, gated, direct, bareLight, gatedLight].map((m) => m.wrk.errors).filter(Boolean);
+const errs = [bare, gated, direct, bareLight, gatedLight, directLight, floor].map((m) => m.wrk.errors).filter(Boolean);
 if (errs.length) console.log(`wrk: ${errs.join('; ')}`);
 if (CPU_PROF) console.log(`CPU profile of the Countersign server in ${CPU_PROF}`);
