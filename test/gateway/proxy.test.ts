@@ -137,6 +137,17 @@ describe('built-in proxy, form-based interception', () => {
     expect(s.app.requests.filter((r) => r.method === 'POST')).toHaveLength(2);
   });
 
+  it('forgets a held login post that was not resumed in time', async () => {
+    const s = await start('form', { form: { loginPath: '/login', checkFirstFactor: false } });
+    const c = new CookieClient(s.port);
+    const back = await secondFactor(s, c, await c.post('/login', { username: 'alice', password: 'app-password' }));
+    // Held for at most twice the challenge lifetime (120 s by default).
+    s.tc.clock.advance(241_000);
+    const late = await c.get(String(back.headers.location).slice(s.origin.length));
+    expect(late.status).toBe(403);
+    expect(s.app.requests.filter((r) => r.method === 'POST')).toEqual([]);
+  });
+
   it('intercepts every spelling of the login path and refuses posts it cannot read', async () => {
     const s = await start('form', { form: { loginPath: '/login', checkFirstFactor: false } });
     const c = new CookieClient(s.port);

@@ -257,7 +257,8 @@ export async function startProxy(opts: ProxyOptions): Promise<FastifyInstance> {
     const user = await userOf(username);
     if (user === 'pass') return forward(request, reply, undefined, { url, body, contentType });
     if (user === 'deny') return deny(reply);
-    if (held.size >= MAX_HELD) prune();
+    // Posts whose sign-in was abandoned go now; a full table refuses more (it never grows without bound).
+    prune();
     if (held.size >= MAX_HELD) return reply.code(503).send();
     const id = Buffer.from(systemRandom.bytes(24)).toString('base64url');
     const settings = await core.settings.get();
