@@ -13,6 +13,7 @@ import { registerApp } from './app.ts';
 import { registerAudit } from './audit.ts';
 import { registerBypass } from './bypass.ts';
 import { registerDirectory } from './directory.ts';
+import { registerGateway } from './gateway.ts';
 import { registerInit } from './init.ts';
 import { registerKeys } from './keys.ts';
 import { reportError } from './runtime.ts';
@@ -55,6 +56,7 @@ Exit status: 0 success, 1 failure, 2 usage error. COUNTERSIGN_DEBUG=1 prints sta
   registerSettings(program);
   registerAudit(program);
   registerDirectory(program);
+  registerGateway(program);
   registerKeys(program);
   return program;
 }
