@@ -89,6 +89,10 @@ describe('built-in proxy, session mode', () => {
     const echo = JSON.parse(res.body) as { headers: Record<string, string> };
     expect(echo.headers).toMatchObject({ 'remote-user': 'alice', 'remote-email': 'alice@example.com', cookie: 'theme=dark' });
     expect(s.app.requests.filter((r) => r.url === '/admin')).toHaveLength(1);
+    // Targets that are not a plain path, or do not decode, are client errors even when signed in.
+    expect((await c.get('/admin/%zz')).status).toBe(400);
+    expect((await c.get('http://evil.example/admin')).status).toBe(400);
+    expect((await c.get('*')).status).toBe(400);
   });
 });
 

@@ -87,6 +87,15 @@ const MAX_FORM_BYTES = 64 * 1024;
 const MAX_HELD = 10_000;
 const FORM_RETRY_MS = 10_000;
 
+function decodable(target: string): boolean {
+  try {
+    decodeURIComponent(target);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * A path as lenient servers match it (IIS and others: any case, trailing dots, spaces and slashes
  * ignored), so every spelling of the login path is intercepted.
@@ -324,6 +333,8 @@ export async function startProxy(opts: ProxyOptions): Promise<FastifyInstance> {
 
   app.all('/*', async (request, reply) => {
     const raw = request.raw.url ?? '/';
+    // Only origin-form targets (`/path?query`) that decode cleanly go anywhere; the rest is a client error.
+    if (!raw.startsWith('/') || !decodable(raw)) return reply.code(400).send();
     if (site.refuses(raw, clientAddress(request, trusted))) return deny(reply);
     if (proxy.mode === 'basic') return basic(request, reply);
     if (proxy.mode === 'form') {
