@@ -163,6 +163,8 @@ describe('built-in proxy, form-based interception', () => {
     for (const path of ['/login%2f', '/%2e%2e/login', '/login%252f']) expect((await c.post(path, { username: 'alice', password: 'x' })).status, path).toBe(400);
     const multipart = await c.send('/login', { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=x' }, body: '--x\r\nContent-Disposition: form-data; name="username"\r\n\r\nalice\r\n--x--\r\n' });
     expect(multipart.status).toBe(415);
+    expect((await c.send('/login', { method: 'POST' })).status).toBe(415);
+    expect((await c.send('/login', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `username=alice&pad=${'x'.repeat(70_000)}` })).status).toBe(413);
     expect(s.app.requests.filter((r) => r.method === 'POST')).toEqual([]);
   });
 

@@ -111,7 +111,9 @@ function readBody(stream: Readable, limit: number): Promise<Buffer | undefined> 
     stream.on('data', (c: Buffer) => {
       size += c.length;
       if (size > limit) {
-        stream.destroy();
+        // Too long for a login form: the rest is read and dropped, so the client gets its answer.
+        stream.removeAllListeners('data');
+        stream.resume();
         resolve(undefined);
       } else chunks.push(c);
     });
@@ -240,12 +242,12 @@ export async function startProxy(opts: ProxyOptions): Promise<FastifyInstance> {
   }
 
   async function intercept(request: FastifyRequest, reply: FastifyReply, form: LoginForm): Promise<FastifyReply> {
-    const body = await readBody(request.body as Readable, MAX_FORM_BYTES);
-    if (!body) return reply.code(413).send();
     const contentType = String(request.headers['content-type'] ?? '');
     const url = request.raw.url ?? '/';
-    // A login post the gateway cannot read (another encoding) is refused, never passed unchecked.
-    if (!contentType.toLowerCase().startsWith('application/x-www-form-urlencoded')) return reply.code(415).send();
+    // A login post the gateway cannot read (another encoding, or none) is refused, never passed unchecked.
+    if (!contentType.toLowerCase().startsWith('application/x-www-form-urlencoded') || request.body === undefined || request.body === null) return reply.code(415).send();
+    const body = await readBody(request.body as Readable, MAX_FORM_BYTES);
+    if (!body) return reply.code(413).header('connection', 'close').send();
     const fields = new URLSearchParams(body.toString('utf8'));
     const typed = fields.get(form.usernameField)?.trim() ?? '';
     // Not a login the gateway can read: the application answers it (it signs nobody in without a username).
