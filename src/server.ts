@@ -361,6 +361,7 @@ async function startGatewayProxies(
           core: ctx.core,
           firstFactor: gateway.firstFactor as FirstFactorProvider,
           clock: systemClock,
+          keyedHasher: hmacHasher(ctx.keyring.pepper),
           site,
           proxy: { host, port, upstream: p.upstream, mode: p.mode, ...(p.form ? { form: p.form } : {}), basicCheckFirstFactor: p.basicCheckFirstFactor },
           proxies: gateway.proxies,

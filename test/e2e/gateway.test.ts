@@ -10,7 +10,7 @@ import { startGatewayStack, STACK_PASSWORD, type GatewayStack } from '../support
 import { selfSignedCertificate } from '../../src/cli/init.ts';
 import { createLocalPasswordFirstFactor } from '../../src/core/first-factor/local-password.ts';
 import { startProxy } from '../../src/doors/http/gateway/proxy.ts';
-import { argon2Hasher } from '../../src/platform/hashing.ts';
+import { argon2Hasher, hmacHasher } from '../../src/platform/hashing.ts';
 import { cliActor, createTestCore } from '../support/harness.ts';
 import { nginxAvailable } from '../support/nginx.ts';
 import { freeTcpPort } from '../support/ports.ts';
@@ -36,6 +36,7 @@ describe('built-in proxy form login in Chromium', () => {
       core: tc.core,
       firstFactor: createLocalPasswordFirstFactor({ store: tc.store, passwords: argon2Hasher({ memoryCost: 1024, timeCost: 1 }), clock: tc.clock }),
       clock: tc.clock,
+      keyedHasher: hmacHasher(tc.keyring.pepper),
       site: { name: 'intranet', application: 'default', origins: [origin], publicPaths: [], deniedNetworks: [], cacheSeconds: 900 },
       proxy: { host: '127.0.0.1', port, upstream: app.url, mode: 'form', form: { loginPath: '/login', checkFirstFactor: false } },
       proxies: [],

@@ -4,11 +4,12 @@
  * and completed with a TOTP code, an HTTP Basic site, the cookie cache, and the spellings of a
  * login post that must never slip past the interception.
  */
+import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLocalPasswordFirstFactor } from '../../src/core/first-factor/local-password.ts';
 import { startProxy, type ProxySettings } from '../../src/doors/http/gateway/proxy.ts';
-import { argon2Hasher } from '../../src/platform/hashing.ts';
+import { argon2Hasher, hmacHasher } from '../../src/platform/hashing.ts';
 import { totpAt } from '../http/helpers.ts';
 import { cliActor, createTestCore, type TestCore } from '../support/harness.ts';
 import { freeTcpPort } from '../support/ports.ts';
@@ -49,6 +50,7 @@ async function start(mode: ProxySettings['mode'], extra: Partial<ProxySettings> 
     core: tc.core,
     firstFactor: createLocalPasswordFirstFactor({ store: tc.store, passwords: argon2Hasher({ memoryCost: 1024, timeCost: 1 }), clock: tc.clock }),
     clock: tc.clock,
+    keyedHasher: hmacHasher(tc.keyring.pepper),
     site: { name: 'intranet', application: 'intranet', origins: [origin], publicPaths: ['/public/**'], deniedNetworks: [], cacheSeconds: 900, denialHtml: DENIAL },
     proxy: { host: '127.0.0.1', port, upstream: app.url, mode, ...extra },
     proxies: [],
@@ -213,6 +215,11 @@ describe('built-in proxy, HTTP Basic site', () => {
     const ok = await c.get('/basic/report', basic('alice', 'basic-password'));
     expect(ok.status).toBe(200);
     expect(ok.body).toContain('alice');
+    // The session holds a keyed hash of the credentials: nothing in the database to guess the password against.
+    const stored = JSON.stringify((await s.tc.core.sessions.resolve('gateway', c.cookies.get('__Host-cs_gateway')))?.data);
+    const header = basic('alice', 'basic-password')['authorization'] as string;
+    for (const unkeyed of [header, header.slice(6), createHash('sha256').update(header).digest('hex'), createHash('sha256').update(`gateway-basic:intranet\n${header}`).digest('hex')]) expect(stored).not.toContain(unkeyed);
+    expect(stored).toMatch(/"basic":"[0-9a-f]{64}"/);
     // Other credentials with the same session: a new code first.
     expect(String((await c.get('/basic/report', basic('alice', 'another-password'))).headers.location)).toContain('/gateway/sign-in');
     // A scheme spelled differently is read the same way; one that cannot be read is refused.

@@ -20,14 +20,13 @@
 import cookie from '@fastify/cookie';
 import replyFrom from '@fastify/reply-from';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Core, SessionView } from '../../../core/api.ts';
 import { NetworkList } from '../../../core/auth/networks.ts';
 import { isCoreError } from '../../../core/errors.ts';
-import type { Clock, FirstFactorProvider } from '../../../core/ports.ts';
+import type { Clock, FirstFactorProvider, KeyedHasher } from '../../../core/ports.ts';
 import { systemRandom } from '../../../platform/random.ts';
 import { clientAddress, createSessionMemo, IDENTITY_HEADERS, identityHeaders, passes, sessionCookie } from './common.ts';
 import { detectLoginForm, type LoginForm } from './form-detect.ts';
@@ -60,6 +59,8 @@ export interface ProxyOptions {
   readonly core: Core;
   readonly firstFactor: FirstFactorProvider;
   readonly clock: Clock;
+  /** Keyed hash (its key outside the database) binding a Basic session to its credentials. */
+  readonly keyedHasher: KeyedHasher;
   readonly site: GatewaySiteConfig;
   readonly proxy: ProxySettings;
   /** Load balancers in front of this listener whose X-Forwarded-For is believed. */
@@ -299,7 +300,9 @@ export async function startProxy(opts: ProxyOptions): Promise<FastifyInstance> {
 
   // ---- HTTP Basic -----------------------------------------------------------------------------
 
-  const credentialHash = (authorization: string): string => createHash('sha256').update(`${site.name}\n${authorization}`).digest('base64url');
+  // The session keeps a keyed hash of the credentials, never a plain hash: the database alone
+  // gives nothing to guess passwords against.
+  const credentialText = (authorization: string): string => `gateway-basic:${site.name}\n${authorization}`;
 
   async function basic(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const authorization = request.headers.authorization;
@@ -312,7 +315,8 @@ export async function startProxy(opts: ProxyOptions): Promise<FastifyInstance> {
     const colon = decoded.indexOf(':');
     const username = colon > 0 ? decoded.slice(0, colon) : '';
     const current = await session(request);
-    if (current && passes(current, site, clock.now()) && current.user.username.toLowerCase() === username.toLowerCase() && current.data['basic'] === credentialHash(authorization as string)) {
+    const bound = current?.data['basic'];
+    if (current && passes(current, site, clock.now()) && current.user.username.toLowerCase() === username.toLowerCase() && typeof bound === 'string' && opts.keyedHasher.matches(credentialText(authorization), bound)) {
       return forward(request, reply, current);
     }
     if (username === '') return forward(request, reply, undefined);
@@ -327,7 +331,7 @@ export async function startProxy(opts: ProxyOptions): Promise<FastifyInstance> {
     const user = await userOf(username);
     if (user === 'pass') return forward(request, reply, undefined);
     if (user === 'deny') return deny(reply);
-    await startFor(request, reply, user.id, { basic: credentialHash(authorization as string) });
+    await startFor(request, reply, user.id, { basic: opts.keyedHasher.digest(credentialText(authorization)) });
     return signIn(reply, request.raw.url ?? '/');
   }
 
