@@ -1,13 +1,14 @@
 # Sourced by .ci/run and scripts/test (as root): installs the Debian packages the tests use as real
 # peers, never letting a package start its own system service. The tests start their own
-# throw-away slapd, FreeRADIUS, nginx and Caddy on loopback high ports; a system freeradius would
-# hold 1812/1813 on every interface, a system slapd 389, nginx and caddy port 80.
+# throw-away slapd, FreeRADIUS, nginx, Caddy and HAProxy on loopback high ports; a system freeradius
+# would hold 1812/1813 on every interface, a system slapd 389, nginx and caddy port 80.
 
 apt_install_peers() {
-  local policy=/usr/sbin/policy-rc.d own_policy='' rc=0 fresh_freeradius='' fresh_nginx='' fresh_caddy=''
+  local policy=/usr/sbin/policy-rc.d own_policy='' rc=0 fresh_freeradius='' fresh_nginx='' fresh_caddy='' fresh_haproxy=''
   [ -x /usr/sbin/freeradius ] || fresh_freeradius=1
   [ -x /usr/sbin/nginx ] || fresh_nginx=1
   [ -x /usr/bin/caddy ] || fresh_caddy=1
+  [ -x /usr/sbin/haproxy ] || fresh_haproxy=1
   printf 'slapd slapd/no_configuration boolean true\n' | debconf-set-selections 2>/dev/null || true
   # invoke-rc.d and deb-systemd-invoke ask policy-rc.d before starting a service: 101 = refused.
   # Docker images already ship one; elsewhere put one in place for the length of the install.
@@ -23,11 +24,12 @@ apt_install_peers() {
     trap - EXIT INT TERM
   fi
   [ "$rc" = 0 ] || return "$rc"
-  # A freshly installed freeradius, nginx or caddy is enabled for the next boot (and running, if a start
+  # A freshly installed freeradius, nginx, caddy or haproxy is enabled for the next boot (and running, if a start
   # got through some other way): stop and disable it. An instance someone set up earlier is left alone.
   [ -n "$fresh_freeradius" ] && [ -x /usr/sbin/freeradius ] && disable_service freeradius
   [ -n "$fresh_nginx" ] && [ -x /usr/sbin/nginx ] && disable_service nginx
   [ -n "$fresh_caddy" ] && [ -x /usr/bin/caddy ] && disable_service caddy
+  [ -n "$fresh_haproxy" ] && [ -x /usr/sbin/haproxy ] && disable_service haproxy
   return 0
 }
 
