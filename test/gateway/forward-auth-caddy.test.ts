@@ -6,30 +6,24 @@
  * and denied networks, sign-out, and path variants that must never get through.
  */
 import { readFileSync } from 'node:fs';
-import type { IncomingHttpHeaders } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildHttpApp } from '../../src/doors/http/app.ts';
 import { totpAt } from '../http/helpers.ts';
 import { caddyAvailable, startCaddy, type Caddy } from '../support/caddy.ts';
-import { signInThrough, STACK_PASSWORD as PASSWORD } from '../support/gateway-stack.ts';
+import { signInThrough, startGatewayBehind, STACK_PASSWORD as PASSWORD, type FrontProxy, type GatewayBehind } from '../support/gateway-stack.ts';
 import { expectNoPathGetsThrough } from '../support/gateway-variants.ts';
-import { cliActor, createTestCore, type TestCore } from '../support/harness.ts';
-import { freeTcpPort } from '../support/ports.ts';
-import { startProtectedApp, type ProtectedApp } from '../support/protected-app.ts';
-import { testHttpAppOptions } from '../support/web-app.ts';
+import { cliActor, type TestCore } from '../support/harness.ts';
+import type { ProtectedApp } from '../support/protected-app.ts';
 import { CookieClient, hiddenField as hidden, sendRaw, type RawResponse } from '../support/raw-http.ts';
 
 let tc: TestCore;
 let app: ProtectedApp;
 let caddy: Caddy;
-let countersign: FastifyInstance;
 let origin: string;
 let secret: string;
 
 /** The decision requests Caddy sent to Countersign: their headers and the connection's peer address. */
-const decisions: { url: string; headers: IncomingHttpHeaders; peer: string | undefined }[] = [];
+let decisions: GatewayBehind<FrontProxy>['decisions'] = [];
 
 /** A browser-like client of Caddy's port. */
 class Client extends CookieClient {
@@ -58,38 +52,19 @@ const signIn = (c: Client, path = '/admin'): Promise<void> => signInThrough(c, {
 const echoOf = (res: RawResponse): { headers: Record<string, string>; rawHeaders: string[] } => JSON.parse(res.body) as { headers: Record<string, string>; rawHeaders: string[] };
 
 describe.skipIf(!caddyAvailable())('gateway forward-auth behind Caddy forward_auth', () => {
+  let stack: GatewayBehind<Caddy>;
   beforeAll(async () => {
-    tc = await createTestCore();
-    app = await startProtectedApp();
-    // Countersign's port first, so Caddy can point at it; Countersign then learns Caddy's origin.
-    const csPort = await freeTcpPort();
-    caddy = await startCaddy(({ port }) => siteBlock(port, `127.0.0.1:${csPort}`, `127.0.0.1:${app.port}`));
-    origin = caddy.url;
-    await tc.core.applications.create({ name: 'wiki', requireUserMatch: true, trustedIps: ['127.0.0.2'] }, cliActor);
-    countersign = await buildHttpApp({
-      ...testHttpAppOptions(tc),
-      gateway: {
-        // Caddy connects from loopback: the only proxy that gets decisions and whose X-Forwarded-For counts.
-        proxies: ['127.0.0.1'],
-        signInPerMinute: 100_000,
-        sites: [{ name: 'wiki', application: 'wiki', origins: [origin], publicPaths: ['/public/**', '/health'], deniedNetworks: ['127.0.0.3'], cacheSeconds: 600 }],
+    stack = await startGatewayBehind(
+      ({ countersignPort, appUrl }) => {
+        return startCaddy(({ port }) => siteBlock(port, `127.0.0.1:${countersignPort}`, appUrl.slice('http://'.length)));
       },
-    });
-    // Read-only look at what reaches Countersign (Fastify answers the same request).
-    countersign.server.on('request', (req: { url?: string; headers: IncomingHttpHeaders; socket: { remoteAddress?: string } }) => {
-      if (req.url?.startsWith('/gateway/forward-auth')) decisions.push({ url: req.url, headers: req.headers, peer: req.socket.remoteAddress });
-    });
-    await countersign.listen({ host: '127.0.0.1', port: csPort });
-    await tc.core.users.create({ username: 'alice', email: 'alice@example.com', displayName: 'Alice Example' }, cliActor);
-    await tc.core.users.setPassword('alice', PASSWORD, cliActor);
-    secret = (await tc.core.methods.enrollTotp('alice', {}, cliActor)).secret;
+      { trustedIps: ['127.0.0.2'], deniedNetworks: ['127.0.0.3'], cacheSeconds: 600, decisionPath: '/gateway/forward-auth' },
+    );
+    ({ tc, app, proxy: caddy, origin, secret, decisions } = stack);
   });
 
   afterAll(async () => {
-    await caddy?.stop();
-    await countersign?.close();
-    await app?.stop();
-    await tc?.close();
+    await stack?.close();
   });
 
   beforeEach(() => {

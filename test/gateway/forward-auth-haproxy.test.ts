@@ -6,36 +6,31 @@
  * unreachable or silent (fail closed), sign-out, and path variants that must never get through.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { selfSignedCertificate } from '../../src/cli/init.ts';
-import { buildHttpApp } from '../../src/doors/http/app.ts';
-import { signInThrough, STACK_PASSWORD as PASSWORD } from '../support/gateway-stack.ts';
+import { signInThrough, startGatewayBehind, STACK_PASSWORD as PASSWORD, type FrontProxy, type GatewayBehind } from '../support/gateway-stack.ts';
 import { expectNoPathGetsThrough } from '../support/gateway-variants.ts';
 import { haproxyAvailable, startHaproxy, type Haproxy } from '../support/haproxy.ts';
-import { cliActor, createTestCore, type TestCore } from '../support/harness.ts';
+import type { TestCore } from '../support/harness.ts';
 import { freeTcpPort } from '../support/ports.ts';
-import { startProtectedApp, type ProtectedApp } from '../support/protected-app.ts';
+import type { ProtectedApp } from '../support/protected-app.ts';
 import { CookieClient, hiddenField as hidden, sendRaw, type RawResponse } from '../support/raw-http.ts';
-import { testHttpAppOptions } from '../support/web-app.ts';
 
 const LUA = fileURLToPath(new URL('../../contrib/haproxy/countersign.lua', import.meta.url));
 
 let tc: TestCore;
 let app: ProtectedApp;
 let haproxy: Haproxy;
-let countersign: FastifyInstance;
 let csPort: number;
 let origin: string;
 let secret: string;
 
 /** The decision requests the Lua action sent to Countersign: their headers and the connection's peer address. */
-const decisions: { url: string; headers: IncomingHttpHeaders; peer: string | undefined }[] = [];
+let decisions: GatewayBehind<FrontProxy>['decisions'] = [];
 
 /** A browser-like client of HAProxy's port. */
 class Client extends CookieClient {
@@ -72,40 +67,20 @@ const echoOf = (res: RawResponse): { headers: Record<string, string>; rawHeaders
   JSON.parse(res.body) as { headers: Record<string, string>; rawHeaders: string[] };
 
 describe.skipIf(!haproxyAvailable())('gateway forward-auth behind HAProxy with the countersign Lua action', () => {
+  let stack: GatewayBehind<Haproxy>;
   beforeAll(async () => {
-    tc = await createTestCore();
-    app = await startProtectedApp();
-    // Countersign's port first, so HAProxy can point at it; Countersign then learns HAProxy's origin.
-    csPort = await freeTcpPort();
-    haproxy = await startHaproxy(({ port }) => haproxyConfig(port, `127.0.0.1:${csPort}`, `127.0.0.1:${app.port}`));
-    origin = haproxy.url;
-    await tc.core.applications.create({ name: 'wiki', requireUserMatch: true, trustedIps: ['127.0.0.2'] }, cliActor);
-    countersign = await buildHttpApp({
-      ...testHttpAppOptions(tc),
-      gateway: {
-        // HAProxy connects from loopback: the only proxy that gets decisions and whose X-Forwarded-For counts.
-        proxies: ['127.0.0.1'],
-        signInPerMinute: 100_000,
-        sites: [
-          { name: 'wiki', application: 'wiki', origins: [origin], publicPaths: ['/public/**', '/health'], deniedNetworks: ['127.0.0.3'], cacheSeconds: 600 },
-        ],
+    stack = await startGatewayBehind(
+      ({ countersignPort, appUrl }) => {
+        csPort = countersignPort;
+        return startHaproxy(({ port }) => haproxyConfig(port, `127.0.0.1:${countersignPort}`, appUrl.slice('http://'.length)));
       },
-    });
-    // Read-only look at what reaches Countersign (Fastify answers the same request).
-    countersign.server.on('request', (req: { url?: string; headers: IncomingHttpHeaders; socket: { remoteAddress?: string } }) => {
-      if (req.url?.startsWith('/gateway/auth')) decisions.push({ url: req.url, headers: req.headers, peer: req.socket.remoteAddress });
-    });
-    await countersign.listen({ host: '127.0.0.1', port: csPort });
-    await tc.core.users.create({ username: 'alice', email: 'alice@example.com', displayName: 'Alice Example' }, cliActor);
-    await tc.core.users.setPassword('alice', PASSWORD, cliActor);
-    secret = (await tc.core.methods.enrollTotp('alice', {}, cliActor)).secret;
+      { trustedIps: ['127.0.0.2'], deniedNetworks: ['127.0.0.3'], cacheSeconds: 600, decisionPath: '/gateway/auth' },
+    );
+    ({ tc, app, proxy: haproxy, origin, secret, decisions } = stack);
   });
 
   afterAll(async () => {
-    await haproxy?.stop();
-    await countersign?.close();
-    await app?.stop();
-    await tc?.close();
+    await stack?.close();
   });
 
   beforeEach(() => {

@@ -9,28 +9,21 @@
  * The caller writes the site blocks; the harness puts the global options in front (see
  * caddyfile below). Site addresses are plain HTTP: `http://127.0.0.1:{{port}} { ... }`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freeTcpPort } from './ports.ts';
+import { renderConfig, startConfiguredPeer, type PeerConfig, type PeerContext } from './peer-process.ts';
 
 export const CADDY = '/usr/bin/caddy';
 
-/** What a configuration function is given. */
-export interface CaddyContext {
-  /** A free loopback TCP port for the site: `http://127.0.0.1:${port}`. */
-  port: number;
-  /** The temp directory (for files a test wants Caddy to serve or write). */
-  dir: string;
-}
+/** What a configuration function is given: a free loopback port and the temp directory. */
+export type CaddyContext = PeerContext;
 
 /**
  * The site blocks of the Caddyfile. A string may say `{{port}}` and `{{dir}}` where the port and
  * directory go; a function is given them.
  */
-export type CaddyConfig = string | ((ctx: CaddyContext) => string);
+export type CaddyConfig = PeerConfig;
 
 export interface Caddy {
   port: number;
@@ -73,27 +66,7 @@ ${sites}
 `;
 }
 
-function render(config: CaddyConfig, ctx: CaddyContext): string {
-  if (typeof config === 'function') return config(ctx);
-  return config.replaceAll('{{port}}', String(ctx.port)).replaceAll('{{dir}}', ctx.dir);
-}
 
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
-// A test run that dies must not leave servers behind.
-const running = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const c of running) c.kill('SIGKILL');
-});
 
 export async function startCaddy(config: CaddyConfig): Promise<Caddy> {
   const dir = mkdtempSync(join(tmpdir(), 'countersign-caddy-'));
@@ -102,69 +75,17 @@ export async function startCaddy(config: CaddyConfig): Promise<Caddy> {
   // under XDG_CONFIG_HOME, both defaulting to HOME: all of them are the temp dir.
   for (const d of ['home', 'data', 'config']) mkdirSync(join(dir, d));
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: join(dir, 'home'), XDG_DATA_HOME: join(dir, 'data'), XDG_CONFIG_HOME: join(dir, 'config') };
-  let child: ChildProcess | undefined;
-  try {
-    for (let attempt = 0; ; attempt++) {
-      const ctx: CaddyContext = { port: await freeTcpPort(), dir };
-      const text = caddyfile(dir, render(config, ctx));
-      writeFileSync(path, text);
-
-      let output = '';
-      const proc = spawn(CADDY, ['run', '--config', path, '--adapter', 'caddyfile'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-      child = proc;
-      running.add(proc);
-      proc.once('exit', () => running.delete(proc));
-      proc.stdout?.on('data', (d: Buffer) => (output += d.toString('utf8')));
-      proc.stderr?.on('data', (d: Buffer) => (output += d.toString('utf8')));
-      const exited = (): boolean => proc.exitCode !== null || proc.signalCode !== null;
-
-      const up = await waitUntil(() => canConnect(ctx.port), 10_000, exited);
-      if (up && !exited()) {
-        const kill = async (): Promise<void> => {
-          if (exited()) return;
-          const done = new Promise<void>((r) => proc.once('exit', () => r()));
-          // SIGTERM: Caddy stops its servers (grace_period 1s) and exits.
-          proc.kill('SIGTERM');
-          const timer = setTimeout(() => proc.kill('SIGKILL'), 3000);
-          await done;
-          clearTimeout(timer);
-        };
-        return {
-          port: ctx.port,
-          url: `http://127.0.0.1:${ctx.port}`,
-          dir,
-          caddyfile: () => text,
-          output: () => output,
-          stop: async () => {
-            await kill();
-            rmSync(dir, { recursive: true, force: true });
-          },
-        };
-      }
-      if (!exited()) {
-        const done = new Promise<void>((r) => proc.once('exit', () => r()));
-        proc.kill('SIGKILL');
-        await done;
-      }
-      // Another process took the port between our check and Caddy binding it: try a new port.
-      if (!/address already in use/i.test(output) || attempt >= 2) {
-        throw new Error(`caddy did not start (exit ${String(proc.exitCode ?? proc.signalCode)}):\n${output.slice(-3000)}\n--- Caddyfile ---\n${text}`);
-      }
-    }
-  } catch (err) {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-    throw err;
-  }
+  // SIGTERM on stop: Caddy stops its servers (grace_period 1s) and exits.
+  const peer = await startConfiguredPeer({
+    name: 'caddy',
+    dir,
+    configPath: path,
+    configName: 'Caddyfile',
+    command: CADDY,
+    args: ['run', '--config', path, '--adapter', 'caddyfile'],
+    env,
+    configure: (ctx) => caddyfile(dir, renderConfig(config, ctx)),
+    portTaken: /address already in use/i,
+  });
+  return { ...peer, caddyfile: peer.config };
 }
-
-async function waitUntil(ready: () => Promise<boolean>, ms: number, gaveUp: () => boolean): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (gaveUp()) return false;
-    if (await ready()) return true;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return false;
-}
-

@@ -23,6 +23,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitUntil } from './ports.ts';
 import { quoteRadiusString, radclient, RADCLIENT } from './radclient.ts';
 
 export const FREERADIUS = '/usr/sbin/freeradius';
@@ -389,6 +390,7 @@ export async function startFreeRadius(options: FreeRadiusOptions = {}): Promise<
         },
         15_000,
         exitedEarly,
+        50,
       );
       if (ready) {
         return {
@@ -427,12 +429,3 @@ export async function startFreeRadius(options: FreeRadiusOptions = {}): Promise<
   }
 }
 
-async function waitUntil(ready: () => Promise<boolean>, ms: number, gaveUp: () => boolean): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (gaveUp()) return false;
-    if (await ready()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
-}

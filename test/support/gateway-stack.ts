@@ -7,6 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
 import { expect } from 'vitest';
 import { selfSignedCertificate } from '../../src/cli/init.ts';
 import { buildHttpApp } from '../../src/doors/http/app.ts';
@@ -41,19 +42,102 @@ export interface GatewayStackOptions {
   readonly pathRules?: readonly { paths: string[]; deniedNetworks?: string[]; allowedNetworks?: string[] }[];
 }
 
-export async function startGatewayStack(opts: GatewayStackOptions = {}): Promise<GatewayStack> {
+/** A proxy in front of the gateway, as startGatewayBehind needs it. */
+export interface FrontProxy {
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/** Countersign's side of a stack: what a proxy in front of it was started with. */
+export interface Backends {
+  /** Countersign's port (it listens once the proxy is up and the site knows the proxy's origin). */
+  readonly countersignPort: number;
+  /** The protected application's base URL, http://127.0.0.1:<port>. */
+  readonly appUrl: string;
+}
+
+export interface GatewayBehind<P extends FrontProxy> extends Omit<GatewayStack, 'nginx'> {
+  readonly proxy: P;
+  /** Decision requests that reached Countersign (at the path given), as it received them. */
+  readonly decisions: { url: string; headers: IncomingHttpHeaders; peer: string | undefined }[];
+}
+
+/**
+ * Countersign's HTTP door with one gateway site (`wiki`, public `/public/**` and `/health`) behind
+ * a proxy that `startProxy` starts in front of it and of the protected application, and the user
+ * `alice` (password STACK_PASSWORD, one TOTP authenticator). `origin(proxy)` is the site's origin.
+ */
+export async function startGatewayBehind<P extends FrontProxy>(
+  startProxy: (backends: Backends) => Promise<P>,
+  opts: GatewayStackOptions & { readonly origin?: (proxy: P) => string; readonly decisionPath?: string } = {},
+): Promise<GatewayBehind<P>> {
   const tc = await createTestCore();
   const app = await startProtectedApp();
-  // Countersign's port first, so nginx can point at it; Countersign then learns nginx's origin.
+  // Countersign's port first, so the proxy can point at it; Countersign then learns the proxy's origin.
   const csPort = await freeTcpPort();
+  const proxy = await startProxy({ countersignPort: csPort, appUrl: app.url });
+  const origin = opts.origin ? opts.origin(proxy) : `http://127.0.0.1:${proxy.port}`;
+  await tc.core.applications.create({ name: 'wiki', requireUserMatch: true, trustedIps: [...(opts.trustedIps ?? [])] }, cliActor);
+  const countersign = await buildHttpApp({
+    ...testHttpAppOptions(tc),
+    gateway: {
+      // The proxy connects from loopback: the only one that gets decisions and whose X-Forwarded-For counts.
+      proxies: ['127.0.0.1'],
+      signInPerMinute: 100_000,
+      sites: [
+        {
+          name: 'wiki',
+          application: 'wiki',
+          origins: [origin],
+          publicPaths: ['/public/**', '/health'],
+          deniedNetworks: [...(opts.deniedNetworks ?? [])],
+          pathRules: opts.pathRules ?? [],
+          cacheSeconds: opts.cacheSeconds ?? 3600,
+        },
+      ],
+    },
+  });
+  const decisions: GatewayBehind<P>['decisions'] = [];
+  const decisionPath = opts.decisionPath;
+  if (decisionPath !== undefined) {
+    // A read-only look at what reaches Countersign (Fastify answers the same request).
+    countersign.server.on('request', (req: { url?: string; headers: IncomingHttpHeaders; socket: { remoteAddress?: string } }) => {
+      if (req.url?.startsWith(decisionPath)) decisions.push({ url: req.url, headers: req.headers, peer: req.socket.remoteAddress });
+    });
+  }
+  await countersign.listen({ host: '127.0.0.1', port: csPort });
+  await tc.core.users.create({ username: 'alice', email: 'alice@example.com', displayName: 'Alice Example' }, cliActor);
+  await tc.core.users.setPassword('alice', STACK_PASSWORD, cliActor);
+  const secret = (await tc.core.methods.enrollTotp('alice', {}, cliActor)).secret;
+  return {
+    tc,
+    app,
+    proxy,
+    countersign,
+    origin,
+    secret,
+    decisions,
+    async close() {
+      await proxy.stop();
+      await countersign.close();
+      await app.stop();
+      await tc.close();
+    },
+  };
+}
+
+/** The gateway behind a real nginx with auth_request (HTTPS with `tls`). */
+export async function startGatewayStack(opts: GatewayStackOptions = {}): Promise<GatewayStack> {
   const tls = opts.tls ? await selfSignedCertificate() : undefined;
-  const upstream = `http://127.0.0.1:${csPort}`;
-  const nginx = await startNginx(({ port, dir }) => {
-    if (tls) {
-      writeFileSync(join(dir, 'cert.pem'), tls.cert);
-      writeFileSync(join(dir, 'key.pem'), tls.key, { mode: 0o600 });
-    }
-    return `
+  const stack = await startGatewayBehind(
+    ({ countersignPort, appUrl }) => {
+      const upstream = `http://127.0.0.1:${countersignPort}`;
+      return startNginx(({ port, dir }) => {
+        if (tls) {
+          writeFileSync(join(dir, 'cert.pem'), tls.cert);
+          writeFileSync(join(dir, 'key.pem'), tls.key, { mode: 0o600 });
+        }
+        return `
       server {
         listen 127.0.0.1:${port}${tls ? ' ssl' : ''};
         ${tls ? `ssl_certificate ${join(dir, 'cert.pem')}; ssl_certificate_key ${join(dir, 'key.pem')};` : ''}
@@ -82,48 +166,14 @@ export async function startGatewayStack(opts: GatewayStackOptions = {}): Promise
           proxy_set_header Remote-Email $cs_email;
           proxy_set_header Remote-Name $cs_name;
           proxy_set_header Remote-Groups $cs_groups;
-          proxy_pass ${app.url};
+          proxy_pass ${appUrl};
         }
       }`;
-  });
-  const origin = `${tls ? 'https' : 'http'}://127.0.0.1:${nginx.port}`;
-  await tc.core.applications.create({ name: 'wiki', requireUserMatch: true, trustedIps: [...(opts.trustedIps ?? [])] }, cliActor);
-  const countersign = await buildHttpApp({
-    ...testHttpAppOptions(tc),
-    gateway: {
-      proxies: ['127.0.0.1'],
-      signInPerMinute: 100_000,
-      sites: [
-        {
-          name: 'wiki',
-          application: 'wiki',
-          origins: [origin],
-          publicPaths: ['/public/**', '/health'],
-          deniedNetworks: [...(opts.deniedNetworks ?? [])],
-          pathRules: opts.pathRules ?? [],
-          cacheSeconds: opts.cacheSeconds ?? 3600,
-        },
-      ],
+      });
     },
-  });
-  await countersign.listen({ host: '127.0.0.1', port: csPort });
-  await tc.core.users.create({ username: 'alice', email: 'alice@example.com', displayName: 'Alice Example' }, cliActor);
-  await tc.core.users.setPassword('alice', STACK_PASSWORD, cliActor);
-  const secret = (await tc.core.methods.enrollTotp('alice', {}, cliActor)).secret;
-  return {
-    tc,
-    app,
-    nginx,
-    countersign,
-    origin,
-    secret,
-    async close() {
-      await nginx.stop();
-      await countersign.close();
-      await app.stop();
-      await tc.close();
-    },
-  };
+    { ...opts, origin: (nginx) => `${tls ? 'https' : 'http'}://127.0.0.1:${nginx.port}` },
+  );
+  return { ...stack, nginx: stack.proxy };
 }
 
 /**

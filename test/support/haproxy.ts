@@ -9,41 +9,24 @@
  * binding `127.0.0.1:{{port}}`); the harness puts a `global` section in front that keeps HAProxy's
  * files in the temp dir (HAProxy merges several `global` sections).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freeTcpPort } from './ports.ts';
+import { renderConfig, startConfiguredPeer, type PeerConfig, type PeerContext, type PeerProcess } from './peer-process.ts';
 
 export const HAPROXY = '/usr/sbin/haproxy';
 
-/** What a configuration function is given. */
-export interface HaproxyContext {
-  /** A free loopback TCP port for the frontend: `bind 127.0.0.1:${port}`. */
-  port: number;
-  /** The temp directory (for files a test wants HAProxy to read). */
-  dir: string;
-}
+/** What a configuration function is given: a free loopback port for the frontend and the temp directory. */
+export type HaproxyContext = PeerContext;
 
 /**
  * The configuration after the harness's `global` section. A string may say `{{port}}` and
  * `{{dir}}` where the port and directory go; a function is given them.
  */
-export type HaproxyConfig = string | ((ctx: HaproxyContext) => string);
+export type HaproxyConfig = PeerConfig;
 
-export interface Haproxy {
-  port: number;
-  /** http://127.0.0.1:<port> */
-  url: string;
-  /** The temp directory (removed by stop()). */
-  dir: string;
-  /** The configuration as written (for a failing test's message). */
-  config(): string;
-  /** What HAProxy has written to stdout and stderr so far (alerts, warnings, Lua messages). */
-  output(): string;
-  stop(): Promise<void>;
-}
+/** A running HAProxy: port, url, temp dir, its configuration and output, stop(). */
+export type Haproxy = PeerProcess;
 
 /** True when HAProxy can run here; under CI a missing binary fails the caller's suite instead. */
 export function haproxyAvailable(): boolean {
@@ -64,93 +47,20 @@ ${body}
 `;
 }
 
-function render(config: HaproxyConfig, ctx: HaproxyContext): string {
-  if (typeof config === 'function') return config(ctx);
-  return config.replaceAll('{{port}}', String(ctx.port)).replaceAll('{{dir}}', ctx.dir);
-}
 
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
-// A test run that dies must not leave servers behind.
-const running = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const c of running) c.kill('SIGKILL');
-});
 
 export async function startHaproxy(config: HaproxyConfig): Promise<Haproxy> {
   const dir = mkdtempSync(join(tmpdir(), 'countersign-haproxy-'));
   const path = join(dir, 'haproxy.cfg');
-  let child: ChildProcess | undefined;
-  try {
-    for (let attempt = 0; ; attempt++) {
-      const ctx: HaproxyContext = { port: await freeTcpPort(), dir };
-      const text = haproxyCfg(dir, render(config, ctx));
-      writeFileSync(path, text);
-
-      let output = '';
-      const proc = spawn(HAPROXY, ['-f', path, '-db'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-      child = proc;
-      running.add(proc);
-      proc.once('exit', () => running.delete(proc));
-      proc.stdout?.on('data', (d: Buffer) => (output += d.toString('utf8')));
-      proc.stderr?.on('data', (d: Buffer) => (output += d.toString('utf8')));
-      const exited = (): boolean => proc.exitCode !== null || proc.signalCode !== null;
-
-      const up = await waitUntil(() => canConnect(ctx.port), 10_000, exited);
-      if (up && !exited()) {
-        const kill = async (): Promise<void> => {
-          if (exited()) return;
-          const done = new Promise<void>((r) => proc.once('exit', () => r()));
-          // SIGTERM: HAProxy's hard stop, connections closed at once.
-          proc.kill('SIGTERM');
-          const timer = setTimeout(() => proc.kill('SIGKILL'), 3000);
-          await done;
-          clearTimeout(timer);
-        };
-        return {
-          port: ctx.port,
-          url: `http://127.0.0.1:${ctx.port}`,
-          dir,
-          config: () => text,
-          output: () => output,
-          stop: async () => {
-            await kill();
-            rmSync(dir, { recursive: true, force: true });
-          },
-        };
-      }
-      if (!exited()) {
-        const done = new Promise<void>((r) => proc.once('exit', () => r()));
-        proc.kill('SIGKILL');
-        await done;
-      }
-      // Another process took the port between our check and HAProxy binding it: try a new port.
-      if (!/cannot bind socket|address already in use/i.test(output) || attempt >= 2) {
-        throw new Error(`haproxy did not start (exit ${String(proc.exitCode ?? proc.signalCode)}):\n${output.slice(-3000)}\n--- haproxy.cfg ---\n${text}`);
-      }
-    }
-  } catch (err) {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-    throw err;
-  }
-}
-
-async function waitUntil(ready: () => Promise<boolean>, ms: number, gaveUp: () => boolean): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (gaveUp()) return false;
-    if (await ready()) return true;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return false;
+  // SIGTERM on stop: HAProxy's hard stop, connections closed at once.
+  return startConfiguredPeer({
+    name: 'haproxy',
+    dir,
+    configPath: path,
+    configName: 'haproxy.cfg',
+    command: HAPROXY,
+    args: ['-f', path, '-db'],
+    configure: (ctx) => haproxyCfg(dir, renderConfig(config, ctx)),
+    portTaken: /cannot bind socket|address already in use/i,
+  });
 }

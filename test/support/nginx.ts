@@ -11,10 +11,9 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freeTcpPort } from './ports.ts';
+import { canConnect, freeTcpPort, waitUntil } from './ports.ts';
 
 export const NGINX = '/usr/sbin/nginx';
 
@@ -134,16 +133,6 @@ function readOr(path: string): string {
   }
 }
 
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 /** The direct children of a process (nginx's workers), from /proc. */
 function childPids(pid: number): number[] {
@@ -288,12 +277,3 @@ function nginxTest(baseArgs: string[]): Promise<{ ok: boolean; output: string }>
   });
 }
 
-async function waitUntil(ready: () => Promise<boolean>, ms: number, gaveUp: () => boolean): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (gaveUp()) return false;
-    if (await ready()) return true;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return false;
-}

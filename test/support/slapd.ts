@@ -7,10 +7,11 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
+import { canConnect, waitUntil } from './ports.ts';
 
 export const SLAPD = '/usr/sbin/slapd';
 export const SLAPADD = '/usr/sbin/slapadd';
@@ -167,15 +168,6 @@ async function freePort(): Promise<number> {
   });
 }
 
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port }, () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 function seedLdif(bindPassword: string, ad: boolean): string {
   const entries = [
@@ -301,7 +293,7 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
       // -d 0: stay in the foreground so the child is ours to kill; never daemonizes.
       child = spawn(SLAPD, ['-f', conf, '-h', urls, '-d', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
       child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-      const up = await waitUntil(async () => child?.exitCode === null && (await canConnect(port)) && (await canConnect(tlsPort)), 10_000, () => child?.exitCode !== null);
+      const up = await waitUntil(async () => child?.exitCode === null && (await canConnect(port)) && (await canConnect(tlsPort)), 10_000, () => child?.exitCode !== null, 50);
       if (up) {
         const running = child;
         return {
@@ -336,12 +328,3 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
   }
 }
 
-async function waitUntil(ready: () => Promise<boolean>, ms: number, gaveUp: () => boolean): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await ready()) return true;
-    if (gaveUp()) return false;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
-}
