@@ -21,12 +21,12 @@ import { testHttpAppOptions } from './web-app.ts';
 
 export const STACK_PASSWORD = 'correct horse battery';
 
-export interface GatewayStack {
+/** The parts of a gateway stack every proxy's has. */
+export interface GatewayParts {
   readonly tc: TestCore;
   readonly app: ProtectedApp;
-  readonly nginx: Nginx;
   readonly countersign: FastifyInstance;
-  /** The site's origin as browsers see it: http(s)://127.0.0.1:<nginx port>. */
+  /** The site's origin as browsers see it: http(s)://127.0.0.1:<proxy port>. */
   readonly origin: string;
   /** Base32 TOTP secret of the user `alice` (password STACK_PASSWORD). */
   readonly secret: string;
@@ -56,7 +56,7 @@ export interface Backends {
   readonly appUrl: string;
 }
 
-export interface GatewayBehind<P extends FrontProxy> extends Omit<GatewayStack, 'nginx'> {
+export interface GatewayBehind<P extends FrontProxy> extends GatewayParts {
   readonly proxy: P;
   /** Decision requests that reached Countersign (at the path given), as it received them. */
   readonly decisions: { url: string; headers: IncomingHttpHeaders; peer: string | undefined }[];
@@ -125,6 +125,9 @@ export async function startGatewayBehind<P extends FrontProxy>(
     },
   };
 }
+
+/** The gateway behind nginx; `nginx` is the proxy. */
+export type GatewayStack = GatewayBehind<Nginx> & { readonly nginx: Nginx };
 
 /** The gateway behind a real nginx with auth_request (HTTPS with `tls`). */
 export async function startGatewayStack(opts: GatewayStackOptions = {}): Promise<GatewayStack> {
