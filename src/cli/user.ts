@@ -271,6 +271,18 @@ Examples:
     });
 
   user
+    .command('sign-out')
+    .description('end every sign-in session of the user: portal, console and web gateway sites')
+    .argument('<username>')
+    .addHelpText('after', '\nFor a lost or shared device. Gateway decisions follow within gateway.decisionCacheMs.\n\nExample:\n  $ countersign user sign-out alice')
+    .action(async (username, _opts, cmd) => {
+      await withContext(cmd, async ({ core }) => {
+        const r = await core.users.signOut(username, cliActor());
+        emit(cmd, r, () => `${username}: ${r.ended} session${r.ended === 1 ? '' : 's'} ended`);
+      });
+    });
+
+  user
     .command('password')
     .description("set or clear a local user's password (the first factor of local users)")
     .argument('<username>')

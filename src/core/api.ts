@@ -267,6 +267,11 @@ export interface Core {
     unblock(username: string, reason: string, actor: Actor): Promise<UserView>;
     unlock(username: string, actor: Actor): Promise<UserView>;
     /**
+     * Ends every sign-in session of the user: portal, console and the web gateway's sites (a lost
+     * laptop, a shared computer). Returns how many ended; audited as user.sign_out.
+     */
+    signOut(username: string, actor: Actor): Promise<{ readonly ended: number }>;
+    /**
      * Sets the local password (first factor) of a local user, or clears it with null. Policy: 12 to
      * 1024 characters, not the username; stored as an argon2id hash. Audited as user.password.set
      * or user.password.clear, never with the value.

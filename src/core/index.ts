@@ -62,6 +62,7 @@ export function createCore(deps: CoreDeps): Core {
       block: users.block,
       unblock: users.unblock,
       unlock: users.unlock,
+      signOut: users.signOut,
       setPassword: users.setPassword,
       history: users.history,
       setConsoleRole: users.setConsoleRole,

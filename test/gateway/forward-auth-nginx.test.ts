@@ -117,6 +117,19 @@ describe.skipIf(!nginxAvailable())('gateway forward-auth behind nginx auth_reque
     }
   });
 
+  it("ends a user's sessions on every site when the help desk signs them out", async () => {
+    const c = new Client();
+    await signIn(c);
+    expect((await c.get('/admin')).status).toBe(200);
+    const helpdesk = { kind: 'apikey', name: 'helpdesk', role: 'helpdesk' } as const;
+    expect((await tc.core.users.signOut('alice', helpdesk)).ended).toBeGreaterThanOrEqual(1);
+    // Decisions may reuse the session for gateway.decisionCacheMs (1 s): past it, sign-in again.
+    tc.clock.advance(1000);
+    expect((await c.get('/admin')).status).toBe(302);
+    const [event] = await tc.core.audit.query({ action: 'user.sign_out', limit: 1 });
+    expect(event).toMatchObject({ username: 'alice', actor: 'apikey:helpdesk', details: { sessions: expect.any(Number) } });
+  });
+
   it('applies path rules: a path open only to one network, whatever the spelling', async () => {
     const c = new Client();
     await signIn(c);

@@ -35,6 +35,7 @@ const EXPECTED: Record<string, Role[]> = {
   'POST /api/v1/users/:username/block': HELP,
   'POST /api/v1/users/:username/unblock': HELP,
   'POST /api/v1/users/:username/unlock': HELP,
+  'POST /api/v1/users/:username/sign-out': HELP,
   'GET /api/v1/users/:username/history': HELP_READ,
   'PUT /api/v1/users/:username/console-role': ADMIN,
   'PUT /api/v1/users/:username/password': ADMIN,

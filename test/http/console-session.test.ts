@@ -276,6 +276,22 @@ describe('the REST API with a console session', () => {
     expect((await t.core.settings.get()).cacheSeconds).not.toBe(60);
   });
 
+  it("lets the help desk sign a user out everywhere, ending that user's console sessions too", async () => {
+    const hdSecret = await consoleUser('hd', 'helpdesk');
+    const carolSecret = await consoleUser('carol', 'auditor');
+    const carol = await signIn('carol', carolSecret);
+    expect((await t.app.inject({ method: 'GET', url: '/admin/session', headers: withCookie(carol.token) })).statusCode).toBe(200);
+    const { token, csrf } = await signIn('hd', hdSecret);
+    const out = await post('/api/v1/users/carol/sign-out', {}, withCookie(token, { 'x-csrf-token': csrf }));
+    expect(out.statusCode, out.body).toBe(200);
+    expect(json(out)).toEqual({ ended: 1 });
+    expect((await t.app.inject({ method: 'GET', url: '/admin/session', headers: withCookie(carol.token) })).statusCode).toBe(401);
+    // The help desk's own session goes on.
+    expect((await t.app.inject({ method: 'GET', url: '/admin/session', headers: withCookie(token) })).statusCode).toBe(200);
+    const [event] = await t.core.audit.query({ action: 'user.sign_out', limit: 1 });
+    expect(event).toMatchObject({ username: 'carol', actor: 'operator:hd', details: { sessions: 1 } });
+  });
+
   it('lets the help desk find users, issue and cancel a bypass, run a test sign-in and reset an authenticator', async () => {
     const secret = await consoleUser('hd', 'helpdesk');
     const bobSecret = await consoleUser('bob', null);

@@ -260,6 +260,13 @@ export function createUsersService(deps: UsersDeps) {
       return toUserView(updated);
     },
 
+    async signOut(username: string, actor: Actor): Promise<{ ended: number }> {
+      const user = await find(username, actor);
+      const ended = await store.sessions.deleteForUser(user.id);
+      await audit.admin({ action: 'user.sign_out', user, actor, now: clock.now(), details: { sessions: ended } });
+      return { ended };
+    },
+
     async block(username: string, reason: string, actor: Actor): Promise<UserView> {
       const why = validateReason(reason);
       const user = await find(username, actor);

@@ -165,6 +165,21 @@ export async function usersRoutes(app: Api, opts: { core: Core }): Promise<void>
     async (request) => core.users.unlock(request.params.username, actorOf(request)),
   );
 
+  app.post(
+    '/users/:username/sign-out',
+    {
+      config: { roles: HELPDESK },
+      schema: {
+        tags,
+        summary: 'End every sign-in session of the user (portal, console, web gateway sites)',
+        description: 'For a lost or shared device: the next request of each session needs a new sign-in (gateway decisions within gateway.decisionCacheMs). Audited as user.sign_out.',
+        params: UsernameParams,
+        response: { 200: Type.Object({ ended: Type.Integer({ minimum: 0, description: 'Sessions ended' }) }) },
+      },
+    },
+    async (request) => core.users.signOut(request.params.username, actorOf(request)),
+  );
+
   app.put(
     '/users/:username/password',
     {
