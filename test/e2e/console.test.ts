@@ -387,6 +387,13 @@ describe('admin console in Chromium', () => {
       .waitFor();
     expect(await page.getByRole('heading', { name: 'Console role' }).count()).toBe(0);
     expect(await page.getByRole('button', { name: 'Save profile' }).count()).toBe(0);
+    // Signing the user out everywhere (a lost laptop) ends their portal session.
+    const dana = await core.users.get('dana.whitfield');
+    const portalSession = await core.sessions.start({ kind: 'portal', userId: dana.id, stage: 'complete' });
+    await page.getByRole('button', { name: 'Sign out everywhere' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Sign out everywhere' }).click();
+    await poll(() => page.getByRole('status').filter({ hasText: '1 session ended.' }).count()).toBe(1);
+    expect(await core.sessions.resolve('portal', portalSession.token)).toBeUndefined();
 
     // An administrators-only page opened by its address: the server's refusal, in the role's words.
     await page.goto(`${url}/admin/#/api-keys`);

@@ -13,6 +13,7 @@ const ACTIONS: Readonly<Record<string, string>> = {
   'user.unblock': 'Unblocked',
   'user.lock': 'Locked',
   'user.unlock': 'Unlocked',
+  'user.sign_out': 'Signed out everywhere',
   'user.enable': 'Enabled',
   'user.disable': 'Disabled',
   'user.fraud_report': '“Not me” report',

@@ -276,6 +276,12 @@ function StateActions({ user, onChanged }: { user: User; onChanged: (u: User) =>
       return done;
     });
   };
+  const signOut = (): void => {
+    void action.run(async () => {
+      const { ended } = await api<{ ended: number }>(`${path}/sign-out`, { method: 'POST' });
+      return `${ended} session${ended === 1 ? '' : 's'} ended.`;
+    });
+  };
   const blocked = user.blockedAt !== null;
   const locked = user.lockedAt !== null;
 
@@ -301,6 +307,15 @@ function StateActions({ user, onChanged }: { user: User; onChanged: (u: User) =>
               Unlock
             </button>
           ) : null}
+          <ConfirmButton
+            title={`Sign ${user.username} out everywhere?`}
+            message={<p>Every portal, console and web gateway session of the user ends: each device needs a new sign-in.</p>}
+            confirmLabel="Sign out everywhere"
+            onConfirm={signOut}
+            disabled={action.busy}
+          >
+            Sign out everywhere
+          </ConfirmButton>
           <form
             className="inline-form"
             onSubmit={(e) => {
