@@ -6,6 +6,7 @@
 import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import { detectLoginForm } from '../doors/http/gateway/form-detect.ts';
 import { canonicalOrigin, compileSites } from '../doors/http/gateway/sites.ts';
+import { normalizePath } from '../doors/http/gateway/targets.ts';
 import { QuietFailure, UsageError, emit, loadCliConfig, record, table, text } from './runtime.ts';
 
 async function configuredSites(cmd: CommandUnknownOpts) {
@@ -62,8 +63,9 @@ Examples:
       const { table: sites } = await configuredSites(cmd);
       const site = sites.byOrigin(origin);
       const client = opts.client ?? null;
+      const path = normalizePath(rawPath);
       const result = site
-        ? { site: site.name, application: site.application, public: site.isPublic(rawPath), refused: site.refuses(rawPath, client), cacheSeconds: site.cacheSeconds }
+        ? { site: site.name, application: site.application, public: site.isPublic(path), refused: site.refuses(path, client), cacheSeconds: site.cacheSeconds }
         : { site: null, application: null, public: false, refused: true, cacheSeconds: null };
       emit(cmd, { origin, path: rawPath, client, ...result }, () =>
         record([

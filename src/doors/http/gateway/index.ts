@@ -32,7 +32,7 @@ import { fromAcceptLanguage, supported, translator, type Translate } from '../po
 import type { PortalKey } from '../portal/locales/en.ts';
 import { approvals, clientAddress, createSessionMemo, identityHeaders, passes, sessionCookie, type SessionMemo } from './common.ts';
 import { compileSites, originalTarget, type GatewaySiteConfig, type Site, type SiteTable } from './sites.ts';
-import { safeRedirect } from './targets.ts';
+import { normalizePath, safeRedirect } from './targets.ts';
 import { createGatewayViews, type GatewayPage } from './views.ts';
 
 export interface GatewayOptions {
@@ -103,8 +103,9 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
     const target = originalTarget(request.headers, convention);
     const site = target ? table.byOrigin(target.origin) : undefined;
     if (!target || !site) return { status: 403 };
-    if (site.refuses(target.rawPath, clientIp(request))) return { status: 403 };
-    if (site.isPublic(target.rawPath)) return { status: 200 };
+    const path = normalizePath(target.rawPath);
+    if (site.refuses(path, clientIp(request))) return { status: 403 };
+    if (site.isPublic(path)) return { status: 200 };
     const session = await memo.resolve(request.cookies[cookieName]);
     if (session && passesNow(session, site)) return { status: 200, session, site };
     return { status: 401, location: signInUrl(target.origin, target.url) };

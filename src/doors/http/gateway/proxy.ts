@@ -341,14 +341,14 @@ export async function startProxy(opts: ProxyOptions): Promise<FastifyInstance> {
     const raw = request.raw.url ?? '/';
     // Only origin-form targets (`/path?query`) that decode cleanly go anywhere; the rest is a client error.
     if (!raw.startsWith('/') || !decodable(raw)) return reply.code(400).send();
-    if (site.refuses(raw, clientAddress(request, trusted))) return deny(reply);
+    const path = normalizePath(raw);
+    if (site.refuses(path, clientAddress(request, trusted))) return deny(reply);
     if (proxy.mode === 'basic') return basic(request, reply);
     if (proxy.mode === 'form') {
       const query = (request.query as Record<string, string | undefined>)[RESUME];
       if (request.method === 'GET' && typeof query === 'string') return resume(request, reply, query);
       if (request.method === 'POST' && proxy.form) {
         const form = await loginForm();
-        const path = normalizePath(raw);
         // A post whose path could be read two ways might be the login: refused.
         if (path === null) return reply.code(400).send();
         if (loose(path) === loose(form ? form.submitPath : proxy.form.loginPath)) {
@@ -358,7 +358,7 @@ export async function startProxy(opts: ProxyOptions): Promise<FastifyInstance> {
       }
       return forward(request, reply, undefined);
     }
-    if (site.isPublic(raw)) return forward(request, reply, undefined);
+    if (site.isPublic(path)) return forward(request, reply, undefined);
     const current = await session(request);
     if (current && passes(current, site, clock.now())) return forward(request, reply, current);
     return signIn(reply, raw);

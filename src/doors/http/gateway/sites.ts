@@ -4,7 +4,7 @@
  * people back to.
  */
 import { NetworkList } from '../../../core/auth/networks.ts';
-import { compilePathRules, normalizePath, type AllowedOrigin } from './targets.ts';
+import { compilePathRules, type AllowedOrigin } from './targets.ts';
 
 export interface GatewaySiteConfig {
   /** Name in logs, the session and the URLs of the sign-in page. */
@@ -36,10 +36,15 @@ export interface PathRuleConfig {
   readonly allowedNetworks?: readonly string[] | undefined;
 }
 
+/**
+ * A compiled site. Its checks take the request's path already canonical (`normalizePath` of the
+ * raw target, computed once per request), null when it could be read two ways.
+ */
 export interface Site extends GatewaySiteConfig {
-  isPublic(rawPath: string): boolean;
-  /** Whether a client is refused this path (the site's denied networks, then its path rules). A path that could be read two ways meets every rule. */
-  refuses(rawPath: string, clientIp: string | null): boolean;
+  /** Whether the path passes without sign-in; an ambiguous (null) path never does. */
+  isPublic(path: string | null): boolean;
+  /** Whether a client is refused this path (the site's denied networks, then its path rules). An ambiguous (null) path meets every rule. */
+  refuses(path: string | null, clientIp: string | null): boolean;
 }
 
 /** Where a request was going, as the reverse proxy reports it. The path stays as the client sent it. */
@@ -113,16 +118,11 @@ export function compileSites(configs: readonly GatewaySiteConfig[]): SiteTable {
     const site: Site = {
       ...c,
       origins,
-      refuses: (rawPath, clientIp) => {
+      refuses: (path, clientIp) => {
         if (denied.contains(clientIp)) return true;
-        if (rules.length === 0) return false;
-        const path = normalizePath(rawPath);
         return rules.some((r) => (path === null || r.matches(path)) && (r.denied.contains(clientIp) || (r.allowed !== undefined && !r.allowed.contains(clientIp))));
       },
-      isPublic: (rawPath) => {
-        const path = normalizePath(rawPath);
-        return path !== null && isPublicPath(path);
-      },
+      isPublic: (path) => path !== null && isPublicPath(path),
     };
     for (const o of origins) byOrigin.set(o, site);
     byName.set(c.name, site);
