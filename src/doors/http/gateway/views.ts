@@ -3,7 +3,7 @@
  * are escaped unless written with `<%~`). No JavaScript: plain forms with an anti-forgery token.
  */
 import { Eta } from 'eta';
-import { credentialFields, notices, pageHead } from '../portal/views.ts';
+import { codeFields, credentialFields, notices, pageHead } from '../portal/views.ts';
 
 const layout = `${pageHead('/gateway/assets/gateway.css')}
 <body>
@@ -34,9 +34,7 @@ const verify = `<% layout('@layout', it) %>
 ${notices}
 <form method="post" action="/gateway/verify">
 <input type="hidden" name="_csrf" value="<%= it.csrf %>">
-<div class="field"><label for="code"><%= it.t('verify.code') %></label>
-<input class="code" type="text" id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6,8}|[0-9]{5}[ \\-]?[0-9]{5}" maxlength="11" required autofocus></div>
-<button class="primary" type="submit"><%= it.t('verify.submit') %></button>
+${codeFields}
 </form>
 </section>`;
 

@@ -41,6 +41,15 @@ export const credentialFields = `<div class="field"><label for="username"><%= it
 <input type="password" id="password" name="password" autocomplete="current-password" required maxlength="1024"<%~ it.username ? ' autofocus' : '' %>></div>
 <button class="primary" type="submit"><%= it.t('signIn.submit') %></button>`;
 
+/**
+ * The code field (an authenticator code or a backup code) and its button (the portal's and the
+ * gateway's code pages). The pattern escapes the hyphen so browsers, which read it as a `v`-flag
+ * expression, apply it.
+ */
+export const codeFields = `<div class="field"><label for="code"><%= it.t('verify.code') %></label>
+<input class="code" type="text" id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6,8}|[0-9]{5}[ \\-]?[0-9]{5}" maxlength="11" required autofocus></div>
+<button class="primary" type="submit"><%= it.t('verify.submit') %></button>`;
+
 /** The page's notice (success or alert), if any. */
 export const notices = `<% if (it.notice) { %><p class="notice <%= it.notice.kind %>" role="<%= it.notice.kind === 'bad' ? 'alert' : 'status' %>"><%= it.notice.text %></p><% } %>`;
 
@@ -62,9 +71,7 @@ const verify = `<% layout('@layout', it) %>
 ${notices}
 <form method="post" action="<%= it.action %>">
 <input type="hidden" name="_csrf" value="<%= it.csrf %>">
-<div class="field"><label for="code"><%= it.t('verify.code') %></label>
-<input class="code" type="text" id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6,8}|[0-9]{5}[ \-]?[0-9]{5}" maxlength="11" required autofocus></div>
-<button class="primary" type="submit"><%= it.t('verify.submit') %></button>
+${codeFields}
 </form>
 <% if (it.backupHint) { %><p class="help"><%= it.t('verify.backupHint') %></p><% } %>
 <% if (it.questionsHint) { %><p class="help"><%= it.t('questions.signInHint') %> <a href="/portal/verify/questions"><%= it.t('questions.signInLink') %></a></p><% } %>
