@@ -8,12 +8,12 @@ import { totpAt } from '../http/helpers.ts';
 import { checkAccessibility, formatViolations, launchBrowser, newContext, screenshot, type Browser, type Page } from '../support/browser.ts';
 import { startGatewayStack, STACK_PASSWORD, type GatewayStack } from '../support/gateway-stack.ts';
 import { selfSignedCertificate } from '../../src/cli/init.ts';
-import { createLocalPasswordFirstFactor } from '../../src/core/first-factor/local-password.ts';
 import { startProxy } from '../../src/doors/http/gateway/proxy.ts';
-import { argon2Hasher, hmacHasher } from '../../src/platform/hashing.ts';
+import { hmacHasher } from '../../src/platform/hashing.ts';
 import { cliActor, createTestCore } from '../support/harness.ts';
 import { nginxAvailable } from '../support/nginx.ts';
 import { freeTcpPort } from '../support/ports.ts';
+import { testFirstFactor } from '../support/web-app.ts';
 import { startProtectedApp } from '../support/protected-app.ts';
 
 let stack: GatewayStack;
@@ -34,7 +34,7 @@ describe('built-in proxy form login in Chromium', () => {
     const secret = (await tc.core.methods.enrollTotp('alice', {}, cliActor)).secret;
     const proxy = await startProxy({
       core: tc.core,
-      firstFactor: createLocalPasswordFirstFactor({ store: tc.store, passwords: argon2Hasher({ memoryCost: 1024, timeCost: 1 }), clock: tc.clock }),
+      firstFactor: testFirstFactor(tc),
       clock: tc.clock,
       keyedHasher: hmacHasher(tc.keyring.pepper),
       site: { name: 'intranet', application: 'default', origins: [origin], publicPaths: [], deniedNetworks: [], cacheSeconds: 900 },

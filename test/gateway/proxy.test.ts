@@ -7,12 +7,12 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLocalPasswordFirstFactor } from '../../src/core/first-factor/local-password.ts';
 import { startProxy, type ProxySettings } from '../../src/doors/http/gateway/proxy.ts';
-import { argon2Hasher, hmacHasher } from '../../src/platform/hashing.ts';
+import { hmacHasher } from '../../src/platform/hashing.ts';
 import { totpAt } from '../http/helpers.ts';
 import { cliActor, createTestCore, type TestCore } from '../support/harness.ts';
 import { freeTcpPort } from '../support/ports.ts';
+import { testFirstFactor } from '../support/web-app.ts';
 import { startProtectedApp, type ProtectedApp } from '../support/protected-app.ts';
 import { expectNoPathGetsThrough, expectNoRedirectLeaves } from '../support/gateway-variants.ts';
 import { CookieClient, hiddenField, sendRaw, type RawResponse } from '../support/raw-http.ts';
@@ -48,7 +48,7 @@ async function start(mode: ProxySettings['mode'], extra: Partial<ProxySettings> 
   const secret = (await tc.core.methods.enrollTotp('alice', {}, cliActor)).secret;
   const proxy = await startProxy({
     core: tc.core,
-    firstFactor: createLocalPasswordFirstFactor({ store: tc.store, passwords: argon2Hasher({ memoryCost: 1024, timeCost: 1 }), clock: tc.clock }),
+    firstFactor: testFirstFactor(tc),
     clock: tc.clock,
     keyedHasher: hmacHasher(tc.keyring.pepper),
     site: { name: 'intranet', application: 'intranet', origins: [origin], publicPaths: ['/public/**'], deniedNetworks: [], cacheSeconds: 900, denialHtml: DENIAL },

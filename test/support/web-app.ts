@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { Core } from '../../src/core/api.ts';
-import type { SmsSender } from '../../src/core/ports.ts';
+import type { FirstFactorProvider, SmsSender } from '../../src/core/ports.ts';
 import { selfSignedCertificate } from '../../src/cli/init.ts';
 import { createLocalPasswordFirstFactor } from '../../src/core/first-factor/local-password.ts';
 import { buildHttpApp, type HttpAppOptions } from '../../src/doors/http/app.ts';
@@ -23,6 +23,11 @@ export interface WebApp {
   close(): Promise<void>;
 }
 
+/** Local passwords as the first factor, with cheap argon2 parameters and the test core's clock. */
+export function testFirstFactor(tc: TestCore): FirstFactorProvider {
+  return createLocalPasswordFirstFactor({ store: tc.store, passwords: argon2Hasher({ memoryCost: 1024, timeCost: 1 }), clock: tc.clock });
+}
+
 /**
  * The HTTP door's options every page and gateway test starts from: the test core, its fake clock,
  * local passwords (cheap argon2 parameters) as the first factor, no rate limits in the way.
@@ -36,7 +41,7 @@ export function testHttpAppOptions(tc: TestCore): HttpAppOptions {
     rateLimit: { perKeyPerMinute: 100_000, perAddressPerMinute: 100_000 },
     metricsAllowFrom: [],
     ready: () => tc.store.ping(),
-    firstFactor: createLocalPasswordFirstFactor({ store: tc.store, passwords: argon2Hasher({ memoryCost: 1024, timeCost: 1 }), clock: tc.clock }),
+    firstFactor: testFirstFactor(tc),
     clock: tc.clock,
   };
 }
