@@ -78,7 +78,6 @@ export interface SiteTable {
   readonly sites: readonly Site[];
   /** The site of an origin (canonical form), or undefined. */
   byOrigin(origin: string): Site | undefined;
-  byName(name: string): Site | undefined;
   /** Every site origin: where the sign-in page may send people back to. */
   readonly allowed: readonly AllowedOrigin[];
 }
@@ -131,7 +130,6 @@ export function compileSites(configs: readonly GatewaySiteConfig[]): SiteTable {
   return {
     sites,
     byOrigin: (origin) => byOrigin.get(origin),
-    byName: (name) => byName.get(name),
     allowed: sites.flatMap((s) => s.origins.map(allowedOrigin)),
   };
 }
