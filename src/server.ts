@@ -18,6 +18,7 @@ import { trackInFlight } from './core/in-flight.ts';
 import { createCore } from './core/index.ts';
 import { isCoreError } from './core/errors.ts';
 import { compileSites } from './doors/http/gateway/sites.ts';
+import { checkUserReplyAttribute } from './doors/radius/reply-attributes.ts';
 import type { FirstFactorRegistry } from './core/first-factor/by-source.ts';
 import type { FirstFactorProvider, PasswordHasher, SmsSender, Store } from './core/ports.ts';
 import { createTwilioSender } from './delivery/twilio.ts';
@@ -70,6 +71,7 @@ export async function openContext(config: Config, opts: OpenContextOptions = {})
       keyedHasher: hmacHasher(keyring.pepper),
       serverName: config.server.serverName,
       sms: smsSender(config.sms),
+      replyAttributeCheck: checkUserReplyAttribute,
       ...(opts.onAuthentication ? { onAuthentication: opts.onAuthentication } : {}),
     });
     // Closing waits (up to 10 s) for core calls still running, so their writes commit first.

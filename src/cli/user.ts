@@ -27,6 +27,7 @@ export function userRecord(u: UserView): string {
     ['PIN', u.hasPin ? 'set' : 'none'],
     ['password', u.hasPassword ? 'set' : 'none'],
     ['console role', u.consoleRole ?? 'none'],
+    ['RADIUS reply', u.replyAttributes.length === 0 ? 'none' : u.replyAttributes.map((a) => `${a.name}=${a.value}`).join(', ')],
     ['source', u.source.kind === 'local' ? 'local' : `directory ${u.source.directory} (${u.source.externalId})`],
     ['created', time(u.createdAt)],
     ['updated', time(u.updatedAt)],
@@ -126,6 +127,7 @@ Examples:
   $ countersign user list --state locked
   $ countersign user block alice --reason "reported lost phone"
   $ countersign user role alice helpdesk
+  $ countersign user reply-attributes alice Class=vpn-admins Filter-Id=admin-acl
   $ countersign user import users.csv`,
   );
 
@@ -337,6 +339,47 @@ Examples:
       await withContext(cmd, async ({ core }) => {
         const u = await core.users.setConsoleRole(username, role as ConsoleRole | null, cliActor());
         emit(cmd, u, () => `${u.username}: console role ${u.consoleRole ?? 'none'}`);
+      });
+    });
+
+  user
+    .command('reply-attributes')
+    .description("show, set or clear the RADIUS attributes added to the user's Access-Accepts (VPN policy)")
+    .argument('<username>')
+    .argument('[attributes...]', 'Name=Value pairs, in order, replacing the current list; none: show the list')
+    .option('--clear', 'remove every attribute of the user')
+    .addHelpText(
+      'after',
+      `
+Names come from the RADIUS dictionary (Class, Filter-Id, Framed-IP-Address, Framed-Pool,
+Session-Timeout, Idle-Timeout, Reply-Message...); values are text, an address or an integer as the
+attribute needs. A name may repeat. At most 32 attributes. In each Access-Accept of the user they
+come last and replace every attribute of the same name from the RADIUS client's replyAttributes,
+its groupReplyAttributes and an upstream server's Accept.
+
+Examples:
+  $ countersign user reply-attributes alice
+  $ countersign user reply-attributes alice Class=vpn-admins Filter-Id=admin-acl Framed-IP-Address=10.8.0.12
+  $ countersign user reply-attributes alice --clear --json`,
+    )
+    .action(async (username, pairs, opts, cmd) => {
+      if (opts.clear && pairs.length > 0) throw new UsageError('--clear and Name=Value pairs cannot be used together');
+      const attributes = pairs.map((pair) => {
+        const at = pair.indexOf('=');
+        if (at < 1) throw new UsageError(`"${pair}" is not Name=Value (e.g. Class=vpn-admins)`);
+        return { name: pair.slice(0, at), value: pair.slice(at + 1) };
+      });
+      await withContext(cmd, async ({ core }) => {
+        const change = opts.clear || attributes.length > 0;
+        const u = change ? await core.users.setReplyAttributes(username, attributes, cliActor()) : await core.users.get(username);
+        emit(cmd, u, () =>
+          u.replyAttributes.length === 0
+            ? `${u.username}: no RADIUS reply attributes${change ? ' (cleared)' : ''}`
+            : table(u.replyAttributes, [
+                ['NAME', (a) => a.name],
+                ['VALUE', (a) => a.value],
+              ]),
+        );
       });
     });
 

@@ -20,6 +20,7 @@ import type {
   NewApplication,
   OathConfig,
   Page,
+  ReplyAttribute,
   Role,
   Settings,
   SettingsPatch,
@@ -277,6 +278,14 @@ export interface Core {
      * or user.password.clear, never with the value.
      */
     setPassword(username: string, password: string | null, actor: Actor): Promise<UserView>;
+    /**
+     * Replaces the RADIUS reply attributes of the user (VPN policy: `Class`, `Filter-Id`,
+     * `Framed-IP-Address`...), sent in their Access-Accepts; an empty list clears them. At most 32,
+     * values of 1-253 octets and 2048 in all; names and values are checked against the RADIUS
+     * dictionary (`validation_failed` naming e.g. `attributes[1].name`). Audited as
+     * user.reply_attributes with the lists before and after.
+     */
+    setReplyAttributes(username: string, attributes: readonly ReplyAttribute[], actor: Actor): Promise<UserView>;
     /** Gives the user a role in the admin console, or with null takes it away (their console sessions end). */
     setConsoleRole(username: string, role: ConsoleRole | null, actor: Actor): Promise<UserView>;
     /**

@@ -6,7 +6,7 @@ import type { AuthenticationListener, Core } from './api.ts';
 import { createAudit } from './audit.ts';
 import { createEngine } from './auth/engine.ts';
 import { invalid, validateText, validateUsername } from './validation.ts';
-import type { Clock, KeyedHasher, PasswordHasher, Random, SmsSender, Store } from './ports.ts';
+import type { Clock, KeyedHasher, PasswordHasher, Random, ReplyAttributeCheck, SmsSender, Store } from './ports.ts';
 import { createPolicyCache } from './policy-cache.ts';
 import { createApiKeysService, createApplicationsService, createBypassService, createSettingsService } from './services/admin.ts';
 import { checkAnswers, createMethodsService } from './services/methods.ts';
@@ -30,6 +30,8 @@ export interface CoreDeps {
   readonly onAuthentication?: AuthenticationListener;
   /** Sends text messages (phone verification codes); absent: no SMS provider is configured. */
   readonly sms?: SmsSender | undefined;
+  /** The RADIUS door's rules for users' reply attributes (known names, values of the right type). */
+  readonly replyAttributeCheck?: ReplyAttributeCheck | undefined;
 }
 
 function validatePasscodeInput(passcode: unknown): string {
@@ -43,7 +45,7 @@ export function createCore(deps: CoreDeps): Core {
   const startedAt = clock.now();
   const audit = createAudit(store, deps.serverName);
   const policy = createPolicyCache(store, clock, random);
-  const users = createUsersService({ store, clock, random, passwords: deps.passwords, audit, policy });
+  const users = createUsersService({ store, clock, random, passwords: deps.passwords, audit, policy, replyAttributeCheck: deps.replyAttributeCheck });
   const phones = createPhoneVerificationService({ store, clock, random, keyedHasher: deps.keyedHasher, audit, sms: deps.sms, find: users.find });
   const methods = createMethodsService({ store, clock, random, audit, users, policy, issuer: deps.issuer ?? 'Countersign' });
   const adminDeps = { store, clock, random, keyedHasher: deps.keyedHasher, audit, policy, users };
@@ -66,6 +68,7 @@ export function createCore(deps: CoreDeps): Core {
       setPassword: users.setPassword,
       history: users.history,
       setConsoleRole: users.setConsoleRole,
+      setReplyAttributes: users.setReplyAttributes,
       reportFraud: users.reportFraud,
       canSendPhoneCodes: phones.canSendPhoneCodes,
       sendPhoneCode: phones.sendPhoneCode,

@@ -50,6 +50,13 @@ export interface SmsSender {
   send(message: { readonly to: string /* E.164, e.g. +14155550100 */; readonly text: string }): Promise<void>;
 }
 
+/**
+ * Checks one reply attribute against the protocol that will send it (the RADIUS dictionary: a
+ * known name, a value that fits its type). Null when it may be stored; otherwise which part is
+ * wrong and why, e.g. `{ part: 'name', message: 'unknown attribute "Nope"' }`.
+ */
+export type ReplyAttributeCheck = (attribute: { readonly name: string; readonly value: string }) => { readonly part: 'name' | 'value'; readonly message: string } | null;
+
 /** One-way hashing of low-entropy secrets (PINs, passwords): argon2id. */
 export interface PasswordHasher {
   hash(plain: string): Promise<string>;

@@ -74,8 +74,20 @@ export interface User {
   readonly source: UserSource;
   /** Role in the admin console; null: the user cannot sign in to it. */
   readonly consoleRole: ConsoleRole | null;
+  /** RADIUS attributes added to the user's Access-Accepts (VPN policy); empty when none. */
+  readonly replyAttributes: readonly ReplyAttribute[];
   readonly createdAt: number;
   readonly updatedAt: number;
+}
+
+/**
+ * An attribute for a front door's answer, by name, with its value as text (`Class` = `vpn-admins`,
+ * `Framed-IP-Address` = `10.8.0.12`). The core keeps names and values as text within limits; the
+ * door that sends them knows the protocol and checks them (see ReplyAttributeCheck).
+ */
+export interface ReplyAttribute {
+  readonly name: string;
+  readonly value: string;
 }
 
 export interface NewUser {
@@ -105,6 +117,7 @@ export interface UserPatch {
   readonly pinHash?: string | null;
   readonly passwordHash?: string | null;
   readonly consoleRole?: ConsoleRole | null;
+  readonly replyAttributes?: readonly ReplyAttribute[];
 }
 
 /** The effective state shown to administrators, in order of precedence. */

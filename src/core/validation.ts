@@ -2,7 +2,8 @@
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 import { CoreError } from './errors.ts';
 import type { PhoneInput } from './api.ts';
-import type { Phone } from './types.ts';
+import type { ReplyAttributeCheck } from './ports.ts';
+import type { Phone, ReplyAttribute } from './types.ts';
 
 export function invalid(field: string, message: string): CoreError {
   return new CoreError('validation_failed', `${field}: ${message}`, { [field]: message });
@@ -136,4 +137,47 @@ export function validateReason(value: unknown, field = 'reason'): string {
 export function validateInteger(value: unknown, field: string, min: number, max: number): number {
   if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) throw invalid(field, `must be an integer from ${min} to ${max}`);
   return value as number;
+}
+
+/** At most this many reply attributes per user. */
+export const REPLY_ATTRIBUTES_MAX = 32;
+/** At most this many octets of values in all, so that an answer with them stays well within 4096 octets. */
+export const REPLY_ATTRIBUTES_MAX_OCTETS = 2048;
+const ATTRIBUTE_NAME = /^[A-Za-z][A-Za-z0-9-]{0,63}$/;
+const UTF8 = new TextEncoder();
+
+/**
+ * A list of reply attributes: names of letters, digits and dashes (1-64), values of 1-253 octets of
+ * text without control characters, at most REPLY_ATTRIBUTES_MAX of them and
+ * REPLY_ATTRIBUTES_MAX_OCTETS of values; then each one through `check`, the sending door's own
+ * rules. Order and repeated names are kept (RADIUS allows several Class attributes).
+ */
+export function validateReplyAttributes(
+  value: unknown,
+  check: ReplyAttributeCheck | undefined,
+  field = 'attributes',
+): ReplyAttribute[] {
+  if (!Array.isArray(value)) throw invalid(field, 'must be a list of {name, value}');
+  if (value.length > REPLY_ATTRIBUTES_MAX) throw invalid(field, `must have at most ${REPLY_ATTRIBUTES_MAX} attributes`);
+  const out: ReplyAttribute[] = [];
+  let octets = 0;
+  for (const [i, item] of value.entries()) {
+    const at = `${field}[${i}]`;
+    if (typeof item !== 'object' || item === null) throw invalid(at, 'must be an object with name and value');
+    const { name, value: text, ...rest } = item as Record<string, unknown>;
+    const extra = Object.keys(rest)[0];
+    if (extra !== undefined) throw invalid(`${at}.${extra}`, 'is not a field of a reply attribute');
+    if (typeof name !== 'string' || !ATTRIBUTE_NAME.test(name)) throw invalid(`${at}.name`, 'must be an attribute name: 1-64 letters, digits and dashes, starting with a letter');
+    if (typeof text !== 'string' || text.length === 0) throw invalid(`${at}.value`, 'must be a non-empty string');
+    const bytes = UTF8.encode(text).length;
+    if (bytes > 253) throw invalid(`${at}.value`, 'must be at most 253 octets');
+    if (CONTROL.test(text)) throw invalid(`${at}.value`, 'must not contain control characters');
+    octets += bytes;
+    const attribute = { name, value: text };
+    const problem = check?.(attribute);
+    if (problem) throw invalid(`${at}.${problem.part}`, problem.message);
+    out.push(attribute);
+  }
+  if (octets > REPLY_ATTRIBUTES_MAX_OCTETS) throw invalid(field, `values must add up to at most ${REPLY_ATTRIBUTES_MAX_OCTETS} octets`);
+  return out;
 }

@@ -35,6 +35,8 @@ export interface UsersTable {
   source_external_id: string | null;
   /** 'admin' | 'helpdesk' | 'auditor' | null */
   console_role: string | null;
+  /** JSON ReplyAttribute[]; '[]' when none. */
+  reply_attributes: Generated<string>;
   created_at: number;
   updated_at: number;
 }

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Expression, Insertable, Kysely, Selectable, SqlBool, UpdateObject } from 'kysely';
 import { CoreError } from '../core/errors.ts';
 import type { UserStore } from '../core/ports.ts';
-import type { ConsoleRole, MethodType, NewUser, Page, Phone, User, UserQuery, UserSource, UserStatus } from '../core/types.ts';
+import type { ConsoleRole, MethodType, NewUser, Page, Phone, ReplyAttribute, User, UserQuery, UserSource, UserStatus } from '../core/types.ts';
 import { count, escapeLike, parseJson, toJson, type StoreContext } from './context.ts';
 import { isUniqueViolation } from './errors.ts';
 import { prepareQuery } from './prepared.ts';
@@ -11,6 +11,9 @@ import type { Database, UsersTable } from './schema.ts';
 function lower(text: string | null | undefined): string | null {
   return text === null || text === undefined ? null : text.toLowerCase();
 }
+
+/** Most users have no reply attributes: one shared empty list, no parsing. */
+const NO_REPLY_ATTRIBUTES: readonly ReplyAttribute[] = Object.freeze([]);
 
 function toUser(row: Selectable<UsersTable>): User {
   const source: UserSource =
@@ -37,6 +40,7 @@ function toUser(row: Selectable<UsersTable>): User {
     passwordHash: row.password_hash,
     source,
     consoleRole: row.console_role as ConsoleRole | null,
+    replyAttributes: row.reply_attributes === '[]' ? NO_REPLY_ATTRIBUTES : JSON.parse(row.reply_attributes) as ReplyAttribute[],
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -270,6 +274,7 @@ export function createUserStore({ db, writes, dialect }: StoreContext): UserStor
       if (patch.pinHash !== undefined) set.pin_hash = patch.pinHash;
       if (patch.passwordHash !== undefined) set.password_hash = patch.passwordHash;
       if (patch.consoleRole !== undefined) set.console_role = patch.consoleRole;
+      if (patch.replyAttributes !== undefined) set.reply_attributes = JSON.stringify(patch.replyAttributes.map((a) => ({ name: a.name, value: a.value })));
       let row;
       try {
         row = await db.updateTable('users').set(set).where('id', '=', id).returningAll().executeTakeFirst();

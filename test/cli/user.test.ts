@@ -145,6 +145,51 @@ describe('user role', () => {
   });
 });
 
+describe('user reply-attributes', () => {
+  it('sets, shows and clears the RADIUS reply attributes of a user, audited', async () => {
+    await ok(['user', 'add', 'vera'], o);
+    expect(await ok(['user', 'reply-attributes', 'vera'], o)).toBe('vera: no RADIUS reply attributes\n');
+    const set = await json<{ replyAttributes: { name: string; value: string }[] }>(
+      ['user', 'reply-attributes', 'vera', 'Class=vpn-admins', 'Filter-Id=acl=admins', 'Framed-IP-Address=10.8.0.12', 'Class=audit'],
+      o,
+    );
+    expect(set.replyAttributes).toEqual([
+      { name: 'Class', value: 'vpn-admins' },
+      { name: 'Filter-Id', value: 'acl=admins' },
+      { name: 'Framed-IP-Address', value: '10.8.0.12' },
+      { name: 'Class', value: 'audit' },
+    ]);
+    const shown = await ok(['user', 'reply-attributes', 'VERA'], o);
+    expect(shown.split('\n')[0]).toMatch(/^NAME +VALUE$/);
+    expect(shown).toMatch(/^Framed-IP-Address +10\.8\.0\.12$/m);
+    expect(await ok(['user', 'show', 'vera'], o)).toMatch(/^RADIUS reply: +Class=vpn-admins, Filter-Id=acl=admins, Framed-IP-Address=10\.8\.0\.12, Class=audit$/m);
+    expect((await json<{ replyAttributes: unknown[] }>(['user', 'show', 'vera'], o)).replyAttributes).toHaveLength(4);
+    expect(await ok(['user', 'reply-attributes', 'vera', '--clear'], o)).toBe('vera: no RADIUS reply attributes (cleared)\n');
+    expect(await ok(['user', 'show', 'vera'], o)).toMatch(/^RADIUS reply: +none$/m);
+    const changes = await json<{ action: string; details: { to: unknown[] } }[]>(['audit', 'list', '--user', 'vera', '--action', 'user.reply_attributes'], o);
+    expect(changes.map((e) => e.details.to.length)).toEqual([0, 4]);
+  });
+
+  it('refuses unknown attributes and bad values naming the field (status 1), and bad arguments (status 2)', async () => {
+    await ok(['user', 'add', 'walt'], o);
+    const unknown = await run(['user', 'reply-attributes', 'walt', 'Class=x', 'Vlan=12'], o);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/^error: validation_failed: attributes\[1\]\.name: unknown attribute "Vlan"/);
+    const value = await run(['user', 'reply-attributes', 'walt', 'Session-Timeout=forever'], o);
+    expect(value.code).toBe(1);
+    expect(value.stderr).toMatch(/^error: validation_failed: attributes\[0\]\.value: /);
+    const pair = await run(['user', 'reply-attributes', 'walt', 'Class'], o);
+    expect(pair.code).toBe(2);
+    expect(pair.stderr).toContain('"Class" is not Name=Value');
+    const both = await run(['user', 'reply-attributes', 'walt', 'Class=x', '--clear'], o);
+    expect(both.code).toBe(2);
+    const nobody = await run(['user', 'reply-attributes', 'nobody', 'Class=x'], o);
+    expect(nobody.stderr).toMatch(/^error: user_not_found: /);
+    expect((await json<{ replyAttributes: unknown[] }>(['user', 'show', 'walt'], o)).replyAttributes).toEqual([]);
+    expect(await ok(['user', 'reply-attributes', '--help'], o)).toContain('$ countersign user reply-attributes alice Class=vpn-admins Filter-Id=admin-acl Framed-IP-Address=10.8.0.12');
+  });
+});
+
 describe('user update / states / delete', () => {
   it('updates, renames and clears fields', async () => {
     await ok(['user', 'add', 'frank', '--email', 'frank@example.com', '--phone', '+14155552671'], o);

@@ -38,6 +38,8 @@ const EXPECTED: Record<string, Role[]> = {
   'POST /api/v1/users/:username/sign-out': HELP,
   'GET /api/v1/users/:username/history': HELP_READ,
   'PUT /api/v1/users/:username/console-role': ADMIN,
+  'PUT /api/v1/users/:username/reply-attributes': ADMIN,
+  'DELETE /api/v1/users/:username/reply-attributes': ADMIN,
   'PUT /api/v1/users/:username/password': ADMIN,
   'DELETE /api/v1/users/:username/password': HELP,
   'GET /api/v1/users/:username/methods': READ_ALL,

@@ -24,7 +24,7 @@ import { createTestCore, type TestCore } from '../support/harness.ts';
 import { groupDn, startSlapd } from '../support/slapd.ts';
 import { freeradiusAvailable, startFreeRadius, type FreeRadius } from '../support/freeradius.ts';
 import { msChapV2Request, msChapV2SuccessValid } from '../support/mschapv2.ts';
-import { attribute, octetsText, radclient } from '../support/radclient.ts';
+import { attribute, attributes, octetsText, radclient } from '../support/radclient.ts';
 import pino from 'pino';
 import { freeUdpPort } from '../support/ports.ts';
 
@@ -423,6 +423,62 @@ describe.skipIf(!haveRadius)('RADIUS server', () => {
     } finally {
       await ldap.stop();
     }
+  });
+
+  it("adds the user's own reply attributes last, replacing the client's of the same name, until they are cleared", async () => {
+    const hex = (text: string): string => `0x${Buffer.from(text).toString('hex')}`;
+    const { auth } = await start([client({ name: 'per-user', mode: 'passcode', firstFactor: 'none' })]);
+    await t.core.users.setReplyAttributes(
+      'bob',
+      [
+        { name: 'Class', value: 'vpn-admins' },
+        { name: 'Class', value: 'audit' },
+        { name: 'Filter-Id', value: 'admin-acl' },
+        { name: 'Framed-IP-Address', value: '10.8.0.12' },
+      ],
+      admin,
+    );
+    t.clock.advance(30_000);
+    const bob = await radclient({ port: auth, secret: SECRET, attributes: [['User-Name', 'bob'], ['User-Password', code('bob')]] });
+    expect(bob.code).toBe('Access-Accept');
+    // The client's Class is replaced, its Session-Timeout kept; the user's come in their order.
+    expect(attributes(bob, 'Class')).toEqual([hex('vpn-admins'), hex('audit')]);
+    expect(attribute(bob, 'Session-Timeout')).toBe('3600');
+    expect(attribute(bob, 'Filter-Id')).toBe('admin-acl');
+    expect(attribute(bob, 'Framed-IP-Address')).toBe('10.8.0.12');
+    expect(bob.attributes.map(([name]) => name).slice(-4)).toEqual(['Class', 'Class', 'Filter-Id', 'Framed-IP-Address']);
+    // Another user gets the client's attributes only.
+    const alice = await radclient({ port: auth, secret: SECRET, attributes: [['User-Name', 'alice'], ['User-Password', code('alice')]] });
+    expect(alice.code).toBe('Access-Accept');
+    expect(attributes(alice, 'Class')).toEqual([hex('vpn-users')]);
+    expect(attribute(alice, 'Filter-Id')).toBeUndefined();
+    // A refusal carries none of them.
+    const wrong = await radclient({ port: auth, secret: SECRET, attributes: [['User-Name', 'bob'], ['User-Password', '000000']] });
+    expect(wrong.code).toBe('Access-Reject');
+    expect(attribute(wrong, 'Filter-Id')).toBeUndefined();
+    await t.core.users.setReplyAttributes('bob', [], admin);
+    t.clock.advance(30_000);
+    const cleared = await radclient({ port: auth, secret: SECRET, attributes: [['User-Name', 'bob'], ['User-Password', code('bob')]] });
+    expect(cleared.code).toBe('Access-Accept');
+    expect(attributes(cleared, 'Class')).toEqual([hex('vpn-users')]);
+    expect(attribute(cleared, 'Framed-IP-Address')).toBeUndefined();
+  });
+
+  it('refuses a user reply attribute the dictionary does not know, or a value that does not fit it, naming the field', async () => {
+    const refused = async (list: { name: string; value: string }[]) => {
+      try {
+        await t.core.users.setReplyAttributes('carol', list, admin);
+      } catch (e) {
+        return { code: (e as { code?: string }).code, fields: Object.keys((e as { details?: object }).details ?? {}) };
+      }
+      return undefined;
+    };
+    expect(await refused([{ name: 'Class', value: 'ok' }, { name: 'Nope', value: 'x' }])).toEqual({ code: 'validation_failed', fields: ['attributes[1].name'] });
+    expect(await refused([{ name: 'Session-Timeout', value: 'soon' }])).toEqual({ code: 'validation_failed', fields: ['attributes[0].value'] });
+    expect(await refused([{ name: 'Framed-IP-Address', value: '10.8.0.300' }])).toEqual({ code: 'validation_failed', fields: ['attributes[0].value'] });
+    expect(await refused([{ name: 'Message-Authenticator', value: 'x' }])).toEqual({ code: 'validation_failed', fields: ['attributes[0].name'] });
+    expect(await refused([{ name: 'State', value: 'x' }])).toEqual({ code: 'validation_failed', fields: ['attributes[0].name'] });
+    expect((await t.core.users.get('carol')).replyAttributes).toEqual([]);
   });
 
   it('refuses bad client settings by name', async () => {

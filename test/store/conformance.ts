@@ -172,6 +172,7 @@ export function describeStoreConformance(name: string, open: OpenStore): void {
           passwordHash: '$argon2id$v=19$password',
           source: { kind: 'directory', directory: 'corp', externalId: 'guid-1' },
           consoleRole: null,
+          replyAttributes: [],
           createdAt: T0,
           updatedAt: T0,
         };
@@ -224,6 +225,30 @@ export function describeStoreConformance(name: string, open: OpenStore): void {
         const cleared = await store.users.update(user.id, { passwordHash: null }, T0 + 3);
         expect(cleared.passwordHash).toBeNull();
         expect(toUserView(cleared).hasPassword).toBe(false);
+      });
+
+      it('stores, replaces and clears reply attributes in order, repeated names and non-ASCII text kept', async () => {
+        const user = await newUser();
+        expect(user.replyAttributes).toEqual([]);
+        const attributes = [
+          { name: 'Class', value: 'vpn-admins' },
+          { name: 'Filter-Id', value: 'équipe "ops"' },
+          { name: 'Class', value: 'second' },
+          { name: 'Framed-IP-Address', value: '10.8.0.12' },
+        ];
+        const set = await store.users.update(user.id, { replyAttributes: attributes }, T0 + 1);
+        expect(set.replyAttributes).toEqual(attributes);
+        expect(set.updatedAt).toBe(T0 + 1);
+        expect((await store.users.getById(user.id))?.replyAttributes).toEqual(attributes);
+        expect((await store.users.getByUsername(user.username.toUpperCase()))?.replyAttributes).toEqual(attributes);
+        expect((await store.users.list({ search: user.username, limit: 10 })).items.find((u) => u.id === user.id)?.replyAttributes).toEqual(attributes);
+        // Other updates leave them alone.
+        expect((await store.users.update(user.id, { displayName: 'Unrelated' }, T0 + 2)).replyAttributes).toEqual(attributes);
+        const replaced = await store.users.update(user.id, { replyAttributes: [{ name: 'Session-Timeout', value: '3600' }] }, T0 + 3);
+        expect(replaced.replyAttributes).toEqual([{ name: 'Session-Timeout', value: '3600' }]);
+        const cleared = await store.users.update(user.id, { replyAttributes: [] }, T0 + 4);
+        expect(cleared.replyAttributes).toEqual([]);
+        expect((await store.users.getById(user.id))?.replyAttributes).toEqual([]);
       });
 
       it('treats usernames case-insensitively, including non-ASCII letters', async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Actor, AuthenticationListener, Core } from '../../src/core/api.ts';
 import { createCore } from '../../src/core/index.ts';
+import { checkUserReplyAttribute } from '../../src/doors/radius/reply-attributes.ts';
 import type { SmsSender, Store } from '../../src/core/ports.ts';
 import { FakeClock } from '../../src/platform/clock.ts';
 import { argon2Hasher, hmacHasher } from '../../src/platform/hashing.ts';
@@ -36,6 +37,8 @@ export async function createTestCore(opts: { url?: string; clock?: FakeClock; on
     passwords: argon2Hasher({ memoryCost: 1024, timeCost: 1 }),
     keyedHasher: hmacHasher(keyring.pepper),
     serverName: 'test-server',
+    // As the composition root wires it: users' reply attributes follow the RADIUS dictionary.
+    replyAttributeCheck: checkUserReplyAttribute,
     ...(opts.onAuthentication ? { onAuthentication: opts.onAuthentication } : {}),
     ...(opts.sms ? { sms: opts.sms } : {}),
   });

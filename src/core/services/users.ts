@@ -2,7 +2,7 @@ import { parse } from 'csv-parse/sync';
 import type { Actor, CreateUserInput, FraudReportInput, ImportReport, ImportRowError, ProgressFn, UpdateUserInput, UserView } from '../api.ts';
 import type { Audit } from '../audit.ts';
 import { CoreError, isCoreError } from '../errors.ts';
-import type { Clock, PasswordHasher, Random, Store } from '../ports.ts';
+import type { Clock, PasswordHasher, Random, ReplyAttributeCheck, Store } from '../ports.ts';
 import { CONSOLE_ROLES, METHOD_TYPES, type ConsoleRole, type AuditEvent, type EffectiveStatus, type MethodType, type NewUser, type Page, type User, type UserPatch } from '../types.ts';
 import { methods } from '../methods/index.ts';
 import {
@@ -13,6 +13,7 @@ import {
   validatePhone,
   validatePin,
   validateReason,
+  validateReplyAttributes,
   validateText,
   validateUsername,
 } from '../validation.ts';
@@ -66,6 +67,8 @@ export interface UsersDeps {
   readonly passwords: PasswordHasher;
   readonly audit: Audit;
   readonly policy: PolicyCache;
+  /** The RADIUS door's rules for reply attributes; without it only names, sizes and counts are checked. */
+  readonly replyAttributeCheck?: ReplyAttributeCheck | undefined;
 }
 
 export function createUsersService(deps: UsersDeps) {
@@ -310,6 +313,20 @@ export function createUsersService(deps: UsersDeps) {
       await store.users.resetFailures(user.id, now);
       await audit.admin({ action: 'user.unlock', user, actor, now });
       return toUserView(await find(user.username));
+    },
+
+    /**
+     * Replaces the user's RADIUS reply attributes (an empty list clears them). Checked here for
+     * shape, sizes and count, and by the RADIUS door's rules (deps.replyAttributeCheck) for names
+     * and values. Audited as user.reply_attributes with the lists before and after.
+     */
+    async setReplyAttributes(username: string, attributes: unknown, actor: Actor): Promise<UserView> {
+      const list = validateReplyAttributes(attributes, deps.replyAttributeCheck);
+      const user = await find(username, actor);
+      const now = clock.now();
+      const updated = await store.users.update(user.id, { replyAttributes: list }, now);
+      await audit.admin({ action: 'user.reply_attributes', user: updated, actor, now, details: { from: user.replyAttributes, to: list } });
+      return toUserView(updated);
     },
 
     async setConsoleRole(username: string, role: ConsoleRole | null, actor: Actor): Promise<UserView> {

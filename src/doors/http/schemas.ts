@@ -85,6 +85,17 @@ export const UserSourceSchema = Type.Union([
   Type.Object({ kind: Type.Literal('directory'), directory: Type.String(), externalId: Type.String() }),
 ]);
 
+export const ReplyAttributeSchema = Type.Object(
+  {
+    name: Type.String({
+      pattern: '^[A-Za-z][A-Za-z0-9-]{0,63}$',
+      description: 'A RADIUS attribute of the dictionary, e.g. Class, Filter-Id, Framed-IP-Address, Session-Timeout (docs/radius.md)',
+    }),
+    value: Type.String({ minLength: 1, maxLength: 253, description: 'As text: vpn-admins, 10.8.0.12 for an address, 3600 for an integer' }),
+  },
+  { additionalProperties: false },
+);
+
 export const UserViewSchema = Type.Object({
   id: Id,
   username: Type.String(),
@@ -106,12 +117,25 @@ export const UserViewSchema = Type.Object({
   hasPassword: Type.Boolean({ description: 'The user has a local password (first factor)' }),
   source: UserSourceSchema,
   consoleRole: Nullable(ConsoleRoleSchema, { description: 'Role in the admin console; null: the user cannot sign in to it' }),
+  replyAttributes: List(ReplyAttributeSchema, {
+    description: "RADIUS attributes added to the user's Access-Accepts, in order; they replace the client's and groups' attributes of the same name. Empty when none.",
+  }),
   createdAt: Millis,
   updatedAt: Millis,
 });
 
 export const ConsoleRoleBody = Type.Object(
   { role: Nullable(ConsoleRoleSchema, { description: 'null takes the console role away (and ends the console sessions of the user)' }) },
+  { additionalProperties: false },
+);
+
+export const ReplyAttributesBody = Type.Object(
+  {
+    attributes: List(ReplyAttributeSchema, {
+      maxItems: 32,
+      description: 'The complete list, replacing the current one (at most 32; values of at most 2048 octets in all). A name may repeat (several Class). [] clears them.',
+    }),
+  },
   { additionalProperties: false },
 );
 

@@ -52,6 +52,7 @@ import {
   type RadiusPacket,
 } from './codec.ts';
 import { ATTRIBUTES, type AttributeName } from './dictionary.ts';
+import { ReplyAttributeError, encodeReplyAttribute, withUserAttributes } from './reply-attributes.ts';
 
 /** Retransmissions within this window get the cached answer (RFC 5080 section 2.2.2). */
 export const DUPLICATE_MS = 30_000;
@@ -111,25 +112,11 @@ async function secretOf(c: { secret?: string | undefined; secretFile?: string | 
 
 /** A configured reply attribute as an encoded attribute; errors name the setting. */
 function replyAttribute(a: { name: string; value: string }, field: string): RadiusAttribute {
-  if (!Object.hasOwn(ATTRIBUTES, a.name)) throw new RadiusConfigError(`${field}.name`, `unknown attribute "${a.name}"`);
-  const name = a.name as AttributeName;
-  const type = ATTRIBUTES[name].dataType;
   try {
-    switch (type) {
-      case 'integer':
-        if (!/^\d{1,10}$/.test(a.value) || Number(a.value) > 0xffffffff) throw new Error('must be an integer 0..4294967295');
-        return attribute(name as never, Number(a.value) as never);
-      case 'octets':
-        return attribute(name as never, Buffer.from(String(a.value), 'utf8') as never);
-      case 'string':
-      case 'ipaddr':
-      case 'ipv6addr':
-        return attribute(name as never, String(a.value) as never);
-      default:
-        throw new Error(`attributes of type ${type} cannot be configured`);
-    }
+    return encodeReplyAttribute(a);
   } catch (e) {
-    throw new RadiusConfigError(`${field}.value`, (e as Error).message);
+    if (e instanceof ReplyAttributeError) throw new RadiusConfigError(`${field}.${e.part}`, e.message);
+    throw e;
   }
 }
 
@@ -400,7 +387,25 @@ export async function startRadiusServer(opts: RadiusServerOptions): Promise<Radi
     }
     if (decision.kind === 'reject') return respond('Access-Reject');
     const carried = decision.carry ? passThrough(decision.carry as UpstreamAnswer, client.secret, packet.authenticator) : [];
-    return respond('Access-Accept', [...carried, ...client.replyAttributes, ...(await groupAttributes(client, username))]);
+    // The user's own attributes replace those of the same name (see reply-attributes.ts).
+    const own = await userAttributes(client, username);
+    if (own === null) return respond('Access-Reject');
+    return respond('Access-Accept', withUserAttributes([...carried, ...client.replyAttributes, ...(await groupAttributes(client, username))], own));
+  }
+
+  /**
+   * The reply attributes stored on the user; none for a name without a user (an application that
+   * does not require one); null when they cannot be read, and the request is then refused rather
+   * than accepted without the user's policy.
+   */
+  async function userAttributes(client: RadiusClient, username: string): Promise<RadiusAttribute[] | null> {
+    try {
+      return (await core.users.get(username)).replyAttributes.map(encodeReplyAttribute);
+    } catch (e) {
+      if ((e as { code?: string }).code === 'user_not_found') return [];
+      logger.error({ err: e, client: client.name, username }, "radius: the user's reply attributes could not be read; the request is refused");
+      return null;
+    }
   }
 
   /** The attributes of the groups the user belongs to; a group that cannot be checked adds nothing. */

@@ -1,6 +1,6 @@
 /**
  * Users: list, create, read, update, delete, enable/disable, block/unblock, unlock, local password,
- * console role, history and CSV import.
+ * console role, RADIUS reply attributes, history and CSV import.
  */
 import { Type } from 'typebox';
 import type { Core } from '../../../core/api.ts';
@@ -13,6 +13,7 @@ import {
   ImportReportSchema,
   NoContent,
   ReasonBody,
+  ReplyAttributesBody,
   UpdateUserBody,
   UserPage,
   UsernameParams,
@@ -227,6 +228,39 @@ export async function usersRoutes(app: Api, opts: { core: Core }): Promise<void>
       },
     },
     async (request) => core.users.setConsoleRole(request.params.username, request.body.role, actorOf(request)),
+  );
+
+  app.put(
+    '/users/:username/reply-attributes',
+    {
+      config: { roles: ADMIN_ONLY },
+      schema: {
+        tags,
+        summary: "Set the user's RADIUS reply attributes (VPN policy)",
+        description:
+          "Replaces the list. Each Access-Accept of the user carries them last; an attribute named here replaces every attribute of the same name from the RADIUS client's replyAttributes, its groupReplyAttributes and an upstream server's Accept. " +
+          'Names must be in the RADIUS dictionary and values fit their type (validation_failed names the field, e.g. attributes[1].name). Audited as user.reply_attributes with the lists before and after.',
+        params: UsernameParams,
+        body: ReplyAttributesBody,
+        response: { 200: UserViewSchema },
+      },
+    },
+    async (request) => core.users.setReplyAttributes(request.params.username, request.body.attributes, actorOf(request)),
+  );
+
+  app.delete(
+    '/users/:username/reply-attributes',
+    {
+      config: { roles: ADMIN_ONLY },
+      schema: {
+        tags,
+        summary: "Clear the user's RADIUS reply attributes",
+        description: 'The user gets only the attributes of the RADIUS client and groups again. Audited as user.reply_attributes.',
+        params: UsernameParams,
+        response: { 200: UserViewSchema },
+      },
+    },
+    async (request) => core.users.setReplyAttributes(request.params.username, [], actorOf(request)),
   );
 
   app.get(
