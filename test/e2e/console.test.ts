@@ -308,6 +308,18 @@ describe('admin console in Chromium', () => {
     await poll(() => page.getByRole('table', { name: /Audit trail of dana.whitfield/ }).textContent()).toContain('bypass.issue');
     expect(await page.getByRole('table', { name: 'History of dana.whitfield' }).textContent()).toContain('user.unlock');
     expect(await page.getByRole('row').filter({ hasText: 'Work phone' }).count()).toBe(1);
+    // RADIUS reply attributes: a name the dictionary does not know is refused, then saved.
+    const replies = page.getByLabel('One Name=Value per line');
+    await replies.fill('Class=vpn-admins\nVlan=12');
+    await page.getByRole('button', { name: 'Save attributes' }).click();
+    await poll(() => page.getByRole('alert').filter({ hasText: 'unknown attribute "Vlan"' }).count()).toBe(1);
+    await replies.fill('Class=vpn-admins\nFramed-IP-Address=10.8.0.12');
+    await page.getByRole('button', { name: 'Save attributes' }).click();
+    await poll(() => page.getByRole('status').filter({ hasText: 'Reply attributes saved.' }).count()).toBe(1);
+    expect((await core.users.get('dana.whitfield')).replyAttributes).toEqual([
+      { name: 'Class', value: 'vpn-admins' },
+      { name: 'Framed-IP-Address', value: '10.8.0.12' },
+    ]);
     await expectAccessible(page);
     await screenshot(page, 'console-user');
 
@@ -387,6 +399,10 @@ describe('admin console in Chromium', () => {
       .waitFor();
     expect(await page.getByRole('heading', { name: 'Console role' }).count()).toBe(0);
     expect(await page.getByRole('button', { name: 'Save profile' }).count()).toBe(0);
+    // The RADIUS reply attributes the administrator set, read only.
+    expect(await page.getByRole('heading', { name: 'RADIUS reply attributes' }).count()).toBe(1);
+    expect(await page.getByText('10.8.0.12', { exact: true }).count()).toBe(1);
+    expect(await page.getByRole('button', { name: 'Save attributes' }).count()).toBe(0);
     // Signing the user out everywhere (a lost laptop) ends their portal session.
     const dana = await core.users.get('dana.whitfield');
     const portalSession = await core.sessions.start({ kind: 'portal', userId: dana.id, stage: 'complete' });

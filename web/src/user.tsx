@@ -1,6 +1,7 @@
 /**
  * One user: profile, state and its actions (enable/disable, unlock, block/unblock, bypass),
- * methods (reset), console role, a test authentication, history and audit trail.
+ * methods (reset), console role, RADIUS reply attributes, a test authentication, history and audit
+ * trail.
  */
 import { useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { api, ApiError, query, seg } from './api.ts';
@@ -85,6 +86,7 @@ export function UserPage({ username }: { username: string }): ReactNode {
           <StateActions user={u} onChanged={changed} />
           <Bypass username={u.username} onChanged={() => changed()} />
           {can('users.role') ? <ConsoleRoleCard user={u} onSaved={changed} /> : null}
+          <ReplyAttributesCard user={u} canEdit={can('users.manage')} onSaved={changed} />
           {can('users.manage') ? <DeleteUser user={u} /> : null}
         </div>
       </div>
@@ -479,6 +481,70 @@ function ConsoleRoleCard({ user, onSaved }: { user: User; onSaved: (u: User) => 
           Save role
         </button>
       </form>
+      <ErrorNote error={action.error} />
+      <Notice>{action.message}</Notice>
+    </Section>
+  );
+}
+
+/** `Name=Value` lines <-> the API's list; a line without `=` is sent as a name with no value (the server names it). */
+const attributesText = (list: User['replyAttributes']): string => list.map((a) => `${a.name}=${a.value}`).join('\n');
+function attributesOf(text: string): { name: string; value: string }[] {
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+    .map((line) => {
+      const at = line.indexOf('=');
+      return at < 0 ? { name: line, value: '' } : { name: line.slice(0, at).trim(), value: line.slice(at + 1).trim() };
+    });
+}
+
+function ReplyAttributesCard({ user, canEdit, onSaved }: { user: User; canEdit: boolean; onSaved: (u: User) => void }): ReactNode {
+  const current = attributesText(user.replyAttributes ?? []);
+  const [text, setText] = useState(current);
+  useEffect(() => setText(current), [current]);
+  const action = useAction();
+  const save = (attributes: { name: string; value: string }[]): void => {
+    void action.run(async () => {
+      const updated = await api<User>(`/users/${seg(user.username)}/reply-attributes`, { method: 'PUT', body: { attributes } });
+      onSaved(updated);
+      return attributes.length === 0 ? 'Reply attributes cleared.' : 'Reply attributes saved.';
+    });
+  };
+  const list = user.replyAttributes ?? [];
+  return (
+    <Section title="RADIUS reply attributes">
+      {!canEdit ? (
+        list.length === 0 ? (
+          <p className="subtle">None: this user gets the RADIUS client's and groups' attributes only.</p>
+        ) : (
+          <Facts rows={list.map((a) => [a.name, <span className="mono">{a.value}</span>] as const)} />
+        )
+      ) : (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            save(attributesOf(text));
+          }}
+        >
+          <Field label="One Name=Value per line" help="Added last to this user's Access-Accepts; each name replaces the client's and groups' attributes of that name. E.g. Class=vpn-admins, Filter-Id=admin-acl, Framed-IP-Address=10.8.0.12.">
+            {({ id, describedBy }) => (
+              <textarea id={id} rows={Math.max(3, list.length + 1)} value={text} aria-describedby={describedBy} spellCheck={false} onChange={(e) => setText(e.target.value)} />
+            )}
+          </Field>
+          <div className="inline-form">
+            <button type="submit" disabled={action.busy || text.trim() === current.trim()}>
+              Save attributes
+            </button>
+            {list.length > 0 ? (
+              <button type="button" disabled={action.busy} onClick={() => save([])}>
+                Clear
+              </button>
+            ) : null}
+          </div>
+        </form>
+      )}
       <ErrorNote error={action.error} />
       <Notice>{action.message}</Notice>
     </Section>
