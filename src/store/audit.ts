@@ -71,7 +71,7 @@ export function createAuditStore({ db, writes }: StoreContext): AuditStore {
   return {
     async append(event) {
       const args: AppendArgs = { ...event, usernameLc: event.username === null ? null : event.username.toLowerCase(), detailsJson: toJson(event.details) };
-      const row = (await writes.run((w) => insert.execute(w, args))).rows[0];
+      const row = (await writes.runPrepared(insert, args)).rows[0];
       if (row === undefined) throw new NoResultError(insert.node as InsertQueryNode);
       return row.id;
     },

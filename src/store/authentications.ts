@@ -54,7 +54,7 @@ export function createAuthenticationStore({ db, writes }: StoreContext): Authent
   return {
     async create(auth) {
       try {
-        await writes.run((w) => insert.execute(w, auth));
+        await writes.runPrepared(insert, auth);
       } catch (e) {
         if (isForeignKeyViolation(e)) throw new CoreError('user_not_found', `no user with id ${auth.userId}`);
         throw e;

@@ -30,7 +30,7 @@ function activeQuery(db: Kysely<Database>) {
  * A user has at most one unused bypass (a partial unique index). Issuing a new one overwrites it,
  * cancelling deletes it; used bypasses stay as history. A bypass is active while now < expiresAt.
  */
-export function createBypassStore({ db, writes }: StoreContext): BypassStore {
+export function createBypassStore({ db, writes, lane }: StoreContext): BypassStore {
   const active = activeQuery(db);
   return {
     async issue(bypass) {
@@ -66,7 +66,7 @@ export function createBypassStore({ db, writes }: StoreContext): BypassStore {
     },
 
     async active(userId, now) {
-      const row = (await active.execute(db, { userId, now })).rows[0];
+      const row = (await active.run(db, lane, { userId, now })).rows[0];
       return row && toBypass(row);
     },
 

@@ -1,6 +1,7 @@
 /** What every store part is built from. */
 import type { Kysely } from 'kysely';
 import type { Keyring } from './keyring.ts';
+import type { SqliteLane } from './prepared.ts';
 import type { WriteBatcher } from './write-batch.ts';
 import type { Database } from './schema.ts';
 
@@ -10,6 +11,8 @@ export interface StoreContext {
   readonly keyring: Keyring;
   /** Group commit for the hot-path writes. */
   readonly writes: WriteBatcher;
+  /** SQLite: the connection, for the hot path's prepared queries (prepared.ts); null on PostgreSQL. */
+  readonly lane: SqliteLane | null;
 }
 
 /** A row count reported by Kysely (bigint) as a number. */

@@ -32,6 +32,7 @@ import { createSettingsStore } from './settings.ts';
 import { createWriteBatcher } from './write-batch.ts';
 import { sqliteDialect } from './sqlite.ts';
 import { createPhoneCodeStore } from './phone-codes.ts';
+import type { SqliteLane } from './prepared.ts';
 import { createUserStore } from './users.ts';
 
 export interface OpenStoreOptions {
@@ -84,9 +85,12 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
 export async function openStore(opts: OpenStoreOptions): Promise<Store> {
   const target = parseDatabaseUrl(opts.url);
   let dialect: Dialect;
+  let lane: SqliteLane | null = null;
   if (target.kind === 'sqlite') {
     try {
-      dialect = sqliteDialect(target.file);
+      const sqlite = sqliteDialect(target.file);
+      dialect = sqlite;
+      lane = sqlite.lane;
     } catch (e) {
       throw new CoreError('store_unavailable', `cannot open SQLite database ${target.file}: ${(e as Error).message}`);
     }
@@ -102,7 +106,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
     const translated = translateError(e);
     throw translated instanceof CoreError ? translated : new CoreError('internal', `cannot prepare the database schema: ${(e as Error).message}`);
   }
-  return createStore({ db, dialect: target.kind, keyring: opts.keyring, writes: createWriteBatcher(db) });
+  return createStore({ db, dialect: target.kind, keyring: opts.keyring, writes: createWriteBatcher(db, lane), lane });
 }
 
 function createStore(ctx: StoreContext): Store {

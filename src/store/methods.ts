@@ -38,7 +38,7 @@ function hotPathQueries(db: Kysely<Database>) {
   };
 }
 
-export function createMethodStore({ db, dialect, keyring, writes }: StoreContext): MethodStore {
+export function createMethodStore({ db, dialect, keyring, writes, lane }: StoreContext): MethodStore {
   const hot = hotPathQueries(db);
   // The secret is sealed with the method id as associated data: a sealed value moved to another
   // row does not open.
@@ -89,7 +89,7 @@ export function createMethodStore({ db, dialect, keyring, writes }: StoreContext
     },
 
     async listForUser(userId) {
-      const { rows } = await hot.listForUser.execute(db, { userId });
+      const { rows } = await hot.listForUser.run(db, lane, { userId });
       return rows.map(toMethod).sort(byCreation);
     },
 
@@ -104,7 +104,7 @@ export function createMethodStore({ db, dialect, keyring, writes }: StoreContext
     },
 
     async consumeStep(id, step, drift, now) {
-      const result = await writes.run((w) => hot.consumeStep.execute(w, { id, step, drift, now }));
+      const result = await writes.runPrepared(hot.consumeStep, { id, step, drift, now });
       return count(result.numAffectedRows) === 1;
     },
 

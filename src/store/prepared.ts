@@ -16,13 +16,27 @@
  * the SQL as a bound parameter (not `is null`, not an identifier, not a list whose length varies);
  * a query with two shapes is two prepared queries. An argument that is `undefined` is bound as
  * NULL, which is what leaving the column out of an INSERT gives when it has no default.
+ *
+ * On SQLite a prepared query can also run on the connection directly (`executeOn` a SqliteLane),
+ * synchronously: better-sqlite3 is synchronous anyway, and Kysely's path around it (connection
+ * provider, mutex, several promises per query) costs more than the statement. That is only right
+ * while no Kysely transaction is open on the connection (its statements would be seen half-done):
+ * `run` checks, and otherwise goes through Kysely, which waits for the transaction to end.
  */
 import { createQueryId } from 'kysely';
-import type { Compilable, CompiledQuery, QueryResult, RootOperationNode } from 'kysely';
+import type { Compilable, CompiledQuery, QueryResult, RootOperationNode, SqliteStatement } from 'kysely';
 
 /** Where a prepared query runs: the store's Kysely instance or one of its transactions. */
 export interface QueryRunner {
   executeQuery<R>(query: CompiledQuery<R>): Promise<QueryResult<R>>;
+}
+
+/** The SQLite connection under the store's Kysely instance (sqlite.ts). */
+export interface SqliteLane {
+  /** A transaction is open: one of Kysely's (between its awaits), or a batch of the write batcher. */
+  readonly inTransaction: boolean;
+  /** The connection's cached prepared statement for this SQL. */
+  prepare(sql: string): SqliteStatement;
 }
 
 export interface PreparedQuery<A, R> {
@@ -33,6 +47,10 @@ export interface PreparedQuery<A, R> {
   /** The query for these arguments, as Kysely would have compiled it. */
   compile(args: A): CompiledQuery<R>;
   execute(db: QueryRunner, args: A): Promise<QueryResult<R>>;
+  /** Runs on the SQLite connection directly, now, with the result Kysely's SQLite driver would give. */
+  executeOn(lane: SqliteLane, args: A): QueryResult<R>;
+  /** On `lane` when there is one and no transaction is open on it; else through Kysely on `db`. */
+  run(db: QueryRunner, lane: SqliteLane | null, args: A): Promise<QueryResult<R>>;
 }
 
 /** Stands in for an argument while the query is built; found again among the compiled parameters. */
@@ -84,7 +102,7 @@ export function prepareQuery<A extends object, R>(build: (args: A) => Compilable
   }
   const count = names.length;
 
-  function compile(values: A): CompiledQuery<R> {
+  function parametersOf(values: A): unknown[] {
     const parameters: unknown[] = new Array(count);
     for (let i = 0; i < count; i++) {
       const name = names[i];
@@ -95,7 +113,24 @@ export function prepareQuery<A extends object, R>(build: (args: A) => Compilable
         parameters[i] = value === undefined ? null : value;
       }
     }
-    return { sql, query: node, queryId: createQueryId(), parameters };
+    return parameters;
+  }
+
+  function compile(values: A): CompiledQuery<R> {
+    return { sql, query: node, queryId: createQueryId(), parameters: parametersOf(values) };
+  }
+
+  // As Kysely's SqliteConnection.executeQuery: rows for statements that return rows, counts for the others.
+  function executeOn(lane: SqliteLane, values: A): QueryResult<R> {
+    const statement = lane.prepare(sql);
+    const parameters = parametersOf(values);
+    if (statement.reader) return { rows: statement.all(parameters) as R[] };
+    const { changes, lastInsertRowid } = statement.run(parameters);
+    return {
+      insertId: lastInsertRowid != null ? BigInt(lastInsertRowid) : undefined,
+      numAffectedRows: changes != null ? BigInt(changes) : undefined,
+      rows: [],
+    };
   }
 
   return {
@@ -103,5 +138,10 @@ export function prepareQuery<A extends object, R>(build: (args: A) => Compilable
     node,
     compile,
     execute: (db, values) => db.executeQuery(compile(values)),
+    executeOn,
+    async run(db, lane, values) {
+      if (lane === null || lane.inTransaction) return db.executeQuery(compile(values));
+      return executeOn(lane, values);
+    },
   };
 }

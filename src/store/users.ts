@@ -159,7 +159,7 @@ function newRow(user: NewUser, id: string, now: number): Insertable<UsersTable> 
   };
 }
 
-export function createUserStore({ db, writes, dialect }: StoreContext): UserStore {
+export function createUserStore({ db, writes, dialect, lane }: StoreContext): UserStore {
   const hot = hotPathQueries(db);
   /** The verification time when the phone column keeps its value, else null (both sides may be null). */
   const same = dialect === 'postgres' ? sql.raw('IS NOT DISTINCT FROM') : sql.raw('IS');
@@ -195,12 +195,12 @@ export function createUserStore({ db, writes, dialect }: StoreContext): UserStor
     },
 
     async getByUsername(username) {
-      const row = (await hot.getByUsername.execute(db, { usernameLc: username.toLowerCase() })).rows[0];
+      const row = (await hot.getByUsername.run(db, lane, { usernameLc: username.toLowerCase() })).rows[0];
       return row && toUser(row);
     },
 
     async getById(id) {
-      const row = (await hot.getById.execute(db, { id })).rows[0];
+      const row = (await hot.getById.run(db, lane, { id })).rows[0];
       return row && toUser(row);
     },
 
@@ -319,13 +319,13 @@ export function createUserStore({ db, writes, dialect }: StoreContext): UserStor
         throw new CoreError('validation_failed', 'lockout threshold must be a non-negative integer', { threshold: 'must be a non-negative integer' });
       }
       const query = threshold > 0 ? hot.recordFailureAndLock : hot.recordFailure;
-      const row = (await writes.run((w) => query.execute(w, { id, threshold, now }))).rows[0];
+      const row = (await writes.runPrepared(query, { id, threshold, now })).rows[0];
       if (row === undefined) throw notFound(id);
       return { failedCount: row.failed_count, lockedAt: row.locked_at };
     },
 
     async resetFailures(id, now) {
-      await writes.run((w) => hot.resetFailures.execute(w, { id, now }));
+      await writes.runPrepared(hot.resetFailures, { id, now });
     },
   };
 }

@@ -9,29 +9,40 @@
  * inside a transaction that holds the write lock (SQLite BEGIN IMMEDIATE) or the row lock
  * (PostgreSQL), and its result is what the statement reported.
  *
+ * On SQLite, a batch made only of prepared queries (`runPrepared`) runs on the connection
+ * directly, BEGIN IMMEDIATE to COMMIT in one synchronous stretch (see SqliteLane in prepared.ts):
+ * nothing else can run on the connection in between, and the batch costs no promise per
+ * statement. While a Kysely transaction is open on the connection, batches go through Kysely and
+ * wait for it.
+ *
  * If the shared transaction fails (one bad write, a deadlock between nodes), every write of the
  * batch is retried alone, so one failure never fails the others.
  */
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely, QueryResult, Transaction } from 'kysely';
+import type { PreparedQuery, SqliteLane } from './prepared.ts';
 import type { Database } from './schema.ts';
 
 type Executor = Kysely<Database> | Transaction<Database>;
 
 interface Pending {
   readonly write: (db: Executor) => Promise<unknown>;
+  /** A prepared query and its arguments: can run on the SQLite lane. */
+  readonly prepared?: { readonly query: PreparedQuery<never, unknown>; readonly args: unknown };
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
 
 export interface WriteBatcher {
   run<T>(write: (db: Executor) => Promise<T>): Promise<T>;
+  /** One prepared query, with its arguments (on SQLite, run on the connection directly). */
+  runPrepared<A, R>(query: PreparedQuery<A, R>, args: A): Promise<QueryResult<R>>;
   /** Settles once every write queued so far has been committed or has failed (before closing). */
   drain(): Promise<void>;
 }
 
 const MAX_BATCH = 512;
 
-export function createWriteBatcher(db: Kysely<Database>): WriteBatcher {
+export function createWriteBatcher(db: Kysely<Database>, lane: SqliteLane | null = null): WriteBatcher {
   let queue: Pending[] = [];
   let scheduled = false;
   let running = false;
@@ -51,12 +62,54 @@ export function createWriteBatcher(db: Kysely<Database>): WriteBatcher {
     }
   }
 
+  function runOn(l: SqliteLane, p: Pending): unknown {
+    const { query, args } = p.prepared as NonNullable<Pending['prepared']>;
+    return query.executeOn(l, args as never);
+  }
+
+  /** The batch on the SQLite connection, synchronously; false when it must go through Kysely. */
+  function flushOnLane(batch: Pending[]): boolean {
+    if (lane === null || lane.inTransaction || !batch.every((p) => p.prepared !== undefined)) return false;
+    if (batch.length === 1) {
+      const p = batch[0] as Pending;
+      try {
+        p.resolve(runOn(lane, p));
+      } catch (e) {
+        p.reject(e);
+      }
+      return true;
+    }
+    let results: unknown[];
+    try {
+      lane.prepare('begin immediate').run([]);
+      try {
+        results = batch.map((p) => runOn(lane, p));
+        lane.prepare('commit').run([]);
+      } catch (e) {
+        if (lane.inTransaction) lane.prepare('rollback').run([]);
+        throw e;
+      }
+    } catch {
+      for (const p of batch) {
+        try {
+          p.resolve(runOn(lane, p));
+        } catch (e) {
+          p.reject(e);
+        }
+      }
+      return true;
+    }
+    batch.forEach((p, i) => p.resolve(results[i]));
+    return true;
+  }
+
   async function flush(): Promise<void> {
     scheduled = false;
     running = true;
     const batch = queue.length > MAX_BATCH ? queue.splice(0, MAX_BATCH) : queue;
     if (batch === queue) queue = [];
     try {
+      if (flushOnLane(batch)) return;
       if (batch.length === 1) {
         await alone(batch[0] as Pending);
         return;
@@ -80,13 +133,16 @@ export function createWriteBatcher(db: Kysely<Database>): WriteBatcher {
     }
   }
 
+  function enqueue<T>(write: (db: Executor) => Promise<T>, prepared?: Pending['prepared']): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      queue.push({ write, ...(prepared ? { prepared } : {}), resolve: resolve as (v: unknown) => void, reject });
+      schedule();
+    });
+  }
+
   return {
-    run<T>(write: (db: Executor) => Promise<T>): Promise<T> {
-      return new Promise<T>((resolve, reject) => {
-        queue.push({ write, resolve: resolve as (v: unknown) => void, reject });
-        schedule();
-      });
-    },
+    run: (write) => enqueue(write),
+    runPrepared: (query, args) => enqueue((w) => query.execute(w, args), { query: query as PreparedQuery<never, unknown>, args }),
     drain(): Promise<void> {
       if (queue.length === 0 && !running) return Promise.resolve();
       return new Promise<void>((resolve) => idle.push(resolve));
