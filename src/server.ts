@@ -20,8 +20,9 @@ import { isCoreError } from './core/errors.ts';
 import { compileSites } from './doors/http/gateway/sites.ts';
 import { checkUserReplyAttribute } from './doors/radius/reply-attributes.ts';
 import type { FirstFactorRegistry } from './core/first-factor/by-source.ts';
-import type { FirstFactorProvider, PasswordHasher, SmsSender, Store } from './core/ports.ts';
+import type { FirstFactorProvider, PasswordHasher, SmsSender, Store, VoiceCaller } from './core/ports.ts';
 import { createTwilioSender } from './delivery/twilio.ts';
+import { createTwilioCaller } from './delivery/twilio-voice.ts';
 import { systemClock } from './platform/clock.ts';
 import { argon2Hasher, hmacHasher } from './platform/hashing.ts';
 import { systemRandom } from './platform/random.ts';
@@ -54,6 +55,20 @@ export function smsSender(sms: SmsConfig): SmsSender | undefined {
   return createTwilioSender({ accountSid: sms.twilio.accountSid, authToken: sms.twilio.authToken, from: sms.twilio.from, baseUrl: sms.twilio.baseUrl });
 }
 
+/** The configured caller of the phone-call method, or undefined for `voice.provider: none`. */
+export function voiceCaller(config: Config): VoiceCaller | undefined {
+  if (config.voice.provider !== 'twilio') return undefined;
+  const { twilio } = config.sms;
+  return createTwilioCaller({
+    accountSid: twilio.accountSid,
+    authToken: twilio.authToken,
+    from: config.voice.from || twilio.from,
+    baseUrl: twilio.baseUrl,
+    callbackUrl: config.voice.callbackUrl,
+    ringSeconds: config.voice.ringSeconds,
+  });
+}
+
 export async function openContext(config: Config, opts: OpenContextOptions = {}): Promise<Context> {
   const keyring = await loadKeyring(config.keys.file);
   const store = await openStore({
@@ -71,6 +86,7 @@ export async function openContext(config: Config, opts: OpenContextOptions = {})
       keyedHasher: hmacHasher(keyring.pepper),
       serverName: config.server.serverName,
       sms: smsSender(config.sms),
+      voice: voiceCaller(config),
       replyAttributeCheck: checkUserReplyAttribute,
       ...(opts.onAuthentication ? { onAuthentication: opts.onAuthentication } : {}),
     });
@@ -415,6 +431,7 @@ export async function startServer(config: Config, opts: StartServerOptions = {})
       ...(directorySync ? { directorySync } : {}),
       ...(await pageFirstFactors(config, ctx)),
       ...(gateway ? { gateway } : {}),
+      ...(config.voice.provider === 'twilio' ? { voice: { authToken: config.sms.twilio.authToken, callbackUrl: config.voice.callbackUrl } } : {}),
     });
     await app.listen({ host: config.server.host, port: config.server.port });
     if (gateway) gatewayProxies = await startGatewayProxies(config, gateway, ctx, logger, https);

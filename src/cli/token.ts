@@ -116,6 +116,30 @@ Example:
     });
 
   token
+    .command('add-phone')
+    .description("add a text-message (sms) or phone-call (voice) method on one of a user's phones")
+    .argument('<username>')
+    .addOption(new Option('--type <type>', 'sms: a code texted at each sign-in; voice: a call answered with # (0 reports fraud)').choices(['sms', 'voice']).makeOptionMandatory())
+    .addOption(new Option('--phone <which>', "which of the user's phones").choices(['phone', 'backupPhone']).default('phone'))
+    .option('--label <label>', 'label shown to the user and in reports')
+    .addHelpText(
+      'after',
+      `
+The number is the user's own (countersign user update alice --phone +14155550100); a later change
+of number is followed. Text messages need sms.provider, calls voice.provider in the configuration.
+
+Examples:
+  $ countersign token add-phone alice --type voice
+  $ countersign token add-phone alice --type sms --phone backupPhone`,
+    )
+    .action(async (username, opts: { type: 'sms' | 'voice'; phone: 'phone' | 'backupPhone'; label?: string }, cmd) => {
+      await withContext(cmd, async ({ core }) => {
+        const method = await core.methods.addPhoneMethod(username, { type: opts.type, phone: opts.phone, ...(opts.label !== undefined ? { label: opts.label } : {}) }, cliActor());
+        emit(cmd, method, () => `added ${method.label} for ${username} (id ${method.id})`);
+      });
+    });
+
+  token
     .command('list')
     .description("list a user's tokens")
     .argument('<username>')

@@ -449,9 +449,30 @@ function checkSms(config: Config): void {
   if (!ok) throw new ConfigError(`sms.twilio.baseUrl: ${show(twilio.baseUrl)} is not allowed: an https:// URL`, 'sms.twilio.baseUrl');
 }
 
+function checkVoice(config: Config): void {
+  const { voice, sms } = config;
+  if (voice.provider !== 'twilio') return;
+  for (const key of ['accountSid', 'authToken'] as const) {
+    if (sms.twilio[key] === '') throw new ConfigError(`sms.twilio.${key} is required with voice.provider twilio (calls use the Twilio account of sms.twilio)`, `sms.twilio.${key}`);
+  }
+  const from = voice.from || sms.twilio.from;
+  if (!/^\+[1-9][0-9]{6,14}$/.test(from)) {
+    throw new ConfigError(`voice.from: ${show(voice.from)} is not allowed: a Twilio phone number in E.164 such as +15005550006 (required when sms.twilio.from is not a number)`, 'voice.from');
+  }
+  let ok = false;
+  try {
+    const url = new URL(voice.callbackUrl);
+    ok = url.protocol === 'https:' && url.search === '' && url.hash === '';
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new ConfigError(`voice.callbackUrl: ${show(voice.callbackUrl)} is not allowed: the public https:// base URL of this server that Twilio reaches, such as https://mfa.example.com`, 'voice.callbackUrl');
+}
+
 function checkCrossField(config: Config): void {
   checkDirectories(config);
   checkSms(config);
+  checkVoice(config);
   if (config.server.plainHttp && !config.server.allowInsecurePublicHttp && !isLoopbackHost(config.server.host)) {
     throw new ConfigError(
       `server.plainHttp: true is not allowed with server.host ${JSON.stringify(config.server.host)}: plain HTTP is allowed on a loopback host (127.0.0.1, ::1, localhost) only, unless server.allowInsecurePublicHttp is true`,

@@ -321,6 +321,12 @@ const RadiusClientSchema = Type.Object(
       Type.String({ minLength: 1, maxLength: 1, description: 'In append mode, the character between password and code (e.g. `,`). Default: the code is the last `appendCodeLength` characters.' }),
     ),
     appendCodeLength: Type.Integer({ minimum: 4, maximum: 10, default: 6, description: 'In append mode without a delimiter, how many trailing characters are the code.' }),
+    holdSeconds: Type.Integer({
+      minimum: 5,
+      maximum: 300,
+      default: 60,
+      description: "How long an Access-Request waits for the answer of a phone call before it is rejected. Set the client's RADIUS timeout a little longer (retransmissions are answered from the same wait).",
+    }),
     upstream: Type.Optional(RadiusUpstreamSchema),
     replyAttributes: Type.Array(RadiusReplyAttributeSchema, { default: [], description: 'Attributes added to every Access-Accept (VPN policy: `Class`, `Filter-Id`, ...).' }),
     groupReplyAttributes: Type.Array(
@@ -522,6 +528,22 @@ const SmsSchema = Type.Object(
   { additionalProperties: false, default: {}, description: 'Text messages (SMS). Failures are never ignored: a code that cannot be sent is reported to the user, nothing is verified.' },
 );
 
+const VoiceSchema = Type.Object(
+  {
+    provider: Type.Union([Type.Literal('none'), Type.Literal('twilio')], {
+      default: 'none',
+      description: 'Who places the calls of the phone-call method: `none` (no calls; users with that method are refused) or `twilio`, with the account of `sms.twilio`.',
+    }),
+    from: Type.String({ default: '', description: 'Caller ID: a voice-capable Twilio number in E.164. Default: `sms.twilio.from` when that is a number.' }),
+    callbackUrl: Type.String({
+      default: '',
+      description: 'Public https:// base URL of this server that Twilio reaches to report the key pressed (`{callbackUrl}/voice/v1/calls/...`). Required with provider `twilio`.',
+    }),
+    ringSeconds: Type.Integer({ minimum: 5, maximum: 60, default: 30, description: 'How long the phone rings before the call counts as unanswered.' }),
+  },
+  { additionalProperties: false, default: {}, description: 'Phone calls (the voice method): the user presses # to approve or 0 to report fraud. A call that cannot be placed denies the sign-in.' },
+);
+
 export const ConfigSchema = Type.Object(
   {
     server: ServerSchema,
@@ -535,6 +557,7 @@ export const ConfigSchema = Type.Object(
     portal: PortalSchema,
     console: ConsoleSchema,
     sms: SmsSchema,
+    voice: VoiceSchema,
     gateway: GatewaySchema,
   },
   { additionalProperties: false },

@@ -5,6 +5,8 @@
 import type { CoreError } from './errors.ts';
 import type { SessionKind, SessionStage } from './ports.ts';
 import type { QuestionAnswer, QuestionId } from './methods/questions.ts';
+import type { OutOfBandResponse } from './auth/engine.ts';
+export type { OutOfBandResponse } from './auth/engine.ts';
 
 export type { QuestionAnswer, QuestionId } from './methods/questions.ts';
 import type {
@@ -20,6 +22,7 @@ import type {
   NewApplication,
   OathConfig,
   Page,
+  PhoneWhich,
   ReplyAttribute,
   Role,
   Settings,
@@ -137,11 +140,28 @@ export interface CreateAuthenticationInput {
   /** Method type to use instead of the user's default. */
   readonly method?: MethodType;
   /**
+   * The caller cannot come back with a code (a RADIUS client in append mode given no code): only
+   * methods answered elsewhere (a phone call) are chosen.
+   */
+  readonly oneStep?: boolean;
+  /**
+   * The caller asks for a typed code (the portal, console and gateway pages): methods answered
+   * elsewhere (a phone call) are not chosen; a texted code is.
+   */
+  readonly codeOnly?: boolean;
+  /**
    * Which shortcuts past the second factor apply (each true when omitted): trusted networks, the
    * approval cache, a one-time bypass. For the portal and console sign-in; the REST API never sets
    * it. With any shortcut off, an unknown user is denied whatever the application says.
    */
   readonly exemptions?: { readonly trustedIp?: boolean; readonly cache?: boolean; readonly bypass?: boolean };
+}
+
+export interface AddPhoneMethodInput {
+  readonly type: 'sms' | 'voice';
+  /** Which of the user's phones; the primary one when omitted. */
+  readonly phone?: PhoneWhich;
+  readonly label?: string;
 }
 
 export interface AuthenticationView {
@@ -160,6 +180,13 @@ export interface AuthenticationView {
 export interface AuthenticationOutcome {
   readonly view: AuthenticationView;
   readonly reason: AuthReason;
+  /** For a code texted or a call placed: the phone it went to, masked ("••• 0123"). */
+  readonly sentTo?: string;
+  /**
+   * For an open authentication started without a method: the method types the user could use
+   * instead (the chosen one first), for a door that offers a choice.
+   */
+  readonly choices?: readonly MethodType[];
 }
 
 export interface IssueBypassInput {
@@ -326,6 +353,11 @@ export interface Core {
     list(username: string): Promise<MethodView[]>;
     enrollTotp(username: string, input: EnrollTotpInput, actor: Actor): Promise<EnrollmentResult>;
     /**
+     * A text-message or phone-call method on one of the user's phones (the number stays on the
+     * user). The phone must be set; adding the same method twice returns the existing one.
+     */
+    addPhoneMethod(username: string, input: AddPhoneMethodInput, actor: Actor): Promise<MethodView>;
+    /**
      * Import third-party/hardware OATH tokens with their secrets.
      * CSV columns: username, type (totp|hotp), secret (base32 or hex with 0x prefix), digits,
      * period, algorithm, counter, serial, label. PSKC: RFC 6030 KeyContainer with plaintext
@@ -358,6 +390,17 @@ export interface Core {
      * right. A wrong answer counts toward lockout like a wrong code.
      */
     answerQuestions(id: string, answers: readonly QuestionAnswer[], actor: Actor): Promise<AuthenticationOutcome>;
+    /**
+     * Resolves a pending out-of-band authentication (a phone call) with the answer the provider's
+     * webhook brought back and the token the call carried. `authentication_closed` for a wrong
+     * token, an unknown id or an authentication no longer pending, alike.
+     */
+    resolve(id: string, token: string, response: OutOfBandResponse, actor: Actor): Promise<AuthenticationOutcome>;
+    /**
+     * Waits until a pending authentication is answered (on any node) or expires, at most `maxMs`
+     * milliseconds, and returns it then. Returns at once for any other state.
+     */
+    wait(id: string, maxMs: number): Promise<AuthenticationView>;
   };
   readonly bypass: {
     issue(username: string, input: IssueBypassInput, actor: Actor): Promise<BypassView>;

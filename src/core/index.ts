@@ -6,7 +6,7 @@ import type { AuthenticationListener, Core } from './api.ts';
 import { createAudit } from './audit.ts';
 import { createEngine } from './auth/engine.ts';
 import { invalid, validateText, validateUsername } from './validation.ts';
-import type { Clock, KeyedHasher, PasswordHasher, Random, ReplyAttributeCheck, SmsSender, Store } from './ports.ts';
+import type { Clock, KeyedHasher, PasswordHasher, Random, ReplyAttributeCheck, SmsSender, Store, VoiceCaller } from './ports.ts';
 import { createPolicyCache } from './policy-cache.ts';
 import { createApiKeysService, createApplicationsService, createBypassService, createSettingsService } from './services/admin.ts';
 import { checkAnswers, createMethodsService } from './services/methods.ts';
@@ -32,6 +32,8 @@ export interface CoreDeps {
   readonly sms?: SmsSender | undefined;
   /** The RADIUS door's rules for users' reply attributes (known names, values of the right type). */
   readonly replyAttributeCheck?: ReplyAttributeCheck | undefined;
+  /** Places phone calls (the voice method); absent: no voice provider is configured. */
+  readonly voice?: VoiceCaller | undefined;
 }
 
 function validatePasscodeInput(passcode: unknown): string {
@@ -49,7 +51,19 @@ export function createCore(deps: CoreDeps): Core {
   const phones = createPhoneVerificationService({ store, clock, random, keyedHasher: deps.keyedHasher, audit, sms: deps.sms, find: users.find });
   const methods = createMethodsService({ store, clock, random, audit, users, policy, issuer: deps.issuer ?? 'Countersign' });
   const adminDeps = { store, clock, random, keyedHasher: deps.keyedHasher, audit, policy, users };
-  const engine = createEngine({ store, clock, random, audit, policy, onAuthentication: deps.onAuthentication });
+  const engine = createEngine({
+    store,
+    clock,
+    random,
+    audit,
+    policy,
+    keyedHasher: deps.keyedHasher,
+    sms: deps.sms,
+    voice: deps.voice,
+    // A call answered with the fraud key is the user's own report, as "not me" in the portal.
+    reportFraud: async (username, authenticationId) => void (await users.reportFraud(username, { authenticationId }, { kind: 'user', name: username, role: 'self' })),
+    onAuthentication: deps.onAuthentication,
+  });
 
   return {
     users: {
@@ -79,12 +93,16 @@ export function createCore(deps: CoreDeps): Core {
     authentications: {
       create(input, actor) {
         if (typeof input !== 'object' || input === null) throw invalid('body', 'must be an object');
+        if (input.oneStep !== undefined && typeof input.oneStep !== 'boolean') throw invalid('oneStep', 'must be true or false');
+        if (input.codeOnly !== undefined && typeof input.codeOnly !== 'boolean') throw invalid('codeOnly', 'must be true or false');
         const clean = {
           username: validateUsername(input.username),
           ...(input.application !== undefined ? { application: validateText(input.application, 'application', 64, { required: true }) as string } : {}),
           ...(input.clientIp !== undefined && input.clientIp !== null ? { clientIp: checkIp(input.clientIp) } : {}),
           ...(input.passcode !== undefined ? { passcode: validatePasscodeInput(input.passcode) } : {}),
           ...(input.method !== undefined ? { method: checkMethod(input.method) } : {}),
+          ...(input.oneStep === true ? { oneStep: true } : {}),
+          ...(input.codeOnly === true ? { codeOnly: true } : {}),
           ...(input.exemptions !== undefined ? { exemptions: checkExemptions(input.exemptions) } : {}),
         };
         return engine.start(clean, actor);
@@ -92,6 +110,15 @@ export function createCore(deps: CoreDeps): Core {
       get: (id) => engine.get(checkId(id)),
       answer: (id, passcode, actor) => engine.answer(checkId(id), validatePasscodeInput(passcode), actor),
       answerQuestions: async (id, answers, actor) => engine.answer(checkId(id), encodeAnswers(checkAnswers(answers, { min: 1, max: QUESTIONS_PER_USER })), actor, 'questions'),
+      resolve: (id, token, response, actor) => {
+        if (typeof token !== 'string' || token.length === 0 || token.length > 128) throw invalid('token', 'must be a string of 1 to 128 characters');
+        if (response !== 'approve' && response !== 'decline' && response !== 'fraud') throw invalid('response', 'must be approve, decline or fraud');
+        return engine.resolve(checkId(id), token, response, actor);
+      },
+      wait: (id, maxMs) => {
+        if (!Number.isInteger(maxMs) || maxMs < 0 || maxMs > 3_600_000) throw invalid('maxMs', 'must be an integer from 0 to 3600000');
+        return engine.wait(checkId(id), maxMs);
+      },
     },
     bypass: createBypassService(adminDeps),
     audit: {

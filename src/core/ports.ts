@@ -57,6 +57,24 @@ export interface SmsSender {
  */
 export type ReplyAttributeCheck = (attribute: { readonly name: string; readonly value: string }) => { readonly part: 'name' | 'value'; readonly message: string } | null;
 
+/**
+ * Places the phone call of an authentication (the voice method). Resolves once the provider
+ * accepted the call; throws when it did not, so the authentication fails closed. The call's answer
+ * comes back through the provider's webhook, which hands the core `token` with the keys pressed.
+ */
+export interface VoiceCaller {
+  call(call: {
+    readonly to: string /* E.164 */;
+    readonly extension: string | null;
+    readonly authenticationId: string;
+    readonly token: string;
+    /** The application's name, said in the call. */
+    readonly application: string;
+    /** The user's language (BCP 47, e.g. en, fr). */
+    readonly language: string;
+  }): Promise<void>;
+}
+
 /** One-way hashing of low-entropy secrets (PINs, passwords): argon2id. */
 export interface PasswordHasher {
   hash(plain: string): Promise<string>;

@@ -1,6 +1,7 @@
 /** Company settings: defaults, merging stored overrides, and validating changes. */
 import { CoreError } from './errors.ts';
 import { validateNetworks } from './auth/networks.ts';
+import { methods } from './methods/index.ts';
 import { QUESTIONS_PER_USER } from './methods/questions.ts';
 import { validateLanguage } from './validation.ts';
 import { METHOD_TYPES, type Settings, type SettingsPatch } from './types.ts';
@@ -62,13 +63,15 @@ const BOOLEAN_SETTINGS = new Set([
   'fraud.blockUser',
 ]);
 const METHOD_LIST_SETTINGS = new Set(['portal.enrollMethods']);
+/** What users may set up themselves in the portal: the methods made for it. */
+const PORTAL_METHODS = METHOD_TYPES.filter((t) => methods[t].enrollableFrom.includes('portal'));
 
 /** The error for one nested setting, or undefined when the value is acceptable. */
 function checkNested(path: string, value: unknown): string | undefined {
   if (BOOLEAN_SETTINGS.has(path)) return typeof value === 'boolean' ? undefined : 'must be true or false';
   if (METHOD_LIST_SETTINGS.has(path)) {
-    const ok = Array.isArray(value) && value.every((v) => (METHOD_TYPES as readonly unknown[]).includes(v)) && new Set(value).size === value.length;
-    return ok ? undefined : `must be a list of distinct method types (${METHOD_TYPES.join(', ')})`;
+    const ok = Array.isArray(value) && value.every((v) => (PORTAL_METHODS as readonly unknown[]).includes(v)) && new Set(value).size === value.length;
+    return ok ? undefined : `must be a list of distinct method types users set up themselves (${PORTAL_METHODS.join(', ')})`;
   }
   const rule = INTEGER_RULES[path];
   if (!rule) return 'unknown setting';

@@ -16,8 +16,8 @@ export type ConsoleRole = 'admin' | 'helpdesk' | 'auditor';
 export const CONSOLE_ROLES = ['admin', 'helpdesk', 'auditor'] as const satisfies readonly ConsoleRole[];
 
 /** Method types known to the registry (src/core/methods/index.ts). */
-export type MethodType = 'totp' | 'hotp' | 'backup' | 'questions';
-export const METHOD_TYPES = ['totp', 'hotp', 'backup', 'questions'] as const satisfies readonly MethodType[];
+export type MethodType = 'totp' | 'hotp' | 'backup' | 'questions' | 'sms' | 'voice';
+export const METHOD_TYPES = ['totp', 'hotp', 'backup', 'questions', 'sms', 'voice'] as const satisfies readonly MethodType[];
 
 export interface Phone {
   /** E.164, e.g. +14155550100 */
@@ -270,7 +270,15 @@ export type AuthReason =
   | 'malformed_passcode'
   | 'locked_now'
   | 'challenge_issued'
-  | 'expired';
+  | 'expired'
+  /** An out-of-band method (phone call) was answered with approval. */
+  | 'out_of_band_ok'
+  /** The user declined the out-of-band request, or hung up without approving. */
+  | 'out_of_band_declined'
+  /** The user answered the out-of-band request with a fraud report. */
+  | 'fraud_reported'
+  /** The text message or call could not be handed to the provider (fail closed). */
+  | 'delivery_failed';
 
 export interface Authentication {
   readonly id: string;
@@ -287,6 +295,11 @@ export interface Authentication {
   readonly updatedAt: number;
   /** When a challenge/pending authentication expires. */
   readonly expiresAt: number;
+  /**
+   * Keyed hash of what answers this authentication when the method is not the user's own
+   * authenticator: the code texted for it (sms), or the token of its call (voice). Null otherwise.
+   */
+  readonly challengeHash?: string | null;
 }
 
 export interface Bypass {

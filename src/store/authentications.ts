@@ -25,6 +25,7 @@ function toAuthentication(row: Selectable<AuthenticationsTable>): Authentication
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     expiresAt: row.expires_at,
+    challengeHash: row.challenge_hash,
   };
 }
 
@@ -45,6 +46,7 @@ function createQuery(db: Kysely<Database>) {
       created_at: auth.createdAt,
       updated_at: auth.updatedAt,
       expires_at: auth.expiresAt,
+      challenge_hash: auth.challengeHash ?? null,
     }),
   );
 }
@@ -83,7 +85,7 @@ export function createAuthenticationStore({ db, writes }: StoreContext): Authent
         .where('application_id', '=', applicationId)
         .where('client_ip', '=', clientIp)
         .where('state', '=', 'approved')
-        .where('reason', '=', 'passcode_ok')
+        .where('reason', 'in', ['passcode_ok', 'out_of_band_ok'])
         .where('created_at', '>=', since)
         .orderBy('created_at', 'desc')
         .limit(1)

@@ -108,6 +108,8 @@ export interface AuthenticationsTable {
   created_at: number;
   updated_at: number;
   expires_at: number;
+  /** Keyed hash of the texted code or the call's token (007). */
+  challenge_hash: string | null;
 }
 
 export interface AuditEventsTable {

@@ -180,7 +180,7 @@ describe('authentication engine', () => {
     for (const [input, field] of [
       [{ username: '' }, 'username'],
       [{ username: 'a', clientIp: 'nope' }, 'clientIp'],
-      [{ username: 'a', method: 'sms' }, 'method'],
+      [{ username: 'a', method: 'fax' }, 'method'],
       [{ username: 'a', passcode: 'x'.repeat(65) }, 'passcode'],
       [{ username: 'a\u0000b' }, 'username'],
     ] as const) {

@@ -45,6 +45,7 @@ const EXPECTED: Record<string, Role[]> = {
   'GET /api/v1/users/:username/methods': READ_ALL,
   'POST /api/v1/users/:username/methods': HELP,
   'POST /api/v1/users/:username/backup-codes': HELP,
+  'POST /api/v1/users/:username/phone-methods': HELP,
   'DELETE /api/v1/users/:username/methods/:id': HELP,
   'POST /api/v1/users/:username/methods/:id/resync': ADMIN,
   'POST /api/v1/tokens/import': ADMIN,

@@ -607,7 +607,7 @@ describe.skipIf(!slapdAvailable())('directory sources API against slapd', () => 
     }
     for (const [body, field] of [
       [{ ou: PEOPLE, language: 'not a language' }, 'language'],
-      [{ ou: PEOPLE, defaultMethod: 'sms' }, 'defaultMethod'],
+      [{ ou: PEOPLE, defaultMethod: 'fax' }, 'defaultMethod'],
       [{ ou: PEOPLE, dryRun: 'yes' }, 'dryRun'],
       [{ ou: PEOPLE, limit: 5 }, 'limit'],
       [{ ou: `ou=nobody,${BASE_DN}` }, 'ou'],

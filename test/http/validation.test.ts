@@ -33,10 +33,10 @@ describe('schema validation', () => {
     expect(byField['phone.number']?.message).toBe('must be string');
     expect(p.detail).toContain('username is required');
 
-    const enums = await t.app.inject({ method: 'POST', url: '/api/v1/users', headers: t.as('admin'), payload: { username: 'u', status: 'sleeping', defaultMethod: 'sms' } });
+    const enums = await t.app.inject({ method: 'POST', url: '/api/v1/users', headers: t.as('admin'), payload: { username: 'u', status: 'sleeping', defaultMethod: 'fax' } });
     expect(expectProblemShape(enums).errors).toEqual([
       { field: 'status', in: 'body', message: 'must be one of: "enabled", "disabled"' },
-      { field: 'defaultMethod', in: 'body', message: 'must be "totp" or "hotp" or "backup" or null' },
+      { field: 'defaultMethod', in: 'body', message: 'must be "totp" or "hotp" or "backup" or "sms" or "voice" or null' },
     ]);
   });
 

@@ -95,6 +95,7 @@ describe.skipIf(!haveRadius)('RADIUS server', () => {
     firstFactor: 'user',
     mode: 'challenge',
     appendCodeLength: 6,
+    holdSeconds: 60,
     groupReplyAttributes: [],
     replyAttributes: [
       { name: 'Class', value: 'vpn-users' },

@@ -109,6 +109,7 @@ export function describeStoreConformance(name: string, open: OpenStore): void {
         createdAt: T0,
         updatedAt: T0,
         expiresAt: T0 + 60_000,
+        challengeHash: null,
         ...over,
       };
     }
@@ -812,6 +813,9 @@ export function describeStoreConformance(name: string, open: OpenStore): void {
         const anonymous = authentication(null, { clientIp: null, state: 'denied', reason: 'user_not_found' });
         await store.authentications.create(anonymous);
         expect(await store.authentications.get(anonymous.id)).toEqual(anonymous);
+        const call = authentication(user, { state: 'pending', methodId: 'm-2', methodType: 'voice', challengeHash: 'ab'.repeat(32) });
+        await store.authentications.create(call);
+        expect(await store.authentications.get(call.id)).toEqual(call);
         expect(await store.authentications.get(randomUUID())).toBeUndefined();
       });
 
@@ -879,6 +883,10 @@ export function describeStoreConformance(name: string, open: OpenStore): void {
         expect(await store.authentications.lastApproval(user.id, 'app-1', '192.0.2.10', T0 + 2_001)).toBeUndefined();
         expect((await store.authentications.lastApproval(user.id, 'app-1', '192.0.2.10', T0 - 20_000))?.id).toBe(latest.id);
         expect(await store.authentications.lastApproval(user.id, 'app-3', '192.0.2.10', 0)).toBeUndefined();
+        // An approved phone call counts like an approved code.
+        const called = authentication(user, { applicationId: 'app-4', state: 'approved', reason: 'out_of_band_ok', createdAt: T0 + 5_000, updatedAt: T0 + 5_000 });
+        await store.authentications.create(called);
+        expect((await store.authentications.lastApproval(user.id, 'app-4', '192.0.2.10', T0))?.id).toBe(called.id);
       });
 
       it('prunes finished authentications and open ones already expired before the cut-off', async () => {

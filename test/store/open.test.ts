@@ -101,7 +101,7 @@ describe('SQLite', () => {
       await Promise.all(workers.map((w) => w.exit()));
     }
     const raw = new Database(dir.path('fresh', 'new.db'), { readonly: true });
-    expect(raw.prepare('select name from kysely_migration').all()).toEqual([{ name: '001_initial' }, { name: '002_directory_sync' }, { name: '003_sessions' }, { name: '004_reports' }, { name: '005_phone_verification' }, { name: '006_reply-attributes' }]);
+    expect(raw.prepare('select name from kysely_migration').all()).toEqual([{ name: '001_initial' }, { name: '002_directory_sync' }, { name: '003_sessions' }, { name: '004_reports' }, { name: '005_phone_verification' }, { name: '006_reply-attributes' }, { name: '007_phone_methods' }]);
     raw.close();
   });
 
@@ -131,7 +131,7 @@ describe.skipIf(!postgres.ok)(`PostgreSQL${postgres.ok ? '' : ` (${postgres.reas
     const client = new pg.Client({ connectionString: temp.url() });
     await client.connect();
     try {
-      expect((await client.query('select name from kysely_migration')).rows).toEqual([{ name: '001_initial' }, { name: '002_directory_sync' }, { name: '003_sessions' }, { name: '004_reports' }, { name: '005_phone_verification' }, { name: '006_reply-attributes' }]);
+      expect((await client.query('select name from kysely_migration')).rows).toEqual([{ name: '001_initial' }, { name: '002_directory_sync' }, { name: '003_sessions' }, { name: '004_reports' }, { name: '005_phone_verification' }, { name: '006_reply-attributes' }, { name: '007_phone_methods' }]);
     } finally {
       await client.end();
     }

@@ -1,11 +1,18 @@
 /**
- * Test twin of Twilio's Messages API on loopback HTTP: the same path, Basic authentication and form
- * body as `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`, answering like Twilio (201 with a
- * message resource; 401 code 20003 for bad credentials; 400 code 21604/21603/21602 for a missing To,
- * From or Body; 404 code 20404 elsewhere). Accepted messages are recorded for tests to read.
+ * Test twin of Twilio's Messages and Calls APIs on loopback HTTP: the same paths, Basic
+ * authentication and form bodies as `POST /2010-04-01/Accounts/{AccountSid}/Messages.json` and
+ * `.../Calls.json`, answering like Twilio (201 with the resource; 401 code 20003 for bad
+ * credentials; 400 code 21604/21603/21602 for a missing To, From or Body, 21205 for a call without
+ * Url or Twiml; 404 code 20404 elsewhere). Accepted messages and calls are recorded for tests to read.
+ *
+ * A call then plays the part of the person who answers it, as Twilio does: `press(call, keys)`
+ * posts the keys to the call's `<Gather action>` URL, and `end(call, status)` posts the call's end
+ * to its StatusCallback, each request signed with `X-Twilio-Signature` (HMAC-SHA1 under the auth
+ * token, of the URL and the sorted parameters) over HTTPS, trusting the CA given.
  */
-import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createHmac, randomBytes } from 'node:crypto';
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface TwinMessage {
@@ -15,6 +22,16 @@ export interface TwinMessage {
   readonly body: string;
 }
 
+export interface TwinCall {
+  readonly sid: string;
+  readonly to: string;
+  readonly from: string;
+  readonly twiml: string;
+  readonly statusCallback: string | null;
+  readonly sendDigits: string | null;
+  readonly timeout: string | null;
+}
+
 export interface TwilioTwin {
   /** http://127.0.0.1:<port>, the sender's baseUrl. */
   readonly url: string;
@@ -22,6 +39,15 @@ export interface TwilioTwin {
   readonly authToken: string;
   /** Accepted messages, oldest first. */
   readonly messages: TwinMessage[];
+  /** Accepted calls, oldest first. */
+  readonly calls: TwinCall[];
+  /**
+   * The person on the call presses `keys`: posts them (Digits) to the call's Gather action, signed;
+   * resolves with the status and the TwiML answered.
+   */
+  press(call: TwinCall, keys: string, opts?: { signature?: string }): Promise<{ status: number; body: string }>;
+  /** The call ends with `status` (completed, busy, no-answer...): posts it to the StatusCallback, signed. */
+  end(call: TwinCall, status: string): Promise<{ status: number; body: string }>;
   /** Delay every answer by this many milliseconds (to test timeouts). */
   delayMs: number;
   close(): Promise<void>;
@@ -42,23 +68,72 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export async function startTwilioTwin(opts: { accountSid?: string; authToken?: string } = {}): Promise<TwilioTwin> {
+/** Twilio's request signature (see the header). */
+export function twilioSignature(authToken: string, url: string, params: Readonly<Record<string, string>>): string {
+  const data = url + Object.keys(params).sort().map((k) => k + params[k]).join('');
+  return createHmac('sha1', authToken).update(data, 'utf8').digest('base64');
+}
+
+/** The action URL of the first `<Gather>` of a TwiML document, entities decoded. */
+export function gatherAction(twiml: string): string {
+  const match = /<Gather\b[^>]*\baction="([^"]*)"/.exec(twiml);
+  if (!match) throw new Error(`no Gather action in ${twiml}`);
+  return (match[1] as string).replace(/&#(\d+);/g, (_, n: string) => String.fromCharCode(Number(n))).replace(/&amp;/g, '&');
+}
+
+export async function startTwilioTwin(opts: { accountSid?: string; authToken?: string; ca?: string } = {}): Promise<TwilioTwin> {
   const accountSid = opts.accountSid ?? `AC${randomBytes(16).toString('hex')}`;
   const authToken = opts.authToken ?? randomBytes(16).toString('hex');
   const messages: TwinMessage[] = [];
+  const calls: TwinCall[] = [];
+
+  /** A signed webhook request as Twilio sends it, over HTTPS (trusting `opts.ca`) or HTTP. */
+  function webhook(url: string, params: Record<string, string>, signature?: string): Promise<{ status: number; body: string }> {
+    const body = new URLSearchParams(params).toString();
+    const headers = {
+      'content-type': 'application/x-www-form-urlencoded',
+      'content-length': String(Buffer.byteLength(body)),
+      'x-twilio-signature': signature ?? twilioSignature(authToken, url, params),
+      'user-agent': 'TwilioProxy/1.1',
+    };
+    return new Promise((resolve, reject) => {
+      const target = new URL(url);
+      const options = { method: 'POST', headers, ...(opts.ca ? { ca: opts.ca } : {}) };
+      const req = (target.protocol === 'https:' ? httpsRequest : httpRequest)(target, options, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+  const callParams = (call: TwinCall, status: string): Record<string, string> => ({
+    AccountSid: accountSid,
+    ApiVersion: '2010-04-01',
+    CallSid: call.sid,
+    CallStatus: status,
+    Called: call.to,
+    Caller: call.from,
+    Direction: 'outbound-api',
+    From: call.from,
+    To: call.to,
+  });
   const expected = `Basic ${Buffer.from(`${accountSid}:${authToken}`).toString('base64')}`;
   const timers = new Set<NodeJS.Timeout>();
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const text = await readBody(req);
     const path = (req.url ?? '').split('?')[0];
-    const match = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/.exec(path ?? '');
+    const match = /^\/2010-04-01\/Accounts\/([^/]+)\/(Messages|Calls)\.json$/.exec(path ?? '');
     if (req.method !== 'POST' || !match) return error(res, 404, 20404, 'The requested resource was not found');
     if (req.headers.authorization !== expected || decodeURIComponent(match[1] ?? '') !== accountSid) {
       res.setHeader('www-authenticate', 'Basic realm="Twilio API"');
       return error(res, 401, 20003, 'Authenticate');
     }
     const form = new URLSearchParams(text);
+    if (match[2] === 'Calls') return createCall(form, res);
     const to = form.get('To') ?? '';
     const service = form.get('MessagingServiceSid') ?? '';
     const from = form.get('From') ?? service;
@@ -91,11 +166,42 @@ export async function startTwilioTwin(opts: { accountSid?: string; authToken?: s
     });
   };
 
+  function createCall(form: URLSearchParams, res: ServerResponse): void {
+    const to = form.get('To') ?? '';
+    const from = form.get('From') ?? '';
+    const twiml = form.get('Twiml') ?? '';
+    if (to === '') return error(res, 400, 21201, 'No \'To\' number is specified');
+    if (from === '') return error(res, 400, 21213, 'No \'From\' number is specified');
+    if (twiml === '' && !form.has('Url')) return error(res, 400, 21205, 'Url parameter is required.');
+    if (!/^\+[1-9][0-9]{6,14}$/.test(to)) return error(res, 400, 21217, `Phone number ${to} is not a valid phone number`);
+    const sid = `CA${randomBytes(16).toString('hex')}`;
+    calls.push({ sid, to, from, twiml, statusCallback: form.get('StatusCallback'), sendDigits: form.get('SendDigits'), timeout: form.get('Timeout') });
+    const now = new Date().toUTCString();
+    send(res, 201, {
+      sid,
+      account_sid: accountSid,
+      to,
+      from,
+      status: 'queued',
+      direction: 'outbound-api',
+      api_version: '2010-04-01',
+      date_created: now,
+      date_updated: now,
+      uri: `/2010-04-01/Accounts/${accountSid}/Calls/${sid}.json`,
+    });
+  }
+
   const twin: TwilioTwin = {
     url: '',
     accountSid,
     authToken,
     messages,
+    calls,
+    press: (call, keys, o = {}) => webhook(gatherAction(call.twiml), { ...callParams(call, 'in-progress'), Digits: keys, FinishedOnKey: '' }, o.signature),
+    end: (call, status) => {
+      if (!call.statusCallback) throw new Error('the call has no StatusCallback');
+      return webhook(call.statusCallback, { ...callParams(call, status), CallDuration: '12' });
+    },
     delayMs: 0,
     close: async () => {
       for (const t of timers) clearTimeout(t);

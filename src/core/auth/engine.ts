@@ -4,14 +4,21 @@
  * decides ends the flow. The precise reason goes to the audit trail; callers see only the state.
  *
  *   start ─▶ [application] ─▶ [user] ─▶ [status] ─▶ [trusted IP] ─▶ [cache] ─▶ [bypass]
- *         ─▶ [method] ─▶ [passcode] ─▶ approved | denied | challenge
+ *         ─▶ [method] ─▶ [passcode] ─▶ approved | denied | challenge | pending
  *   challenge ─answer─▶ (claimed: pending) ─▶ approved | denied ;  challenge ─timeout─▶ expired
+ *   pending (phone call) ─resolve─▶ approved | denied ;  pending ─timeout─▶ expired
+ *
+ * Without a passcode, the chosen method decides what comes next: an authenticator's code is asked
+ * for (challenge); a text message sends a code made for this authentication alone, kept as a keyed
+ * hash, and asks for it (challenge); a phone call is placed and the authentication waits (pending)
+ * for the provider's webhook to resolve it with the token the call carried.
  */
 import type { AuthenticationOutcome, AuthenticationView, CreateAuthenticationInput, Actor, AuthenticationListener } from '../api.ts';
 import { CoreError } from '../errors.ts';
 import { verifyTotp } from '../oath.ts';
 import { methods as registry } from '../methods/index.ts';
-import type { Clock, Random, Store } from '../ports.ts';
+import type { Clock, KeyedHasher, Random, SmsSender, Store, VoiceCaller } from '../ports.ts';
+import { phoneOf } from '../methods/phone.ts';
 import type { Application, Authentication, AuthReason, AuthState, MethodRecord, MethodType, Settings, User } from '../types.ts';
 import type { Audit } from '../audit.ts';
 import { PORTAL_APPLICATION, type PolicyCache } from '../policy-cache.ts';
@@ -25,6 +32,12 @@ const MESSAGES: Record<AuthState, string> = {
   challenge: 'enter the code from your authenticator',
   pending: 'waiting for your approval',
 };
+const SMS_CODE_DIGITS = 6;
+/** How often a waiter looks at the store for an answer another node received. */
+const WAIT_POLL_MS = 500;
+
+/** How an out-of-band request was answered (the keys pressed in a call, mapped by its door). */
+export type OutOfBandResponse = 'approve' | 'decline' | 'fraud';
 
 interface Flow {
   readonly input: CreateAuthenticationInput;
@@ -34,9 +47,19 @@ interface Flow {
   readonly app: Application;
   /** Answering with a fallback (security questions) instead of a passcode: only that method type counts. */
   readonly fallback?: MethodType;
+  /** The id the authentication will have (codes and call tokens are bound to it). */
+  readonly id: string;
   user?: User;
   candidates?: MethodRecord[];
   method?: MethodRecord;
+  /** Keyed hash of the texted code or of the call's token. */
+  challengeHash?: string;
+  /** A phone call to place once the record exists. */
+  call?: { readonly token: string; readonly to: string; readonly extension: string | null };
+  /** Where the code or call went, masked (shown to the user: "sent to ••• 0123"). */
+  sentTo?: string;
+  /** The method types the user could use here, the chosen one first. */
+  choices?: MethodType[];
 }
 
 interface Decision {
@@ -52,6 +75,11 @@ export interface EngineDeps {
   readonly random: Random;
   readonly audit: Audit;
   readonly policy: PolicyCache;
+  readonly keyedHasher: KeyedHasher;
+  readonly sms?: SmsSender | undefined;
+  readonly voice?: VoiceCaller | undefined;
+  /** Files a fraud report for the user (a call answered with the fraud key). */
+  readonly reportFraud?: ((username: string, authenticationId: string) => Promise<void>) | undefined;
   readonly onAuthentication?: AuthenticationListener | undefined;
 }
 
@@ -59,8 +87,10 @@ export interface EngineDeps {
 const DECOY_SECRET = new Uint8Array(20).fill(0x5a);
 
 export function createEngine(deps: EngineDeps) {
-  const { store, clock, random, audit, policy } = deps;
+  const { store, clock, random, audit, policy, keyedHasher } = deps;
   const lockout = createLockout(store, audit);
+  /** Waiters for pending authentications answered in this process, by id. */
+  const waiters = new Map<string, Set<() => void>>();
 
   const resolveUser: Step = async (flow) => {
     flow.user = await store.users.getByUsername(flow.input.username);
@@ -112,7 +142,8 @@ export function createEngine(deps: EngineDeps) {
     const wanted: MethodType | null = flow.input.method ?? null;
     if (wanted !== null && registry[wanted].fallbackOnly) return { state: 'denied', reason: 'method_not_allowed' };
     if (wanted !== null && allowed !== null && !allowed.includes(wanted)) return { state: 'denied', reason: 'method_not_allowed' };
-    let candidates = all.filter((m) => (wanted === null || m.type === wanted) && (allowed === null || allowed.includes(m.type)));
+    const usable = all.filter((m) => (allowed === null || allowed.includes(m.type)) && (flow.input.oneStep !== true || registry[m.type].answer === 'out-of-band') && (flow.input.codeOnly !== true || registry[m.type].answer !== 'out-of-band'));
+    let candidates = usable.filter((m) => wanted === null || m.type === wanted);
     if (candidates.length === 0) return { state: 'denied', reason: all.length === 0 ? 'no_method' : 'method_not_allowed' };
     // The user's default method type first, then oldest first.
     if (wanted === null && user.defaultMethod !== null) {
@@ -121,14 +152,50 @@ export function createEngine(deps: EngineDeps) {
     }
     flow.candidates = candidates;
     flow.method = candidates[0];
+    flow.choices = [...new Set([flow.method?.type, ...usable.map((m) => m.type)])].filter((t): t is MethodType => t !== undefined);
     return undefined;
   };
 
   const checkPasscode: Step = async (flow) => {
     const passcode = flow.input.passcode;
-    if (passcode === undefined) return { state: 'challenge', reason: 'challenge_issued' };
-    return verifyPasscode(flow, passcode);
+    if (passcode !== undefined) return verifyPasscode(flow, passcode);
+    const answer = registry[(flow.method as MethodRecord).type].answer;
+    if (answer === 'delivered') return sendCode(flow);
+    if (answer === 'out-of-band') return prepareCall(flow);
+    return { state: 'challenge', reason: 'challenge_issued' };
   };
+
+  /** The user's phone a phone method uses, or undefined when it has none (any more). */
+  function phoneFor(flow: Flow): { number: string; extension: string | null } | undefined {
+    const user = flow.user as User;
+    return (phoneOf(flow.method as MethodRecord) === 'backupPhone' ? user.backupPhone : user.phone) ?? undefined;
+  }
+
+  /** Texts a code made for this authentication alone; only its keyed hash is kept. Fails closed. */
+  async function sendCode(flow: Flow): Promise<Decision> {
+    const phone = phoneFor(flow);
+    if (!phone || !deps.sms) return { state: 'denied', reason: 'delivery_failed' };
+    const code = String(random.int(10 ** SMS_CODE_DIGITS)).padStart(SMS_CODE_DIGITS, '0');
+    try {
+      await deps.sms.send({ to: phone.number, text: `${code} is your ${flow.app.name} sign-in code. Do not share it.` });
+    } catch {
+      return { state: 'denied', reason: 'delivery_failed' };
+    }
+    flow.challengeHash = keyedHasher.digest(`sms:${flow.id}:${code}`);
+    flow.sentTo = maskPhone(phone.number);
+    return { state: 'challenge', reason: 'challenge_issued' };
+  }
+
+  /** Readies the call (placed once the record exists, so its answer always finds it). */
+  async function prepareCall(flow: Flow): Promise<Decision> {
+    const phone = phoneFor(flow);
+    if (!phone || !deps.voice) return { state: 'denied', reason: 'delivery_failed' };
+    const token = Buffer.from(random.bytes(32)).toString('base64url');
+    flow.challengeHash = keyedHasher.digest(`call:${flow.id}:${token}`);
+    flow.call = { token, to: phone.number, extension: phone.extension };
+    flow.sentTo = maskPhone(phone.number);
+    return { state: 'pending', reason: 'challenge_issued' };
+  }
 
   /**
    * Consumes a code of a method whose step is a set (backup codes): compare-and-set against the
@@ -198,8 +265,14 @@ export function createEngine(deps: EngineDeps) {
     };
   }
 
-  function finish(auth: Authentication, started: number): AuthenticationOutcome {
-    const outcome = { view: view(auth), reason: auth.reason };
+  function finish(auth: Authentication, started: number, flow?: Flow): AuthenticationOutcome {
+    const open = auth.state === 'challenge' || auth.state === 'pending';
+    const outcome: AuthenticationOutcome = {
+      view: view(auth),
+      reason: auth.reason,
+      ...(open && flow?.sentTo !== undefined ? { sentTo: flow.sentTo } : {}),
+      ...(open && flow?.choices ? { choices: flow.choices } : {}),
+    };
     deps.onAuthentication?.(outcome, performance.now() - started);
     return outcome;
   }
@@ -209,7 +282,7 @@ export function createEngine(deps: EngineDeps) {
     const now = clock.now();
     const settings = await policy.settings();
     const app = await policy.application(input.application ?? 'default');
-    const flow: Flow = { input, actor, now, settings, app };
+    const flow: Flow = { input, actor, now, settings, app, id: random.id() };
     let decision: Decision | undefined;
     for (const step of steps) {
       decision = await step(flow);
@@ -217,7 +290,7 @@ export function createEngine(deps: EngineDeps) {
     }
     const d = decision as Decision;
     const auth: Authentication = {
-      id: random.id(),
+      id: flow.id,
       userId: flow.user?.id ?? null,
       username: flow.user?.username ?? input.username,
       applicationId: app.id,
@@ -230,13 +303,32 @@ export function createEngine(deps: EngineDeps) {
       createdAt: now,
       updatedAt: now,
       expiresAt: now + settings.challengeSeconds * 1000,
+      challengeHash: flow.challengeHash ?? null,
     };
     // Issued together, the record and its audit event share one group commit.
     await Promise.all([
       store.authentications.create(auth),
       audit.authentication({ auth, user: flow.user, method: flow.method, actor, mode: input.passcode === undefined ? 'challenge' : 'passcode' }),
     ]);
-    return finish(auth, started);
+    if (flow.call) {
+      const placed = await placeCall(auth, flow, flow.call);
+      if (placed !== auth) return finish(placed, started, flow);
+    }
+    return finish(auth, started, flow);
+  }
+
+  /** Places the call of a pending authentication; when the provider refuses it, the authentication is denied. */
+  async function placeCall(auth: Authentication, flow: Flow, call: NonNullable<Flow['call']>): Promise<Authentication> {
+    try {
+      await (deps.voice as VoiceCaller).call({ ...call, authenticationId: auth.id, application: auth.applicationName, language: (flow.user as User).language });
+      return auth;
+    } catch {
+      const now = clock.now();
+      if (!(await store.authentications.transition(auth.id, 'pending', 'denied', 'delivery_failed', {}, now))) return auth;
+      const failed = { ...auth, state: 'denied' as const, reason: 'delivery_failed' as const, updatedAt: now };
+      await audit.authentication({ auth: failed, user: flow.user, method: flow.method, actor: SYSTEM, mode: 'out-of-band' });
+      return failed;
+    }
   }
 
   async function get(id: string): Promise<AuthenticationView> {
@@ -275,14 +367,18 @@ export function createEngine(deps: EngineDeps) {
     }
     const settings = await policy.settings();
     const app = await policy.applicationById(auth.applicationId);
-    const flow: Flow = { input: { username: auth.username, application: app.name, clientIp: auth.clientIp, passcode }, actor, now, settings, app, ...(fallback ? { fallback } : {}) };
+    const flow: Flow = { input: { username: auth.username, application: app.name, clientIp: auth.clientIp, passcode }, actor, now, settings, app, id, ...(fallback ? { fallback } : {}) };
     let decision: Decision | undefined;
     // A fallback answers only portal sign-ins, and only while the administrator offers it.
     if (fallback !== undefined && (app.name !== PORTAL_APPLICATION || !settings.portal.enrollMethods.includes(fallback))) decision = { state: 'denied', reason: 'method_not_allowed' };
+    // A texted code answers only the authentication it was sent for.
+    const delivered = fallback === undefined && auth.methodType !== null && registry[auth.methodType].answer === 'delivered';
     for (const step of [resolveUser, checkStatus, selectMethod] as const) {
       if (decision) break;
       decision = await step(flow);
     }
+    // A texted code, or else a code of one of the user's authenticators.
+    if (!decision && delivered && (await deliveredCodeMatches(flow, auth, passcode))) decision = { state: 'approved', reason: 'passcode_ok' };
     decision ??= await verifyPasscode(flow, passcode);
     const fields = { methodId: flow.method?.id ?? null, methodType: flow.method?.type ?? null };
     await store.authentications.transition(id, 'pending', decision.state, decision.reason, fields, now);
@@ -291,7 +387,82 @@ export function createEngine(deps: EngineDeps) {
     return finish(done, started);
   }
 
-  return { start, get, answer };
+  /** Whether `passcode` is the code texted for this authentication (constant time); resets the failure count when it is. */
+  async function deliveredCodeMatches(flow: Flow, auth: Authentication, passcode: string): Promise<boolean> {
+    const user = flow.user as User;
+    const method = flow.candidates?.find((m) => m.id === auth.methodId);
+    const hash = auth.challengeHash ?? null;
+    if (!method || hash === null || !/^[0-9]{1,10}$/.test(passcode) || !keyedHasher.matches(`sms:${auth.id}:${passcode}`, hash)) return false;
+    flow.method = method;
+    if (user.failedCount > 0) await store.users.resetFailures(user.id, flow.now);
+    return true;
+  }
+
+  /**
+   * Resolves a pending out-of-band authentication with the answer its provider brought back, with
+   * the token the request carried (compared as a keyed hash, in constant time). A wrong token, an
+   * unknown id and a closed authentication all give the same error.
+   */
+  async function resolve(id: string, token: string, response: OutOfBandResponse, actor: Actor): Promise<AuthenticationOutcome> {
+    const started = performance.now();
+    const auth = await store.authentications.get(id);
+    const closed = new CoreError('authentication_closed', 'no pending authentication answers this token');
+    if (!auth || auth.challengeHash == null || auth.methodType === null || registry[auth.methodType].answer !== 'out-of-band') throw closed;
+    if (!keyedHasher.matches(`call:${auth.id}:${token}`, auth.challengeHash)) throw closed;
+    if (auth.state !== 'pending') throw closed;
+    const now = clock.now();
+    if (now >= auth.expiresAt) {
+      await get(id);
+      throw closed;
+    }
+    const user = auth.userId ? await store.users.getById(auth.userId) : undefined;
+    const method = auth.methodId ? await store.methods.get(auth.methodId) : undefined;
+    const settings = await policy.settings();
+    let decision: Decision;
+    if (!user || user.status === 'disabled' || user.blockedAt !== null) decision = { state: 'denied', reason: user ? (user.blockedAt !== null ? 'user_blocked' : 'user_disabled') : 'user_not_found' };
+    else if (response === 'approve') decision = { state: 'approved', reason: 'out_of_band_ok' };
+    else decision = { state: 'denied', reason: response === 'fraud' ? 'fraud_reported' : 'out_of_band_declined' };
+    if (!(await store.authentications.transition(id, 'pending', decision.state, decision.reason, {}, now))) throw closed;
+    if (decision.reason === 'out_of_band_ok' && user && user.failedCount > 0) await store.users.resetFailures(user.id, now);
+    const done: Authentication = { ...auth, state: decision.state, reason: decision.reason, updatedAt: now };
+    await audit.authentication({ auth: done, user, method, actor, mode: 'out-of-band' });
+    if (decision.reason === 'fraud_reported' && settings.fraud.allowReports && deps.reportFraud) await deps.reportFraud(auth.username, auth.id);
+    for (const wake of waiters.get(id) ?? []) wake();
+    return finish(done, started);
+  }
+
+  /**
+   * Waits until a pending authentication is answered (here, or on another node: the store is read
+   * every half second) or expires, for at most `maxMs`; returns its state then.
+   */
+  async function wait(id: string, maxMs: number): Promise<AuthenticationView> {
+    const until = clock.now() + maxMs;
+    let current = await get(id);
+    while (current.state === 'pending' && clock.now() < until) {
+      const left = Math.min(WAIT_POLL_MS, until - clock.now(), current.expiresAt - clock.now());
+      await new Promise<void>((wake) => {
+        const timer = setTimeout(done, Math.max(left, 0));
+        const set = waiters.get(id) ?? new Set();
+        waiters.set(id, set);
+        set.add(done);
+        function done(): void {
+          clearTimeout(timer);
+          set.delete(done);
+          if (set.size === 0) waiters.delete(id);
+          wake();
+        }
+      });
+      current = await get(id);
+    }
+    return current;
+  }
+
+  return { start, get, answer, resolve, wait };
+}
+
+/** A phone number as shown to its owner: only its last 4 digits. */
+export function maskPhone(e164: string): string {
+  return `••• ${e164.slice(-4)}`;
 }
 
 export type Engine = ReturnType<typeof createEngine>;

@@ -7,9 +7,11 @@ import { backup } from './backup.ts';
 import { hotp } from './hotp.ts';
 import type { MethodDefinition } from './method.ts';
 import { questions } from './questions.ts';
+import { sms } from './sms.ts';
 import { totp } from './totp.ts';
+import { voice } from './voice.ts';
 
-export const methods = { totp, hotp, backup, questions } as const satisfies Record<MethodType, MethodDefinition>;
+export const methods = { totp, hotp, backup, questions, sms, voice } as const satisfies Record<MethodType, MethodDefinition>;
 
 export function methodDefinition(type: MethodType): MethodDefinition {
   return methods[type];

@@ -19,8 +19,12 @@ export interface MethodDefinition {
   readonly type: MethodType;
   readonly displayName: string;
   readonly description: string;
-  /** 'passcode': the user types a code; 'out-of-band': the engine waits for an answer elsewhere. */
-  readonly answer: 'passcode' | 'out-of-band';
+  /**
+   * 'passcode': the user types a code from their authenticator; 'delivered': the engine sends a
+   * code for this one authentication (text message) and the user types it; 'out-of-band': the
+   * engine waits for an answer elsewhere (a phone call).
+   */
+  readonly answer: 'passcode' | 'delivered' | 'out-of-band';
   /**
    * How a verified code is consumed: 'advance' (the step must be later than the stored one: OATH
    * counters and time steps) or 'exact' (the stored step must still be the one verified against:

@@ -1,12 +1,13 @@
 import { parse } from 'csv-parse/sync';
 import { XMLParser } from 'fast-xml-parser';
 import QRCode from 'qrcode';
-import type { Actor, BackupCodesResult, EnrollTotpInput, EnrollmentResult, ImportReport, ImportRowError, MethodView, ProgressFn } from '../api.ts';
+import type { Actor, AddPhoneMethodInput, BackupCodesResult, EnrollTotpInput, EnrollmentResult, ImportReport, ImportRowError, MethodView, ProgressFn } from '../api.ts';
 import type { Audit } from '../audit.ts';
 import { CoreError, isCoreError } from '../errors.ts';
 import { otpauthUri, parseSecret, resyncHotp, toBase32 } from '../oath.ts';
 import { BACKUP_CODE_COUNT, backupCodesLeft, backupSecret } from '../methods/backup.ts';
 import { MAX_ANSWER_LENGTH, MIN_ANSWER_LENGTH, QUESTION_IDS, QUESTIONS_PER_USER, normalizeAnswer, questionsSecret, storedQuestions, type QuestionAnswer, type QuestionId } from '../methods/questions.ts';
+import { phoneMethodSecret, phoneOf } from '../methods/phone.ts';
 import { methods as registry } from '../methods/index.ts';
 import type { PolicyCache } from '../policy-cache.ts';
 import type { Clock, Random, Store } from '../ports.ts';
@@ -207,6 +208,24 @@ export function createMethodsService(deps: MethodsDeps) {
       const qrSvg = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
       await audit.admin({ action: 'method.enroll', user, actor, now, details: { methodId: method.id, type: 'totp', pending } });
       return { method: toMethodView(method), secret: toBase32(secret), otpauthUri: uri, qrSvg };
+    },
+
+    async addPhoneMethod(username: string, input: AddPhoneMethodInput, actor: Actor): Promise<MethodView> {
+      const user = await users.find(username, actor);
+      if (typeof input !== 'object' || input === null) throw invalid('body', 'must be an object');
+      const type = input.type;
+      if (type !== 'sms' && type !== 'voice') throw invalid('type', 'must be sms or voice');
+      const which = input.phone ?? 'phone';
+      if (which !== 'phone' && which !== 'backupPhone') throw invalid('phone', 'must be phone or backupPhone');
+      if (!user[which]) throw invalid('phone', `the user has no ${which === 'phone' ? 'primary' : 'backup'} phone: set one first`);
+      const existing = (await store.methods.listForUser(user.id)).find((m) => m.type === type && phoneOf(m) === which);
+      if (existing) return toMethodView(existing);
+      const label = validateText(input.label, 'label', 128) ?? `${type === 'sms' ? 'Text message' : 'Phone call'} to the ${which === 'phone' ? 'primary' : 'backup'} phone`;
+      const now = clock.now();
+      const config: OathConfig = { algorithm: 'SHA256', digits: 6, period: 0, serial: null, origin: 'software' };
+      const method = await store.methods.add({ userId: user.id, type, label, secret: phoneMethodSecret(which), config }, random.id(), now);
+      await audit.admin({ action: 'method.enroll', user, actor, now, details: { methodId: method.id, type, phone: which } });
+      return toMethodView(method);
     },
 
     async importTokens(format: 'csv' | 'pskc', text: string, actor: Actor, progress?: ProgressFn): Promise<ImportReport> {

@@ -11,6 +11,7 @@
  *   /portal/...                      the user portal: server-rendered pages (portal/)
  *   /admin/...                       the admin console: a single-page app and its sign-in (console/)
  *   /gateway/...                     the web gateway: forward-auth decisions for reverse proxies and their sign-in pages (gateway/)
+ *   /voice/v1/calls/...              Twilio's signed webhooks for the calls of the phone-call method (voice.ts)
  *
  * Every response carries `x-request-id`, `x-content-type-options: nosniff` and
  * `cache-control: no-store`; errors are `application/problem+json` (see errors.ts).
@@ -78,6 +79,8 @@ export interface HttpAppOptions {
   readonly gateway?: Omit<import('./gateway/index.ts').GatewayOptions, 'core' | 'clock' | 'firstFactor'> & { readonly firstFactor?: FirstFactorProvider };
   /** The built admin console (index.html, assets/); default dist/console under the repository root. */
   readonly consoleDir?: string;
+  /** Twilio's webhooks for phone calls at /voice (voice.provider twilio); absent: not served. */
+  readonly voice?: { readonly authToken: string; readonly callbackUrl: string };
   /** The clock of portal and console sessions (the core's clock; tests pass a fake one). */
   readonly clock?: Clock;
 }
@@ -254,6 +257,11 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
   if (opts.gateway && gatewayFirstFactor) {
     const { gatewayDoor } = await import('./gateway/index.ts');
     await app.register(gatewayDoor, { ...opts.gateway, prefix: '/gateway', core: opts.core, firstFactor: gatewayFirstFactor, clock: opts.clock ?? systemClock });
+  }
+
+  if (opts.voice) {
+    const { voiceDoor } = await import('./voice.ts');
+    await app.register(voiceDoor, { prefix: '/voice', core: opts.core, authToken: opts.voice.authToken, callbackUrl: opts.voice.callbackUrl });
   }
 
   const access = createAccessHook({ core: opts.core, rateLimit: opts.rateLimit });

@@ -237,6 +237,15 @@ export const BackupCodesSchema = Type.Object({
 
 export const MethodList = Type.Object({ items: List(MethodViewSchema) });
 
+export const PhoneMethodBody = Type.Object(
+  {
+    type: Type.Union([Type.Literal('sms'), Type.Literal('voice')], { description: '`sms`: a code texted at each sign-in; `voice`: a call, answered with # (or 0 to report fraud)' }),
+    phone: Type.Optional(Type.Union([Type.Literal('phone'), Type.Literal('backupPhone')], { description: "Which of the user's phones; `phone` (the primary one) when omitted" })),
+    label: Type.Optional(Type.String({ maxLength: 128 })),
+  },
+  { additionalProperties: false },
+);
+
 export const EnrollBody = Type.Object(
   {
     type: Type.Literal('totp'),

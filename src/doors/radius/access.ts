@@ -16,6 +16,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Actor, AuthenticationOutcome, Core } from '../../core/api.ts';
 import type { Clock, FirstFactorProvider } from '../../core/ports.ts';
+import type { MethodType } from '../../core/types.ts';
 
 export type RadiusMode = 'challenge' | 'append' | 'passcode';
 
@@ -29,6 +30,8 @@ export interface AccessPolicy {
   readonly firstFactor: FirstFactorProvider | null;
   readonly appendDelimiter?: string;
   readonly appendCodeLength: number;
+  /** How long a request waits for the answer of a phone call before it is rejected. */
+  readonly holdMs: number;
 }
 
 export interface AccessRequest {
@@ -52,6 +55,8 @@ interface PendingChallenge {
   readonly expiresAt: number;
   /** Carried to the final Access-Accept (the upstream server's Accept attributes in proxy mode). */
   readonly carry: unknown;
+  /** The other methods offered in the Reply-Message, answered by their number (1 is the first). */
+  readonly menu?: readonly MethodType[];
 }
 
 /**
@@ -127,10 +132,45 @@ export function splitAppended(field: string, policy: Pick<AccessPolicy, 'appendD
 }
 
 const CODE_PROMPT = 'Enter the verification code from your authenticator app';
+/** Methods a user can switch to from a challenge by replying with their number. */
+const MENU_ENTRIES: Partial<Record<MethodType, string>> = { sms: 'a text message', voice: 'a phone call' };
 
 function fromOutcome(o: AuthenticationOutcome): AccessDecision {
   if (o.view.state === 'approved') return { kind: 'accept', reason: o.reason };
   return { kind: 'reject', reason: o.reason };
+}
+
+/** The Reply-Message of a challenge: what to enter, then the other methods by number. */
+export function challengeMessage(outcome: AuthenticationOutcome, menu: readonly MethodType[]): string {
+  const ask = outcome.view.method === 'sms' && outcome.sentTo !== undefined ? `Enter the code sent to ${outcome.sentTo}` : CODE_PROMPT;
+  if (menu.length === 0) return ask;
+  const options = menu.map((type, i) => `${i + 1} for ${MENU_ENTRIES[type] ?? type}`);
+  return `${ask}, or reply ${options.join(', ')}`;
+}
+
+/**
+ * The second factor once the password is settled: a code is asked for with an Access-Challenge
+ * (its Reply-Message offering the user's other methods by number); a phone call holds the request
+ * until it is answered or `holdMs` passes; anything else is final.
+ */
+async function secondFactor(
+  deps: AccessDeps,
+  policy: AccessPolicy,
+  start: { username: string; application: string; clientIp: string | null; method?: MethodType; oneStep?: boolean },
+  carry: unknown,
+): Promise<AccessDecision & { carry?: unknown }> {
+  const { core, states, actor } = deps;
+  const outcome = await core.authentications.create(start, actor);
+  if (outcome.view.state === 'pending') {
+    const final = await core.authentications.wait(outcome.view.id, policy.holdMs);
+    return final.state === 'approved' ? { kind: 'accept', reason: 'out_of_band_ok', carry } : { kind: 'reject', reason: final.state === 'pending' ? 'no_answer_in_time' : `out_of_band_${final.state}` };
+  }
+  if (outcome.view.state !== 'challenge') return { ...fromOutcome(outcome), carry };
+  // Always in the same order (text message, then phone call), whatever order the methods were added in.
+  const choices = outcome.choices ?? [];
+  const menu = (Object.keys(MENU_ENTRIES) as MethodType[]).filter((type) => type !== outcome.view.method && choices.includes(type));
+  const state = states.issue({ authenticationId: outcome.view.id, client: policy.client, username: start.username, carry, menu });
+  return { kind: 'challenge', state, message: challengeMessage(outcome, menu), reason: outcome.reason };
 }
 
 /**
@@ -151,6 +191,9 @@ export async function decideAccess(
     const pending = states.take(req.state, policy.client, req.username);
     if (!pending) return { kind: 'reject', reason: 'unknown_state' };
     if (req.password === null || req.password === '') return { kind: 'reject', reason: 'no_code' };
+    // A number from the menu: the method chosen replaces the one asked for.
+    const pick = /^[1-9]$/.test(req.password) ? pending.menu?.[Number(req.password) - 1] : undefined;
+    if (pick !== undefined) return secondFactor(deps, policy, { username: req.username, application: policy.application, clientIp: req.endUserIp, method: pick }, pending.carry);
     const outcome = await core.authentications.answer(pending.authenticationId, req.password, actor);
     return { ...fromOutcome(outcome), carry: pending.carry };
   }
@@ -167,17 +210,14 @@ export async function decideAccess(
   let code: string | null = null;
   if (policy.mode === 'append') {
     const parts = splitAppended(req.password, policy);
-    if (!parts) return { kind: 'reject', reason: 'no_code' };
-    ({ password, code } = parts);
+    // With a delimiter, a password without one asks for a phone call: the client cannot answer a challenge.
+    if (parts) ({ password, code } = parts);
+    else if (policy.appendDelimiter === undefined) return { kind: 'reject', reason: 'no_code' };
   }
   if (policy.firstFactor) {
     const first = await policy.firstFactor.verify(req.username, password);
     if (!first.ok) return { kind: 'reject', reason: `first_factor_${first.reason}` };
   }
   if (code !== null) return { ...fromOutcome(await core.authentications.create({ ...start, passcode: code }, actor)), carry };
-
-  const outcome = await core.authentications.create(start, actor);
-  if (outcome.view.state !== 'challenge') return { ...fromOutcome(outcome), carry };
-  const state = states.issue({ authenticationId: outcome.view.id, client: policy.client, username: req.username, carry });
-  return { kind: 'challenge', state, message: CODE_PROMPT, reason: outcome.reason };
+  return secondFactor(deps, policy, policy.mode === 'append' ? { ...start, oneStep: true } : start, carry);
 }

@@ -181,6 +181,7 @@ function policyOf(c: RadiusClientConfig, firstFactor: AccessPolicy['firstFactor'
     firstFactor,
     appendCodeLength: c.appendCodeLength,
     ...(c.appendDelimiter !== undefined ? { appendDelimiter: c.appendDelimiter } : {}),
+    holdMs: c.holdSeconds * 1000,
   };
 }
 
@@ -259,6 +260,8 @@ export async function startRadiusServer(opts: RadiusServerOptions): Promise<Radi
   const prune = setInterval(() => {
     const before = clock.now() - DUPLICATE_MS;
     for (const [k, v] of recent) {
+      // Still being answered (a request held for a phone call): kept until its answer is known.
+      if (v.at === Number.POSITIVE_INFINITY) continue;
       if (v.at >= before) break;
       recent.delete(k);
     }
@@ -302,7 +305,15 @@ export async function startRadiusServer(opts: RadiusServerOptions): Promise<Radi
       const oldest = recent.keys().next().value;
       if (oldest !== undefined) recent.delete(oldest);
     }
-    recent.set(key, { at: clock.now(), reply });
+    // The duplicate window starts when the answer is known, so a request held for a phone call
+    // longer than the window still gets its retransmissions answered from the same wait.
+    const entry = { at: Number.POSITIVE_INFINITY, reply };
+    recent.set(key, entry);
+    void reply.then(() => {
+      if (recent.get(key) !== entry) return;
+      recent.delete(key);
+      recent.set(key, { at: clock.now(), reply });
+    });
     return reply;
   }
 

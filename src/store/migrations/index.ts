@@ -17,12 +17,14 @@ import { reports as postgresReports } from './postgres/004_reports.ts';
 import { reports as sqliteReports } from './sqlite/004_reports.ts';
 import { phoneVerification as postgresPhoneVerification } from './postgres/005_phone_verification.ts';
 import { phoneVerification as sqlitePhoneVerification } from './sqlite/005_phone_verification.ts';
+import { phoneMethods as postgresPhoneMethods } from './postgres/007_phone_methods.ts';
+import { phoneMethods as sqlitePhoneMethods } from './sqlite/007_phone_methods.ts';
 import { replyAttributes as postgresReplyAttributes } from './postgres/006_reply-attributes.ts';
 import { replyAttributes as sqliteReplyAttributes } from './sqlite/006_reply-attributes.ts';
 
 const migrations: Record<'sqlite' | 'postgres', Record<string, Migration>> = {
-  sqlite: { '001_initial': sqliteInitial, '002_directory_sync': sqliteDirectorySync, '003_sessions': sqliteSessions, '004_reports': sqliteReports, '005_phone_verification': sqlitePhoneVerification, '006_reply-attributes': sqliteReplyAttributes },
-  postgres: { '001_initial': postgresInitial, '002_directory_sync': postgresDirectorySync, '003_sessions': postgresSessions, '004_reports': postgresReports, '005_phone_verification': postgresPhoneVerification, '006_reply-attributes': postgresReplyAttributes },
+  sqlite: { '001_initial': sqliteInitial, '002_directory_sync': sqliteDirectorySync, '003_sessions': sqliteSessions, '004_reports': sqliteReports, '005_phone_verification': sqlitePhoneVerification, '006_reply-attributes': sqliteReplyAttributes, '007_phone_methods': sqlitePhoneMethods },
+  postgres: { '001_initial': postgresInitial, '002_directory_sync': postgresDirectorySync, '003_sessions': postgresSessions, '004_reports': postgresReports, '005_phone_verification': postgresPhoneVerification, '006_reply-attributes': postgresReplyAttributes, '007_phone_methods': postgresPhoneMethods },
 };
 
 /** Brings the schema to the latest version. Concurrent callers (other processes) wait for each other. */

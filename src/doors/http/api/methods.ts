@@ -1,9 +1,9 @@
 /**
- * A user's methods (authenticators): list, enroll TOTP, backup codes, remove, HOTP resync.
+ * A user's methods (authenticators): list, enroll TOTP, text-message and phone-call methods, backup codes, remove, HOTP resync.
  */
 import type { Core } from '../../../core/api.ts';
 import { ADMIN_ONLY, ANY_READER, HELPDESK, actorOf } from '../auth.ts';
-import { BackupCodesSchema, EnrollBody, EnrollmentResultSchema, MethodList, MethodParams, MethodViewSchema, NoContent, ResyncBody, UsernameParams } from '../schemas.ts';
+import { BackupCodesSchema, EnrollBody, EnrollmentResultSchema, MethodList, MethodParams, MethodViewSchema, NoContent, PhoneMethodBody, ResyncBody, UsernameParams } from '../schemas.ts';
 import type { Api } from '../schemas.ts';
 
 const tags = ['methods'];
@@ -36,6 +36,28 @@ export async function methodsRoutes(app: Api, opts: { core: Core }): Promise<voi
     async (request, reply) => {
       const { label, algorithm, digits, period } = request.body;
       const result = await core.methods.enrollTotp(request.params.username, { label, algorithm, digits, period }, actorOf(request));
+      reply.code(201);
+      return result;
+    },
+  );
+
+  app.post(
+    '/users/:username/phone-methods',
+    {
+      config: { roles: HELPDESK },
+      schema: {
+        tags,
+        summary: 'Add a text-message or phone-call method',
+        description:
+          "Uses one of the user's phones (set it on the user first); the number stays on the user, so a later change of number is followed. Adding the same method twice returns the existing one. Text messages need `sms.provider`, calls `voice.provider`.",
+        params: UsernameParams,
+        body: PhoneMethodBody,
+        response: { 201: MethodViewSchema },
+      },
+    },
+    async (request, reply) => {
+      const { type, phone, label } = request.body;
+      const result = await core.methods.addPhoneMethod(request.params.username, { type, ...(phone ? { phone } : {}), ...(label !== undefined ? { label } : {}) }, actorOf(request));
       reply.code(201);
       return result;
     },

@@ -194,7 +194,7 @@ export async function consoleSessionRoutes(app: Api, opts: ConsoleSessionOptions
 
       // 5. The second factor, with no shortcut (trusted network, cached approval, bypass).
       const outcome = await core.authentications.create(
-        { username: user.username, application: 'console', clientIp: request.ip, exemptions: { trustedIp: false, cache: false, bypass: false } },
+        { codeOnly: true, username: user.username, application: 'console', clientIp: request.ip, exemptions: { trustedIp: false, cache: false, bypass: false } },
         actor,
       );
       if (outcome.view.state === 'challenge') {

@@ -185,7 +185,7 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
    */
   async function secondFactor(request: FastifyRequest, reply: FastifyReply, session: SessionView, dest: { url: string; site: Site }): Promise<FastifyReply> {
     const outcome = await core.authentications.create(
-      { username: session.user.username, application: dest.site.application, clientIp: clientIp(request), exemptions: { trustedIp: true, cache: false, bypass: true } },
+      { codeOnly: true, username: session.user.username, application: dest.site.application, clientIp: clientIp(request), exemptions: { trustedIp: true, cache: false, bypass: true } },
       actorOf(session),
     );
     if (outcome.view.state === 'approved') return approve(reply, session, dest);
@@ -303,7 +303,7 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
     const retry =
       attempts < MAX_CODE_ATTEMPTS
         ? await core.authentications.create(
-            { username: p.session.user.username, application: p.dest.site.application, clientIp: clientIp(request), exemptions: { trustedIp: false, cache: false, bypass: false } },
+            { codeOnly: true, username: p.session.user.username, application: p.dest.site.application, clientIp: clientIp(request), exemptions: { trustedIp: false, cache: false, bypass: false } },
             actorOf(p.session),
           )
         : undefined;

@@ -226,7 +226,7 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
 
     // 3. Second factor: a challenge, unless a trusted network (where allowed) or a bypass applies.
     const outcome = await core.authentications.create(
-      { username: user.username, application: 'portal', clientIp: request.ip, exemptions: { trustedIp: settings.portal.trustedIpsSkipSecondFactor, cache: false, bypass: true } },
+      { codeOnly: true, username: user.username, application: 'portal', clientIp: request.ip, exemptions: { trustedIp: settings.portal.trustedIpsSkipSecondFactor, cache: false, bypass: true } },
       { kind: 'user', name: user.username, role: 'self' },
     );
     if (outcome.view.state === 'approved') {
@@ -359,7 +359,7 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
   /** Opens a challenge for the session's user; its id, or undefined when the core decided at once (denied). */
   async function challenge(session: SessionView, application: string, strict: boolean): Promise<string | undefined> {
     const exemptions = strict ? { trustedIp: false, cache: false, bypass: false } : undefined;
-    const outcome = await core.authentications.create({ username: session.user.username, application, clientIp: null, ...(exemptions ? { exemptions } : {}) }, actorOf(session));
+    const outcome = await core.authentications.create({ codeOnly: true, username: session.user.username, application, clientIp: null, ...(exemptions ? { exemptions } : {}) }, actorOf(session));
     return outcome.view.state === 'challenge' ? outcome.view.id : undefined;
   }
 
