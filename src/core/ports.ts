@@ -75,6 +75,31 @@ export interface VoiceCaller {
   }): Promise<void>;
 }
 
+/** A device's Web Push subscription (the browser's PushSubscription, as JSON). */
+export interface PushSubscription {
+  /** The push service's URL for this device (https). */
+  readonly endpoint: string;
+  readonly keys: {
+    /** The device's P-256 public key, base64url (uncompressed point, 65 octets). */
+    readonly p256dh: string;
+    /** The 16-octet authentication secret, base64url. */
+    readonly auth: string;
+  };
+}
+
+/**
+ * Wakes a device of the push method through its push service (Web Push, RFC 8030 / 8291 / 8292).
+ * The notification only says that a request waits; the device fetches it from the mobile API.
+ */
+export interface PushSender {
+  /**
+   * Resolves 'sent' when the push service accepted the message, 'gone' when it says the
+   * subscription no longer exists (404 / 410); throws on anything else (refused, unreachable,
+   * timed out), so the caller can tell the user.
+   */
+  notify(subscription: PushSubscription, message: { readonly title: string; readonly body: string; readonly authenticationId: string }): Promise<'sent' | 'gone'>;
+}
+
 /** One-way hashing of low-entropy secrets (PINs, passwords): argon2id. */
 export interface PasswordHasher {
   hash(plain: string): Promise<string>;
