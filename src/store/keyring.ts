@@ -102,7 +102,7 @@ export class Keyring {
       throw new CoreError('internal', 'sealed secret failed authentication (tampered, or bound to another row)');
     }
     // A plain Uint8Array of its own (never a view into a shared Buffer pool).
-    return Uint8Array.from(plain);
+    return new Uint8Array(plain);
   }
 
   /** Key id of a sealed value, without opening it. */

@@ -186,6 +186,20 @@ describe.skipIf(!haveRadius)('RADIUS server', () => {
     expect((await radclient({ port: passcode.auth, secret: SECRET, attributes: [['User-Name', 'carol'], ['User-Password', '000000']] })).code).toBe('Access-Reject');
   });
 
+  it("the Calling-Station-Id is the end user's address for trusted networks only when it is an IP address, on every request", async () => {
+    await t.core.applications.create({ name: 'trusted-vpn', trustedIps: ['198.51.100.0/24'] }, admin);
+    const { auth } = await start([client({ name: 'trusting', application: 'trusted-vpn', mode: 'passcode', firstFactor: 'none' })]);
+    const ask = async (calling: string): Promise<string> =>
+      (await radclient({ port: auth, secret: SECRET, attributes: [['User-Name', 'carol'], ['User-Password', '000000'], ['Calling-Station-Id', calling]] })).code;
+    // Asked twice each: the door remembers which values are addresses; the answers stay the same.
+    for (let round = 0; round < 2; round++) {
+      expect(await ask('198.51.100.7')).toBe('Access-Accept');
+      expect(await ask('203.0.113.7')).toBe('Access-Reject');
+      expect(await ask('00-11-22-33-44-55')).toBe('Access-Reject');
+      expect(await ask('198.51.100')).toBe('Access-Reject');
+    }
+  });
+
   it('drops requests without Message-Authenticator, with a bad one, or from unknown clients; answers with Message-Authenticator first', async () => {
     const { auth } = await start([client()]);
     const none = await radclient({ port: auth, secret: SECRET, messageAuthenticator: false, timeout: 0.5, attributes: [['User-Name', 'alice'], ['User-Password', PASSWORDS.alice]] });

@@ -317,7 +317,24 @@ export async function startRadiusServer(opts: RadiusServerOptions): Promise<Radi
     return reply;
   }
 
-  const requestKey = (rinfo: RemoteInfo, packet: RadiusPacket): string => `${rinfo.address}|${rinfo.port}|${packet.identifier}|${Buffer.from(packet.authenticator).toString('hex')}`;
+  const requestKey = (rinfo: RemoteInfo, packet: RadiusPacket): string => {
+    const a = packet.authenticator;
+    return `${rinfo.address}|${rinfo.port}|${packet.identifier}|${Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex')}`;
+  };
+
+  // Calling-Station-Id values seen, and whether each is an IP address (bounded): parsing one costs
+  // more than the rest of the door's JavaScript, and a NAS sends the same few again and again.
+  const addressLike = new Map<string, boolean>();
+  const endUserIpOf = (calling: string | undefined): string | null => {
+    if (calling === undefined) return null;
+    let ip = addressLike.get(calling);
+    if (ip === undefined) {
+      ip = isIpAddress(calling);
+      if (addressLike.size >= 10_000) addressLike.clear();
+      addressLike.set(calling, ip);
+    }
+    return ip ? calling : null;
+  };
 
   async function handleAuth(msg: Buffer, rinfo: RemoteInfo): Promise<Buffer | null> {
     const received = receive(msg, rinfo);
@@ -353,8 +370,7 @@ export async function startRadiusServer(opts: RadiusServerOptions): Promise<Radi
       }
     }
     const state = packet.get('State') ?? null;
-    const calling = packet.get('Calling-Station-Id');
-    const endUserIp = calling !== undefined && isIpAddress(calling) ? calling : null;
+    const endUserIp = endUserIpOf(packet.get('Calling-Station-Id'));
     // Our State answers our challenge; any other State (an upstream server's EAP round) is forwarded.
     const ours = state !== null && states.has(state);
     const unverifiable = packet.has('CHAP-Password') || packet.has('EAP-Message') || packet.vendorAttributes(MICROSOFT).some((a) => a.type === 1 || a.type === 25);
