@@ -6,7 +6,9 @@ import type { CoreError } from './errors.ts';
 import type { SessionKind, SessionStage } from './ports.ts';
 import type { QuestionAnswer, QuestionId } from './methods/questions.ts';
 import type { OutOfBandResponse } from './auth/engine.ts';
-export type { OutOfBandResponse } from './auth/engine.ts';
+import type { DevicesService } from './services/devices.ts';
+export type { DeviceRequest, OutOfBandResponse } from './auth/engine.ts';
+export type { ActivateDeviceInput, DeviceActivation, DeviceView, SignedRequest } from './services/devices.ts';
 
 export type { QuestionAnswer, QuestionId } from './methods/questions.ts';
 import type {
@@ -187,6 +189,8 @@ export interface AuthenticationOutcome {
    * instead (the chosen one first), for a door that offers a choice.
    */
   readonly choices?: readonly MethodType[];
+  /** For a push request: the number the user picks on their device, shown where they sign in. */
+  readonly match?: number;
 }
 
 export interface IssueBypassInput {
@@ -380,6 +384,8 @@ export interface Core {
     /** The questions the user chose (never the answers); empty when they have none. */
     questionsOf(username: string): Promise<QuestionId[]>;
   };
+  /** Mobile devices of the push method (services/devices.ts). */
+  readonly devices: DevicesService;
   readonly authentications: {
     create(input: CreateAuthenticationInput, actor: Actor): Promise<AuthenticationOutcome>;
     get(id: string): Promise<AuthenticationView>;

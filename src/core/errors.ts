@@ -19,6 +19,8 @@ export type ErrorCode =
   | 'resync_failed'
   /** A code entered to confirm a new authenticator did not match it. */
   | 'code_rejected'
+  /** A mobile device's activation code was wrong, used or expired. */
+  | 'activation_failed'
   | 'import_failed'
   /** An outside service (the SMS provider) did not take a message: nothing was sent. */
   | 'delivery_failed'

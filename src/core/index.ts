@@ -6,7 +6,7 @@ import type { AuthenticationListener, Core } from './api.ts';
 import { createAudit } from './audit.ts';
 import { createEngine } from './auth/engine.ts';
 import { invalid, validateText, validateUsername } from './validation.ts';
-import type { Clock, KeyedHasher, PasswordHasher, Random, ReplyAttributeCheck, SmsSender, Store, VoiceCaller } from './ports.ts';
+import type { Clock, KeyedHasher, PasswordHasher, Random, ReplyAttributeCheck, PushSender, SmsSender, Store, VoiceCaller } from './ports.ts';
 import { createPolicyCache } from './policy-cache.ts';
 import { createApiKeysService, createApplicationsService, createBypassService, createSettingsService } from './services/admin.ts';
 import { checkAnswers, createMethodsService } from './services/methods.ts';
@@ -15,6 +15,7 @@ import { createReportsService } from './services/reports.ts';
 import { createSessionsService } from './services/sessions.ts';
 import { createPhoneVerificationService } from './services/phone-verification.ts';
 import { createUsersService } from './services/users.ts';
+import { createDevicesService } from './services/devices.ts';
 import { METHOD_TYPES, type AuditQuery, type MethodType } from './types.ts';
 import { isIpAddress } from './auth/networks.ts';
 
@@ -34,6 +35,8 @@ export interface CoreDeps {
   readonly replyAttributeCheck?: ReplyAttributeCheck | undefined;
   /** Places phone calls (the voice method); absent: no voice provider is configured. */
   readonly voice?: VoiceCaller | undefined;
+  /** Wakes push devices (Web Push); absent: devices find their requests when the app is opened. */
+  readonly push?: PushSender | undefined;
 }
 
 function validatePasscodeInput(passcode: unknown): string {
@@ -60,6 +63,7 @@ export function createCore(deps: CoreDeps): Core {
     keyedHasher: deps.keyedHasher,
     sms: deps.sms,
     voice: deps.voice,
+    push: deps.push,
     // A call answered with the fraud key is the user's own report, as "not me" in the portal.
     reportFraud: async (username, authenticationId) => void (await users.reportFraud(username, { authenticationId }, { kind: 'user', name: username, role: 'self' })),
     onAuthentication: deps.onAuthentication,
@@ -90,6 +94,7 @@ export function createCore(deps: CoreDeps): Core {
       importCsv: users.importCsv,
     },
     methods,
+    devices: createDevicesService({ store, clock, random, keyedHasher: deps.keyedHasher, audit, policy, engine, find: users.find }),
     authentications: {
       create(input, actor) {
         if (typeof input !== 'object' || input === null) throw invalid('body', 'must be an object');

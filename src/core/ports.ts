@@ -171,6 +171,13 @@ export interface MethodStore {
    */
   confirm(id: string, step: number, drift: number, now: number): Promise<boolean>;
   /**
+   * Completes a pending method set up elsewhere (a mobile device's activation): replaces its secret
+   * and label and clears pending, only if it is still pending. True for exactly one caller.
+   */
+  activate(id: string, secret: Uint8Array, label: string, now: number): Promise<boolean>;
+  /** Replaces the secret of an active method (a device's new push subscription). False when it is gone. */
+  replaceSecret(id: string, secret: Uint8Array): Promise<boolean>;
+  /**
    * Compare-and-set of lastStep: sets it to `next` (with lastUsedAt = now) only if it still equals
    * `expected` (null included). True for exactly one of any number of concurrent callers.
    */
@@ -235,6 +242,8 @@ export interface AuthenticationStore {
   lastApproval(userId: string, applicationId: string, clientIp: string, since: number): Promise<Authentication | undefined>;
   /** Deletes finished authentications older than `before`. */
   prune(before: number): Promise<number>;
+  /** Pending authentications of one method (a push device) that expire after `now`, oldest first (at most 20). */
+  pendingForMethod(methodId: string, now: number): Promise<Authentication[]>;
 }
 
 export interface ApiKeyStore {

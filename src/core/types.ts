@@ -16,8 +16,8 @@ export type ConsoleRole = 'admin' | 'helpdesk' | 'auditor';
 export const CONSOLE_ROLES = ['admin', 'helpdesk', 'auditor'] as const satisfies readonly ConsoleRole[];
 
 /** Method types known to the registry (src/core/methods/index.ts). */
-export type MethodType = 'totp' | 'hotp' | 'backup' | 'questions' | 'sms' | 'voice';
-export const METHOD_TYPES = ['totp', 'hotp', 'backup', 'questions', 'sms', 'voice'] as const satisfies readonly MethodType[];
+export type MethodType = 'totp' | 'hotp' | 'backup' | 'questions' | 'sms' | 'voice' | 'push';
+export const METHOD_TYPES = ['totp', 'hotp', 'backup', 'questions', 'sms', 'voice', 'push'] as const satisfies readonly MethodType[];
 
 export interface Phone {
   /** E.164, e.g. +14155550100 */
@@ -278,7 +278,9 @@ export type AuthReason =
   /** The user answered the out-of-band request with a fraud report. */
   | 'fraud_reported'
   /** The text message or call could not be handed to the provider (fail closed). */
-  | 'delivery_failed';
+  | 'delivery_failed'
+  /** The push request was approved with a number other than the one shown at sign-in. */
+  | 'number_mismatch';
 
 export interface Authentication {
   readonly id: string;

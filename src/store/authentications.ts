@@ -1,4 +1,4 @@
-import type { Kysely, Selectable, Updateable } from 'kysely';
+import { sql, type Kysely, type Selectable, type Updateable } from 'kysely';
 import { CoreError } from '../core/errors.ts';
 import type { AuthenticationStore } from '../core/ports.ts';
 import type { Authentication, AuthReason, AuthState, MethodType } from '../core/types.ts';
@@ -75,6 +75,20 @@ export function createAuthenticationStore({ db, writes }: StoreContext): Authent
       if (fields.methodType !== undefined) set.method_type = fields.methodType;
       const result = await db.updateTable('authentications').set(set).where('id', '=', id).where('state', '=', from).executeTakeFirst();
       return count(result.numUpdatedRows) === 1;
+    },
+
+    async pendingForMethod(methodId, now) {
+      const rows = await db
+        .selectFrom('authentications')
+        .selectAll()
+        .where('method_id', '=', methodId)
+        // A literal, not a parameter: the partial index authentications_pending_method applies.
+        .where(sql<boolean>`state = 'pending'`)
+        .where('expires_at', '>', now)
+        .orderBy('created_at')
+        .limit(20)
+        .execute();
+      return rows.map(toAuthentication);
     },
 
     async lastApproval(userId, applicationId, clientIp, since) {

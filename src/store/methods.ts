@@ -130,6 +130,22 @@ export function createMethodStore({ db, dialect, keyring, writes, lane }: StoreC
       return count(result.numUpdatedRows) === 1;
     },
 
+    async activate(id, secret, label, now) {
+      const [yes, no] = dialect === 'postgres' ? [true, false] : [1, 0];
+      const result = await db
+        .updateTable('methods')
+        .set({ pending: no, secret: keyring.seal(secret, id), label, last_used_at: now })
+        .where('id', '=', id)
+        .where('pending', '=', yes)
+        .executeTakeFirst();
+      return count(result.numUpdatedRows) === 1;
+    },
+
+    async replaceSecret(id, secret) {
+      const result = await db.updateTable('methods').set({ secret: keyring.seal(secret, id) }).where('id', '=', id).executeTakeFirst();
+      return count(result.numUpdatedRows) === 1;
+    },
+
     async setStep(id, step, drift, now) {
       // A resync (step given) is a use of the token; an administrator's reset (null) is not.
       const set = step === null ? { last_step: null, drift } : { last_step: step, drift, last_used_at: now };

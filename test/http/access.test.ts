@@ -46,6 +46,7 @@ const EXPECTED: Record<string, Role[]> = {
   'POST /api/v1/users/:username/methods': HELP,
   'POST /api/v1/users/:username/backup-codes': HELP,
   'POST /api/v1/users/:username/phone-methods': HELP,
+  'POST /api/v1/users/:username/push-activation': HELP,
   'DELETE /api/v1/users/:username/methods/:id': HELP,
   'POST /api/v1/users/:username/methods/:id/resync': ADMIN,
   'POST /api/v1/tokens/import': ADMIN,

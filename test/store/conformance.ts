@@ -558,6 +558,20 @@ export function describeStoreConformance(name: string, open: OpenStore): void {
     });
 
     describe('methods', () => {
+      it('activates a pending method once with its new secret and label, and replaces the secret of an active one', async () => {
+        const user = await newUser();
+        const device = await store.methods.add(newMethod(user.id, { type: 'push', label: 'waiting', secret: new Uint8Array([1]), pending: true }), randomUUID(), T0);
+        const results = await Promise.all([1, 2, 3].map((i) => store.methods.activate(device.id, new Uint8Array([i, i]), `phone ${i}`, T0 + i)));
+        expect(results.filter(Boolean)).toHaveLength(1);
+        const active = await store.methods.get(device.id);
+        expect(active?.pending).toBe(false);
+        const winner = results.indexOf(true) + 1;
+        expect([active?.label, [...(active?.secret ?? [])]]).toEqual([`phone ${winner}`, [winner, winner]]);
+        expect(await store.methods.replaceSecret(device.id, new Uint8Array([9]))).toBe(true);
+        expect([...((await store.methods.get(device.id))?.secret ?? [])]).toEqual([9]);
+        expect(await store.methods.replaceSecret(randomUUID(), new Uint8Array([9]))).toBe(false);
+      });
+
       it('adds, reads and lists methods with their secrets and configuration', async () => {
         const user = await newUser();
         const secret = randomBytes(20);
@@ -816,6 +830,14 @@ export function describeStoreConformance(name: string, open: OpenStore): void {
         const call = authentication(user, { state: 'pending', methodId: 'm-2', methodType: 'voice', challengeHash: 'ab'.repeat(32) });
         await store.authentications.create(call);
         expect(await store.authentications.get(call.id)).toEqual(call);
+        // A device's pending requests: open and unexpired only, oldest first.
+        const device = `d-${randomUUID()}`;
+        const older = authentication(user, { state: 'pending', methodId: device, methodType: 'push', createdAt: T0 - 5, challengeHash: 'cd'.repeat(32) });
+        const newer = authentication(user, { state: 'pending', methodId: device, methodType: 'push', createdAt: T0, challengeHash: 'ef'.repeat(32) });
+        const expired = authentication(user, { state: 'pending', methodId: device, methodType: 'push', expiresAt: T0 - 1 });
+        const done = authentication(user, { state: 'approved', reason: 'out_of_band_ok', methodId: device, methodType: 'push' });
+        for (const a of [newer, expired, done, older]) await store.authentications.create(a);
+        expect((await store.authentications.pendingForMethod(device, T0)).map((a) => a.id)).toEqual([older.id, newer.id]);
         expect(await store.authentications.get(randomUUID())).toBeUndefined();
       });
 

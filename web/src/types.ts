@@ -23,7 +23,7 @@ export type {
 };
 
 /** How each method type reads in the console (a new type does not compile until named here). */
-const METHOD_NAMES: Readonly<Record<MethodType, string>> = { totp: 'TOTP', hotp: 'HOTP', backup: 'Backup codes', questions: 'Security questions (legacy, weaker)', sms: 'Text message', voice: 'Phone call' };
+const METHOD_NAMES: Readonly<Record<MethodType, string>> = { totp: 'TOTP', hotp: 'HOTP', backup: 'Backup codes', questions: 'Security questions (legacy, weaker)', sms: 'Text message', voice: 'Phone call', push: 'Mobile app (push)' };
 export const methodName = (type: string): string => METHOD_NAMES[type as MethodType] ?? type;
 export const STATES: readonly EffectiveStatus[] = ['enabled', 'locked', 'blocked', 'disabled'];
 

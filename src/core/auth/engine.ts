@@ -17,8 +17,9 @@ import type { AuthenticationOutcome, AuthenticationView, CreateAuthenticationInp
 import { CoreError } from '../errors.ts';
 import { verifyTotp } from '../oath.ts';
 import { methods as registry } from '../methods/index.ts';
-import type { Clock, KeyedHasher, Random, SmsSender, Store, VoiceCaller } from '../ports.ts';
+import type { Clock, KeyedHasher, PushSender, PushSubscription, Random, SmsSender, Store, VoiceCaller } from '../ports.ts';
 import { phoneOf } from '../methods/phone.ts';
+import { decodeDevice, encodeDevice, MATCH_MAX, MATCH_MIN } from '../methods/push.ts';
 import type { Application, Authentication, AuthReason, AuthState, MethodRecord, MethodType, Settings, User } from '../types.ts';
 import type { Audit } from '../audit.ts';
 import { PORTAL_APPLICATION, type PolicyCache } from '../policy-cache.ts';
@@ -36,8 +37,19 @@ const SMS_CODE_DIGITS = 6;
 /** How often a waiter looks at the store for an answer another node received. */
 const WAIT_POLL_MS = 500;
 
-/** How an out-of-band request was answered (the keys pressed in a call, mapped by its door). */
+/** How an out-of-band request was answered (the keys pressed in a call, mapped by its door; a device's choice). */
 export type OutOfBandResponse = 'approve' | 'decline' | 'fraud';
+
+/** A pending push request as its device shows it. */
+export interface DeviceRequest {
+  readonly id: string;
+  readonly application: string;
+  readonly clientIp: string | null;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  /** Three numbers, one of them shown at sign-in, ascending. */
+  readonly numbers: readonly number[];
+}
 
 interface Flow {
   readonly input: CreateAuthenticationInput;
@@ -60,6 +72,10 @@ interface Flow {
   sentTo?: string;
   /** The method types the user could use here, the chosen one first. */
   choices?: MethodType[];
+  /** The number to pick on the device (push). */
+  match?: number;
+  /** The device's push subscription to wake once the record exists. */
+  wake?: PushSubscription;
 }
 
 interface Decision {
@@ -78,6 +94,7 @@ export interface EngineDeps {
   readonly keyedHasher: KeyedHasher;
   readonly sms?: SmsSender | undefined;
   readonly voice?: VoiceCaller | undefined;
+  readonly push?: PushSender | undefined;
   /** Files a fraud report for the user (a call answered with the fraud key). */
   readonly reportFraud?: ((username: string, authenticationId: string) => Promise<void>) | undefined;
   readonly onAuthentication?: AuthenticationListener | undefined;
@@ -142,7 +159,7 @@ export function createEngine(deps: EngineDeps) {
     const wanted: MethodType | null = flow.input.method ?? null;
     if (wanted !== null && registry[wanted].fallbackOnly) return { state: 'denied', reason: 'method_not_allowed' };
     if (wanted !== null && allowed !== null && !allowed.includes(wanted)) return { state: 'denied', reason: 'method_not_allowed' };
-    const usable = all.filter((m) => (allowed === null || allowed.includes(m.type)) && (flow.input.oneStep !== true || registry[m.type].answer === 'out-of-band') && (flow.input.codeOnly !== true || registry[m.type].answer !== 'out-of-band'));
+    const usable = all.filter((m) => (allowed === null || allowed.includes(m.type)) && (flow.input.oneStep !== true || (registry[m.type].answer === 'out-of-band' && !registry[m.type].numberMatching)) && (flow.input.codeOnly !== true || registry[m.type].answer !== 'out-of-band'));
     let candidates = usable.filter((m) => wanted === null || m.type === wanted);
     if (candidates.length === 0) return { state: 'denied', reason: all.length === 0 ? 'no_method' : 'method_not_allowed' };
     // The user's default method type first, then oldest first.
@@ -161,7 +178,7 @@ export function createEngine(deps: EngineDeps) {
     if (passcode !== undefined) return verifyPasscode(flow, passcode);
     const answer = registry[(flow.method as MethodRecord).type].answer;
     if (answer === 'delivered') return sendCode(flow);
-    if (answer === 'out-of-band') return prepareCall(flow);
+    if (answer === 'out-of-band') return registry[(flow.method as MethodRecord).type].numberMatching ? preparePush(flow) : prepareCall(flow);
     return { state: 'challenge', reason: 'challenge_issued' };
   };
 
@@ -184,6 +201,37 @@ export function createEngine(deps: EngineDeps) {
     flow.challengeHash = keyedHasher.digest(`sms:${flow.id}:${code}`);
     flow.sentTo = maskPhone(phone.number);
     return { state: 'challenge', reason: 'challenge_issued' };
+  }
+
+  /** Picks the number to match; the device is woken once the record exists. */
+  async function preparePush(flow: Flow): Promise<Decision> {
+    const device = decodeDevice(flow.method as MethodRecord);
+    if (device.publicKey === undefined) return { state: 'denied', reason: 'delivery_failed' };
+    const number = MATCH_MIN + random.int(MATCH_MAX - MATCH_MIN + 1);
+    flow.challengeHash = keyedHasher.digest(`push:${flow.id}:${number}`);
+    flow.match = number;
+    if (device.subscription) flow.wake = device.subscription;
+    return { state: 'pending', reason: 'challenge_issued' };
+  }
+
+  /**
+   * Wakes the device through its push service, in the background: the request does not depend on
+   * it (the app also finds its requests when opened). A subscription the push service says is gone
+   * is dropped; a failure is audited.
+   */
+  function wakeDevice(auth: Authentication, flow: Flow, subscription: PushSubscription): void {
+    const sender = deps.push;
+    if (!sender) return;
+    const method = flow.method as MethodRecord;
+    const message = { title: 'Sign-in request', body: `Someone is signing in to ${auth.applicationName}. Open the app to approve or deny.`, authenticationId: auth.id };
+    sender.notify(subscription, message).then(
+      async (result) => {
+        if (result === 'gone') await store.methods.replaceSecret(method.id, encodeDevice({ ...decodeDevice(method), subscription: null }));
+      },
+      async (e: unknown) => {
+        await audit.admin({ action: 'device.notify', user: flow.user, actor: SYSTEM, now: clock.now(), result: 'failure', reason: (e as Error).message, details: { methodId: method.id, authenticationId: auth.id } });
+      },
+    ).catch(() => undefined);
   }
 
   /** Readies the call (placed once the record exists, so its answer always finds it). */
@@ -272,6 +320,7 @@ export function createEngine(deps: EngineDeps) {
       reason: auth.reason,
       ...(open && flow?.sentTo !== undefined ? { sentTo: flow.sentTo } : {}),
       ...(open && flow?.choices ? { choices: flow.choices } : {}),
+      ...(open && flow?.match !== undefined ? { match: flow.match } : {}),
     };
     deps.onAuthentication?.(outcome, performance.now() - started);
     return outcome;
@@ -314,6 +363,7 @@ export function createEngine(deps: EngineDeps) {
       const placed = await placeCall(auth, flow, flow.call);
       if (placed !== auth) return finish(placed, started, flow);
     }
+    if (flow.wake) wakeDevice(auth, flow, flow.wake);
     return finish(auth, started, flow);
   }
 
@@ -399,36 +449,81 @@ export function createEngine(deps: EngineDeps) {
   }
 
   /**
-   * Resolves a pending out-of-band authentication with the answer its provider brought back, with
-   * the token the request carried (compared as a keyed hash, in constant time). A wrong token, an
-   * unknown id and a closed authentication all give the same error.
+   * Resolves a pending phone call with the answer its provider brought back, with the token the
+   * call carried (compared as a keyed hash, in constant time). A wrong token, an unknown id and a
+   * closed authentication all give the same error.
    */
   async function resolve(id: string, token: string, response: OutOfBandResponse, actor: Actor): Promise<AuthenticationOutcome> {
     const started = performance.now();
+    const auth = await openOutOfBand(id, (a) => !registry[a.methodType as MethodType].numberMatching && keyedHasher.matches(`call:${a.id}:${token}`, a.challengeHash as string));
+    return settle(auth, response === 'approve' ? 'approve' : response, actor, started);
+  }
+
+  /**
+   * Answers a pending push request from the device it was sent to: approving needs the number
+   * shown at sign-in (a wrong one denies the request); declining and reporting fraud do not.
+   */
+  async function answerDevice(id: string, deviceId: string, response: OutOfBandResponse, number: number | null, actor: Actor): Promise<AuthenticationOutcome> {
+    const started = performance.now();
+    const auth = await openOutOfBand(id, (a) => registry[a.methodType as MethodType].numberMatching && a.methodId === deviceId);
+    if (response !== 'approve') return settle(auth, response, actor, started);
+    const matches = number !== null && Number.isInteger(number) && keyedHasher.matches(`push:${auth.id}:${number}`, auth.challengeHash as string);
+    return settle(auth, matches ? 'approve' : 'mismatch', actor, started);
+  }
+
+  /** The pending out-of-band authentication `id` when `belongs` accepts it; `authentication_closed` otherwise, alike for every reason. */
+  async function openOutOfBand(id: string, belongs: (auth: Authentication) => boolean): Promise<Authentication> {
     const auth = await store.authentications.get(id);
-    const closed = new CoreError('authentication_closed', 'no pending authentication answers this token');
+    const closed = new CoreError('authentication_closed', 'no pending authentication answers this');
     if (!auth || auth.challengeHash == null || auth.methodType === null || registry[auth.methodType].answer !== 'out-of-band') throw closed;
-    if (!keyedHasher.matches(`call:${auth.id}:${token}`, auth.challengeHash)) throw closed;
-    if (auth.state !== 'pending') throw closed;
-    const now = clock.now();
-    if (now >= auth.expiresAt) {
+    if (!belongs(auth) || auth.state !== 'pending') throw closed;
+    if (clock.now() >= auth.expiresAt) {
       await get(id);
       throw closed;
     }
+    return auth;
+  }
+
+  async function settle(auth: Authentication, response: OutOfBandResponse | 'mismatch', actor: Actor, started: number): Promise<AuthenticationOutcome> {
+    const now = clock.now();
     const user = auth.userId ? await store.users.getById(auth.userId) : undefined;
     const method = auth.methodId ? await store.methods.get(auth.methodId) : undefined;
     const settings = await policy.settings();
     let decision: Decision;
     if (!user || user.status === 'disabled' || user.blockedAt !== null) decision = { state: 'denied', reason: user ? (user.blockedAt !== null ? 'user_blocked' : 'user_disabled') : 'user_not_found' };
     else if (response === 'approve') decision = { state: 'approved', reason: 'out_of_band_ok' };
+    else if (response === 'mismatch') decision = { state: 'denied', reason: 'number_mismatch' };
     else decision = { state: 'denied', reason: response === 'fraud' ? 'fraud_reported' : 'out_of_band_declined' };
-    if (!(await store.authentications.transition(id, 'pending', decision.state, decision.reason, {}, now))) throw closed;
+    if (!(await store.authentications.transition(auth.id, 'pending', decision.state, decision.reason, {}, now))) {
+      throw new CoreError('authentication_closed', 'no pending authentication answers this');
+    }
     if (decision.reason === 'out_of_band_ok' && user && user.failedCount > 0) await store.users.resetFailures(user.id, now);
     const done: Authentication = { ...auth, state: decision.state, reason: decision.reason, updatedAt: now };
     await audit.authentication({ auth: done, user, method, actor, mode: 'out-of-band' });
     if (decision.reason === 'fraud_reported' && settings.fraud.allowReports && deps.reportFraud) await deps.reportFraud(auth.username, auth.id);
-    for (const wake of waiters.get(id) ?? []) wake();
+    for (const wake of waiters.get(auth.id) ?? []) wake();
     return finish(done, started);
+  }
+
+  /**
+   * A push device's pending requests, each with three numbers to pick from (the one shown at
+   * sign-in and two others, the same on every read, in ascending order).
+   */
+  async function deviceRequests(deviceId: string): Promise<DeviceRequest[]> {
+    const now = clock.now();
+    const out: DeviceRequest[] = [];
+    for (const auth of await store.authentications.pendingForMethod(deviceId, now)) {
+      const hash = auth.challengeHash;
+      if (hash == null) continue;
+      let shown: number | undefined;
+      for (let n = MATCH_MIN; n <= MATCH_MAX && shown === undefined; n++) if (keyedHasher.matches(`push:${auth.id}:${n}`, hash)) shown = n;
+      if (shown === undefined) continue;
+      const numbers = new Set([shown]);
+      const seed = keyedHasher.digest(`decoys:${auth.id}`);
+      for (let i = 0; numbers.size < 3 && i + 4 <= seed.length; i += 4) numbers.add(MATCH_MIN + (parseInt(seed.slice(i, i + 4), 16) % (MATCH_MAX - MATCH_MIN + 1)));
+      out.push({ id: auth.id, application: auth.applicationName, clientIp: auth.clientIp, createdAt: auth.createdAt, expiresAt: auth.expiresAt, numbers: [...numbers].sort((a, b) => a - b) });
+    }
+    return out;
   }
 
   /**
@@ -457,7 +552,7 @@ export function createEngine(deps: EngineDeps) {
     return current;
   }
 
-  return { start, get, answer, resolve, wait };
+  return { start, get, answer, resolve, answerDevice, deviceRequests, wait };
 }
 
 /** A phone number as shown to its owner: only its last 4 digits. */

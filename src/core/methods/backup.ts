@@ -64,6 +64,7 @@ export const backup: MethodDefinition = {
   enrollableFrom: ['admin', 'portal'],
   enrollFields: [],
   legacy: false,
+  numberMatching: false,
   fallbackOnly: false,
   verify: ({ method, code }) => verifyBackupCode(method.secret, method.lastStep, code),
 };

@@ -10,6 +10,7 @@ export const hotp: MethodDefinition = {
   enrollableFrom: ['import'],
   enrollFields: [],
   legacy: false,
+  numberMatching: false,
   fallbackOnly: false,
   verify: ({ method, code, settings }) =>
     verifyHotp({ secret: method.secret, config: method.config, lastStep: method.lastStep, code, lookAhead: settings.hotp.lookAhead }),

@@ -6,12 +6,13 @@ import type { MethodType } from '../types.ts';
 import { backup } from './backup.ts';
 import { hotp } from './hotp.ts';
 import type { MethodDefinition } from './method.ts';
+import { push } from './push.ts';
 import { questions } from './questions.ts';
 import { sms } from './sms.ts';
 import { totp } from './totp.ts';
 import { voice } from './voice.ts';
 
-export const methods = { totp, hotp, backup, questions, sms, voice } as const satisfies Record<MethodType, MethodDefinition>;
+export const methods = { totp, hotp, backup, questions, sms, voice, push } as const satisfies Record<MethodType, MethodDefinition>;
 
 export function methodDefinition(type: MethodType): MethodDefinition {
   return methods[type];

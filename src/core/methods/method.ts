@@ -34,6 +34,11 @@ export interface MethodDefinition {
   /** Where it may be enrolled. */
   readonly enrollableFrom: readonly ('admin' | 'portal' | 'import')[];
   readonly enrollFields: readonly EnrollField[];
+  /**
+   * True when the user confirms an out-of-band request by picking the number shown where they sign
+   * in (push): a door that cannot show a number cannot use the method.
+   */
+  readonly numberMatching: boolean;
   /** True for methods kept only for migration (weaker), shown as such. */
   readonly legacy: boolean;
   /**

@@ -135,6 +135,7 @@ export const questions: MethodDefinition = {
   enrollableFrom: ['portal'],
   enrollFields: [],
   legacy: true,
+  numberMatching: false,
   fallbackOnly: true,
   verify: ({ method, code, settings }) => verifyAnswers(method.secret, method.lastStep, code, settings.portal.questionsAsked),
 };

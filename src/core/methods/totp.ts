@@ -15,6 +15,7 @@ export const totp: MethodDefinition = {
     { name: 'period', label: 'Period (seconds)', kind: 'integer', default: 30, required: false },
   ],
   legacy: false,
+  numberMatching: false,
   fallbackOnly: false,
   verify: ({ method, code, now, settings }) =>
     verifyTotp({ secret: method.secret, config: method.config, lastStep: method.lastStep, code, now, window: settings.totp.window }),

@@ -10,6 +10,7 @@ export const voice: MethodDefinition = {
   enrollableFrom: ['admin'],
   enrollFields: [{ name: 'phone', label: 'Phone', kind: 'select', options: ['phone', 'backupPhone'], default: 'phone', required: false }],
   legacy: false,
+  numberMatching: false,
   fallbackOnly: false,
   verify: noCodeOfItsOwn,
 };

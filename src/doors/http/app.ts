@@ -12,6 +12,7 @@
  *   /admin/...                       the admin console: a single-page app and its sign-in (console/)
  *   /gateway/...                     the web gateway: forward-auth decisions for reverse proxies and their sign-in pages (gateway/)
  *   /voice/v1/calls/...              Twilio's signed webhooks for the calls of the phone-call method (voice.ts)
+ *   /mobile/v1/...                   the push method's app API, device-signed requests (mobile/)
  *
  * Every response carries `x-request-id`, `x-content-type-options: nosniff` and
  * `cache-control: no-store`; errors are `application/problem+json` (see errors.ts).
@@ -79,6 +80,8 @@ export interface HttpAppOptions {
   readonly gateway?: Omit<import('./gateway/index.ts').GatewayOptions, 'core' | 'clock' | 'firstFactor'> & { readonly firstFactor?: FirstFactorProvider };
   /** The built admin console (index.html, assets/); default dist/console under the repository root. */
   readonly consoleDir?: string;
+  /** The push method's app API at /mobile: the VAPID public key devices subscribe with (null or absent: no Web Push). */
+  readonly mobile?: { readonly vapidPublicKey: string | null };
   /** Twilio's webhooks for phone calls at /voice (voice.provider twilio); absent: not served. */
   readonly voice?: { readonly authToken: string; readonly callbackUrl: string };
   /** The clock of portal and console sessions (the core's clock; tests pass a fake one). */
@@ -257,6 +260,11 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
   if (opts.gateway && gatewayFirstFactor) {
     const { gatewayDoor } = await import('./gateway/index.ts');
     await app.register(gatewayDoor, { ...opts.gateway, prefix: '/gateway', core: opts.core, firstFactor: gatewayFirstFactor, clock: opts.clock ?? systemClock });
+  }
+
+  {
+    const { mobileDoor } = await import('./mobile/index.ts');
+    await app.register(mobileDoor, { prefix: '/mobile', core: opts.core, vapidPublicKey: opts.mobile?.vapidPublicKey ?? null });
   }
 
   if (opts.voice) {

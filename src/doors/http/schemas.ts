@@ -237,6 +237,14 @@ export const BackupCodesSchema = Type.Object({
 
 export const MethodList = Type.Object({ items: List(MethodViewSchema) });
 
+export const DeviceActivationSchema = Type.Object(
+  {
+    activationCode: Type.String({ description: 'Entered in the app, or opened as /mobile/app/#activate=<code>; works once' }),
+    expiresAt: Type.Integer({ description: 'Unix time in milliseconds after which the code no longer works' }),
+  },
+  { additionalProperties: false },
+);
+
 export const PhoneMethodBody = Type.Object(
   {
     type: Type.Union([Type.Literal('sms'), Type.Literal('voice')], { description: '`sms`: a code texted at each sign-in; `voice`: a call, answered with # (or 0 to report fraud)' }),

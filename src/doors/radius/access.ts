@@ -57,6 +57,8 @@ interface PendingChallenge {
   readonly carry: unknown;
   /** The other methods offered in the Reply-Message, answered by their number (1 is the first). */
   readonly menu?: readonly MethodType[];
+  /** A push request waits on the device: the answer to this challenge is held until it is decided. */
+  readonly awaiting?: boolean;
 }
 
 /**
@@ -133,7 +135,7 @@ export function splitAppended(field: string, policy: Pick<AccessPolicy, 'appendD
 
 const CODE_PROMPT = 'Enter the verification code from your authenticator app';
 /** Methods a user can switch to from a challenge by replying with their number. */
-const MENU_ENTRIES: Partial<Record<MethodType, string>> = { sms: 'a text message', voice: 'a phone call' };
+const MENU_ENTRIES: Partial<Record<MethodType, string>> = { sms: 'a text message', voice: 'a phone call', push: 'the mobile app' };
 
 function fromOutcome(o: AuthenticationOutcome): AccessDecision {
   if (o.view.state === 'approved') return { kind: 'accept', reason: o.reason };
@@ -142,7 +144,12 @@ function fromOutcome(o: AuthenticationOutcome): AccessDecision {
 
 /** The Reply-Message of a challenge: what to enter, then the other methods by number. */
 export function challengeMessage(outcome: AuthenticationOutcome, menu: readonly MethodType[]): string {
-  const ask = outcome.view.method === 'sms' && outcome.sentTo !== undefined ? `Enter the code sent to ${outcome.sentTo}` : CODE_PROMPT;
+  const ask =
+    outcome.match !== undefined
+      ? `Open Countersign Authenticator and select ${outcome.match}, then press Enter here`
+      : outcome.view.method === 'sms' && outcome.sentTo !== undefined
+        ? `Enter the code sent to ${outcome.sentTo}`
+        : CODE_PROMPT;
   if (menu.length === 0) return ask;
   const options = menu.map((type, i) => `${i + 1} for ${MENU_ENTRIES[type] ?? type}`);
   return `${ask}, or reply ${options.join(', ')}`;
@@ -161,16 +168,21 @@ async function secondFactor(
 ): Promise<AccessDecision & { carry?: unknown }> {
   const { core, states, actor } = deps;
   const outcome = await core.authentications.create(start, actor);
-  if (outcome.view.state === 'pending') {
-    const final = await core.authentications.wait(outcome.view.id, policy.holdMs);
-    return final.state === 'approved' ? { kind: 'accept', reason: 'out_of_band_ok', carry } : { kind: 'reject', reason: final.state === 'pending' ? 'no_answer_in_time' : `out_of_band_${final.state}` };
-  }
-  if (outcome.view.state !== 'challenge') return { ...fromOutcome(outcome), carry };
-  // Always in the same order (text message, then phone call), whatever order the methods were added in.
+  // A push request shows its number in a challenge; a call needs nothing shown and is waited for now.
+  const push = outcome.view.state === 'pending' && outcome.match !== undefined;
+  if (outcome.view.state === 'pending' && !push) return hold(deps, policy, outcome.view.id, carry);
+  if (outcome.view.state !== 'challenge' && !push) return { ...fromOutcome(outcome), carry };
+  // Always in the same order (text message, phone call, app), whatever order the methods were added in.
   const choices = outcome.choices ?? [];
   const menu = (Object.keys(MENU_ENTRIES) as MethodType[]).filter((type) => type !== outcome.view.method && choices.includes(type));
-  const state = states.issue({ authenticationId: outcome.view.id, client: policy.client, username: start.username, carry, menu });
+  const state = states.issue({ authenticationId: outcome.view.id, client: policy.client, username: start.username, carry, menu, awaiting: push });
   return { kind: 'challenge', state, message: challengeMessage(outcome, menu), reason: outcome.reason };
+}
+
+/** Holds the request until the out-of-band answer (or `holdMs`). */
+async function hold(deps: AccessDeps, policy: AccessPolicy, id: string, carry: unknown): Promise<AccessDecision & { carry?: unknown }> {
+  const final = await deps.core.authentications.wait(id, policy.holdMs);
+  return final.state === 'approved' ? { kind: 'accept', reason: 'out_of_band_ok', carry } : { kind: 'reject', reason: final.state === 'pending' ? 'no_answer_in_time' : `out_of_band_${final.state}` };
 }
 
 /**
@@ -190,10 +202,12 @@ export async function decideAccess(
   if (req.state !== null) {
     const pending = states.take(req.state, policy.client, req.username);
     if (!pending) return { kind: 'reject', reason: 'unknown_state' };
-    if (req.password === null || req.password === '') return { kind: 'reject', reason: 'no_code' };
     // A number from the menu: the method chosen replaces the one asked for.
-    const pick = /^[1-9]$/.test(req.password) ? pending.menu?.[Number(req.password) - 1] : undefined;
+    const pick = req.password !== null && /^[1-9]$/.test(req.password) ? pending.menu?.[Number(req.password) - 1] : undefined;
     if (pick !== undefined) return secondFactor(deps, policy, { username: req.username, application: policy.application, clientIp: req.endUserIp, method: pick }, pending.carry);
+    // Whatever was typed (even nothing) after a push request: wait for the device's answer.
+    if (pending.awaiting === true) return hold(deps, policy, pending.authenticationId, pending.carry);
+    if (req.password === null || req.password === '') return { kind: 'reject', reason: 'no_code' };
     const outcome = await core.authentications.answer(pending.authenticationId, req.password, actor);
     return { ...fromOutcome(outcome), carry: pending.carry };
   }

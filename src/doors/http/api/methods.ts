@@ -3,7 +3,7 @@
  */
 import type { Core } from '../../../core/api.ts';
 import { ADMIN_ONLY, ANY_READER, HELPDESK, actorOf } from '../auth.ts';
-import { BackupCodesSchema, EnrollBody, EnrollmentResultSchema, MethodList, MethodParams, MethodViewSchema, NoContent, PhoneMethodBody, ResyncBody, UsernameParams } from '../schemas.ts';
+import { BackupCodesSchema, EnrollBody, EnrollmentResultSchema, MethodList, MethodParams, DeviceActivationSchema, MethodViewSchema, NoContent, PhoneMethodBody, ResyncBody, UsernameParams } from '../schemas.ts';
 import type { Api } from '../schemas.ts';
 
 const tags = ['methods'];
@@ -58,6 +58,26 @@ export async function methodsRoutes(app: Api, opts: { core: Core }): Promise<voi
     async (request, reply) => {
       const { type, phone, label } = request.body;
       const result = await core.methods.addPhoneMethod(request.params.username, { type, ...(phone ? { phone } : {}), ...(label !== undefined ? { label } : {}) }, actorOf(request));
+      reply.code(201);
+      return result;
+    },
+  );
+
+  app.post(
+    '/users/:username/push-activation',
+    {
+      config: { roles: HELPDESK },
+      schema: {
+        tags,
+        summary: 'Start activating a mobile app (push method)',
+        description:
+          'Returns an activation code, shown once and valid once for 10 minutes, that the user enters in Countersign Authenticator (or opens as `/mobile/app/#activate=<code>`). The new device is pending until the app activates it with its own key.',
+        params: UsernameParams,
+        response: { 201: DeviceActivationSchema },
+      },
+    },
+    async (request, reply) => {
+      const result = await core.devices.startActivation(request.params.username, actorOf(request));
       reply.code(201);
       return result;
     },
