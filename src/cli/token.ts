@@ -140,6 +140,29 @@ Examples:
     });
 
   token
+    .command('add-push')
+    .description("start activating Countersign Authenticator (the push method) on a user's phone; prints the activation code once")
+    .argument('<username>')
+    .addHelpText(
+      'after',
+      `
+The user opens https://<this server>/mobile/app/ on the phone and enters the code, or opens
+https://<this server>/mobile/app/#activate=<code> directly. The code works once, for 10 minutes;
+a new one replaces it. Users can also do this themselves in the portal (account page).
+
+Example:
+  $ countersign token add-push alice`,
+    )
+    .action(async (username, _opts, cmd) => {
+      await withContext(cmd, async ({ core }) => {
+        const activation = await core.devices.startActivation(username, cliActor());
+        emit(cmd, activation, () =>
+          [`activation code for ${username} (works once, until ${time(activation.expiresAt)}):`, '', `  ${activation.activationCode}`, '', `on the phone: https://<this server>/mobile/app/#activate=${activation.activationCode}`].join('\n'),
+        );
+      });
+    });
+
+  token
     .command('list')
     .description("list a user's tokens")
     .argument('<username>')

@@ -18,7 +18,7 @@ export const DEFAULT_SETTINGS: Settings = {
   pin: { minLength: 4, maxLength: 8, refuseTrivial: true },
   portal: {
     allowEnrollment: true,
-    enrollMethods: ['totp', 'backup'],
+    enrollMethods: ['totp', 'push', 'backup'],
     questionsAsked: 2,
     allowPhoneChange: true,
     allowPinChange: true,

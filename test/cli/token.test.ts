@@ -93,6 +93,29 @@ describe('token backup-codes', () => {
   });
 });
 
+describe('token add-phone and add-push', () => {
+  it('adds a phone method on a phone the user has, and refuses one without it naming the phone', async () => {
+    await ok(['user', 'update', 'bob', '--phone', '+14155550100'], o);
+    const added = await json<MethodJson>(['token', 'add-phone', 'bob', '--type', 'voice'], o);
+    expect([added.type, added.label]).toEqual(['voice', 'Phone call to the primary phone']);
+    const refused = await run(['token', 'add-phone', 'bob', '--type', 'sms', '--phone', 'backupPhone'], o);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/phone: the user has no backup phone/);
+    expect((await run(['token', 'add-phone', 'bob', '--type', 'fax'], o)).code).toBe(2);
+  });
+
+  it('prints an activation code for the mobile app, once; a new one replaces it', async () => {
+    const text = await ok(['token', 'add-push', 'bob'], o);
+    const code = /^ {2}([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/m.exec(text)?.[1];
+    expect(code).toBeDefined();
+    expect(text).toContain(`/mobile/app/#activate=${code}`);
+    const again = await json<{ activationCode: string; expiresAt: number }>(['token', 'add-push', 'bob'], o);
+    expect(again.activationCode).not.toBe(code);
+    const pending = (await json<{ type: string; pending: boolean }[]>(['token', 'list', 'bob'], o)).filter((m) => m.type === 'push');
+    expect(pending).toEqual([expect.objectContaining({ type: 'push', pending: true })]);
+  });
+});
+
 describe('token import and resync', () => {
   const TOTP_SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
   const HOTP_HEX = '3132333435363738393031323334353637383930';

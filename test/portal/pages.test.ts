@@ -207,6 +207,36 @@ describe('portal pages', () => {
     expect((await w.core.methods.list('alice')).map((m) => m.label).sort()).toEqual(['Authenticator app', 'Backup codes']);
   });
 
+  it('set up the mobile app after a fresh code: a QR code of the activation address, whose code activates a device once', async () => {
+    await localUser('alice');
+    const b = new InjectBrowser(w.app);
+    const secret = await enroll(b, 'alice');
+    w.clock.advance(400_000);
+    const account = await b.get('/portal/account');
+    expect(account.body).toContain('Set up the mobile app');
+    const start = await b.post('/portal/mobile-app', { _csrf: csrfOf(account.body) });
+    expect(start.headers.location).toBe('/portal/reauth');
+    const reauth = await b.get('/portal/reauth');
+    expect((await b.post('/portal/reauth', { _csrf: csrfOf(reauth.body), code: totpAt(secret, w.clock.now()) })).headers.location).toBe('/portal/mobile-app');
+    const page = await b.get('/portal/mobile-app');
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('<img class="qr" src="data:image/svg+xml;base64,');
+    const link = /id="activation-link">([^<]+)</.exec(page.body)?.[1] ?? '';
+    expect(link).toMatch(/^https:\/\/localhost(:\d+)?\/mobile\/app\/#activate=[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+    const code = link.slice(link.indexOf('#activate=') + '#activate='.length);
+    const { webcrypto } = await import('node:crypto');
+    const keys = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
+    const publicKey = Buffer.from(await webcrypto.subtle.exportKey('spki', keys.publicKey)).toString('base64url');
+    const device = await w.core.devices.activate({ activationCode: code, publicKey, name: 'Phone' }, cliActor);
+    expect(device.username).toBe('alice');
+    await expect(w.core.devices.activate({ activationCode: code, publicKey, name: 'Phone' }, cliActor)).rejects.toMatchObject({ code: 'activation_failed' });
+    expect((await w.core.methods.list('alice')).map((m) => [m.type, m.label, m.pending])).toContainEqual(['push', 'Phone', false]);
+    // Without the option, the page is not offered.
+    await w.core.settings.update({ portal: { enrollMethods: ['totp', 'backup'] } }, cliActor);
+    expect((await b.get('/portal/account')).body).not.toContain('Set up the mobile app');
+    expect((await b.get('/portal/mobile-app')).headers.location).toBe('/portal/account');
+  });
+
   it('sign in with a backup code once, and make new codes only after a fresh code', async () => {
     await localUser('alice');
     const b = new InjectBrowser(w.app);

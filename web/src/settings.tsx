@@ -6,7 +6,10 @@ import { useMemo, useState, type FormEvent, type ReactNode } from 'react';
 import { api, ApiError } from './api.ts';
 import { formatSeconds } from './format.ts';
 import { useSession } from './session.tsx';
-import { METHOD_TYPES, methodName, type Settings as SettingsDoc } from './types.ts';
+import { methodName, type Settings as SettingsDoc } from './types.ts';
+
+/** The methods users set up themselves in the portal (the server refuses the others here). */
+const PORTAL_METHODS = ['totp', 'push', 'backup', 'questions'] as const;
 import { Check, ErrorNote, Field, Loading, Notice, PageTitle, useAction, useLoad } from './ui.tsx';
 
 type Kind = 'count' | 'seconds' | 'text' | 'bool' | 'networks' | 'methods';
@@ -328,7 +331,7 @@ function SettingField({
     return (
       <fieldset className="checks">
         <legend>{spec.label}</legend>
-        {METHOD_TYPES.map((m) => (
+        {PORTAL_METHODS.map((m) => (
           <Check key={m} label={methodName(m)} checked={list.includes(m)} onChange={(on) => onChange(on ? [...list, m] : list.filter((x) => x !== m))} />
         ))}
         {error ? <p className="field-error">{error}</p> : null}

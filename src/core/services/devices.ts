@@ -117,6 +117,8 @@ export function createDevicesService(deps: DevicesDeps) {
       const user = await deps.find(username, actor);
       const secret = Buffer.from(random.bytes(24)).toString('base64url');
       const now = clock.now();
+      // One activation at a time: an earlier unfinished one stops working.
+      for (const m of await store.methods.listForUser(user.id)) if (m.type === 'push' && m.pending) await store.methods.delete(m.id);
       const method = await store.methods.add(
         { userId: user.id, type: 'push', label: 'Mobile app (waiting for activation)', secret: encodeDevice({ activation: keyedHasher.digest(`activate:${secret}`) }), config: CONFIG, pending: true },
         random.id(),

@@ -13,6 +13,7 @@
  * factor no older than `sessions.reauthSeconds`. Every sign-in failure reads the same.
  */
 import formbody from '@fastify/formbody';
+import QRCode from 'qrcode';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Actor, AuthenticationOutcome, Core, MethodView, PhoneInput, SessionView } from '../../../core/api.ts';
@@ -371,6 +372,7 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
   }
 
   const backupOffered = (settings: Settings): boolean => settings.portal.enrollMethods.includes('backup');
+  const mobileOffered = (settings: Settings): boolean => settings.portal.enrollMethods.includes('push');
   const questionsOffered = (settings: Settings): boolean => settings.portal.enrollMethods.includes('questions');
 
   /** Where first enrollment goes after the authenticator (and backup codes): security questions not yet set, where offered. */
@@ -484,6 +486,7 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
     }
     if (then === 'backup') return showBackupCodes(reply, r.p, updated, false);
     if (then === 'questions') return go(reply, '/portal/questions');
+    if (then === 'mobile') return go(reply, '/portal/mobile-app');
     return then === 'add' ? go(reply, '/portal/methods/new') : go(reply, withNotice('/portal/account', 'account.verified'));
   });
 
@@ -521,6 +524,7 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
       pinPolicy: settings.pin,
       fraudAllowed: settings.fraud.allowReports,
       canEnroll: enrollable(settings).length > 0,
+      mobileOffered: mobileOffered(settings),
       backupOffered: backupOffered(settings),
       questionsOffered: questionsOffered(settings),
       questionsSet: methods.some((m) => m.type === 'questions'),
@@ -737,6 +741,29 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
     else await core.methods.remove(username, id, actorOf(session));
     go(reply, withNotice('/portal/account', notice));
   }
+
+  // ---- The mobile app (push method) ----------------------------------------------------------
+
+  app.post('/mobile-app', async (request, reply) => {
+    const r = await signedIn(request, reply);
+    if (r === SENT) return reply;
+    const settings = await core.settings.get();
+    if (!settings.portal.allowMethodChange || !mobileOffered(settings)) return go(reply, withNotice('/portal/account', 'error.forbidden'));
+    return (await reauthNeeded(reply, r.session, 'mobile')) ? reply : go(reply, '/portal/mobile-app');
+  });
+
+  /** A new activation code for the user's phone, as a QR code of the app's activation address (shown once). */
+  app.get('/mobile-app', async (request, reply) => {
+    const r = await signedIn(request, reply);
+    if (r === SENT) return reply;
+    const settings = await core.settings.get();
+    if (!settings.portal.allowMethodChange || !mobileOffered(settings) || !(await freshSecondFactor(r.session))) return go(reply, '/portal/account');
+    const activation = await core.devices.startActivation(r.session.user.username, actorOf(r.session));
+    const link = `https://${request.host}/mobile/app/#activate=${activation.activationCode}`;
+    const svg = await QRCode.toString(link, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
+    const expires = new Intl.DateTimeFormat(r.p.lang, { timeStyle: 'short', timeZone: 'UTC' }).format(activation.expiresAt);
+    return render(reply, r.p, 'mobileApp', 'mobile.title', { qrDataUri: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`, link, expires, signedIn: true, csrf: r.session.csrf });
+  });
 
   app.post('/backup-codes', async (request, reply) => {
     const r = await signedIn(request, reply);

@@ -125,6 +125,20 @@ ${notices}
 </ol>
 </section>`;
 
+const mobileApp = `<% layout('@layout', it) %>
+<section class="card">
+<h1><%= it.t('mobile.title') %></h1>
+<p class="lead"><%= it.t('mobile.intro') %></p>
+<ol class="steps">
+<li><%= it.t('mobile.step1') %>
+<img class="qr" src="<%= it.qrDataUri %>" alt="<%= it.t('mobile.qrAlt') %>" width="208" height="208">
+<%= it.t('mobile.link') %> <code class="secret" id="activation-link"><%= it.link %></code></li>
+<li><%= it.t('mobile.step2') %></li>
+</ol>
+<p class="help"><%= it.t('mobile.expires', { time: it.expires }) %></p>
+<p><a class="button primary" href="/portal/account"><%= it.t('mobile.done') %></a></p>
+</section>`;
+
 const backup = `<% layout('@layout', it) %>
 <section class="card">
 <h1><%= it.t('backup.title') %></h1>
@@ -161,6 +175,7 @@ ${notices}
 <% } %>
 </ul>
 <% if (it.portal.allowMethodChange && it.canEnroll) { %><form method="post" action="/portal/methods/add"><input type="hidden" name="_csrf" value="<%= it.csrf %>"><button class="secondary" type="submit"><%= it.t('account.add') %></button></form><% } %>
+<% if (it.portal.allowMethodChange && it.mobileOffered) { %><form method="post" action="/portal/mobile-app"><input type="hidden" name="_csrf" value="<%= it.csrf %>"><button class="secondary" type="submit"><%= it.t('account.addMobile') %></button></form><% } %>
 <% if (it.portal.allowMethodChange && it.defaultChoices.length > 1) { %>
 <form method="post" action="/portal/account/default-method"><input type="hidden" name="_csrf" value="<%= it.csrf %>">
 <div class="field"><label for="default-method"><%= it.t('account.defaultMethod') %></label><select id="default-method" name="defaultMethod"><% for (const c of it.defaultChoices) { %><option value="<%= c.value %>"<%~ c.selected ? ' selected' : '' %>><%= c.name %></option><% } %></select></div>
@@ -279,9 +294,10 @@ export function createViews(): Eta {
   eta.loadTemplate('@account', account);
   eta.loadTemplate('@fraud', fraud);
   eta.loadTemplate('@backup', backup);
+  eta.loadTemplate('@mobileApp', mobileApp);
   eta.loadTemplate('@questions', questions);
   eta.loadTemplate('@answerQuestions', answerQuestions);
   return eta;
 }
 
-export type PageName = 'signIn' | 'verify' | 'enroll' | 'message' | 'account' | 'fraud' | 'backup' | 'questions' | 'answerQuestions';
+export type PageName = 'signIn' | 'verify' | 'enroll' | 'message' | 'account' | 'fraud' | 'backup' | 'questions' | 'answerQuestions' | 'mobileApp';
