@@ -82,7 +82,8 @@ const EXPECTED: Record<string, Role[]> = {
 };
 
 /** Routes outside the key check: operations and documentation. */
-const PUBLIC = /^\/(healthz|readyz|metrics)$|^\/api\/v1\/(openapi\.json|docs)/;
+// Outside the API keys: operations, the API's own documents, and the mobile app's door (device-signed requests, tested in test/radius/push.test.ts).
+const PUBLIC = /^\/(healthz|readyz|metrics)$|^\/api\/v1\/(openapi\.json|docs)|^\/mobile\//;
 
 let t: TestApp;
 let revoked: string;

@@ -36,7 +36,7 @@ describe('schema validation', () => {
     const enums = await t.app.inject({ method: 'POST', url: '/api/v1/users', headers: t.as('admin'), payload: { username: 'u', status: 'sleeping', defaultMethod: 'fax' } });
     expect(expectProblemShape(enums).errors).toEqual([
       { field: 'status', in: 'body', message: 'must be one of: "enabled", "disabled"' },
-      { field: 'defaultMethod', in: 'body', message: 'must be "totp" or "hotp" or "backup" or "sms" or "voice" or null' },
+      { field: 'defaultMethod', in: 'body', message: 'must be "totp" or "hotp" or "backup" or "sms" or "voice" or "push" or null' },
     ]);
   });
 

@@ -177,6 +177,23 @@ describe.skipIf(!haveRadius)('push method: mobile API and RADIUS', () => {
     expect((await t.core.users.get('pax')).state).toBe('blocked');
   });
 
+  it('REST: a push authentication is pending with the number to show, and polling sees the approval of the device', async () => {
+    const device = devices.get('pam') as TestDevice;
+    const { token: key } = await t.core.apiKeys.create({ name: 'intranet', role: 'sdk' }, admin);
+    await t.core.applications.create({ name: 'intranet' }, admin);
+    const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+    const started = await fetchFn(`${base}/api/v1/authentications`, { method: 'POST', headers, body: JSON.stringify({ username: 'pam', application: 'intranet', method: 'push' }) });
+    expect(started.status).toBe(201);
+    const view = JSON.parse(await started.text()) as { id: string; state: string; method: string; match: number };
+    expect([view.state, view.method, typeof view.match]).toEqual(['pending', 'push', 'number']);
+    const [request] = await requestsOf(device);
+    expect([request?.id, request?.application]).toEqual([view.id, 'intranet']);
+    expect((await device.request('POST', `/mobile/v1/requests/${view.id}`, { decision: 'approve', number: view.match })).json).toEqual({ state: 'approved' });
+    const polled = JSON.parse(await (await fetchFn(`${base}/api/v1/authentications/${view.id}`, { method: 'GET', headers: { authorization: `Bearer ${key}` } })).text()) as { state: string; match?: number };
+    expect(polled.state).toBe('approved');
+    expect(polled.match).toBeUndefined();
+  });
+
   it('stores a Web Push subscription sent by the device, and refuses a malformed one naming the field', async () => {
     const device = devices.get('pam') as TestDevice;
     const subscription = { endpoint: 'https://push.example.net/send/abc', keys: { p256dh: Buffer.alloc(65, 4).toString('base64url'), auth: Buffer.alloc(16, 1).toString('base64url') } };

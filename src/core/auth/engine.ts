@@ -456,7 +456,7 @@ export function createEngine(deps: EngineDeps) {
   async function resolve(id: string, token: string, response: OutOfBandResponse, actor: Actor): Promise<AuthenticationOutcome> {
     const started = performance.now();
     const auth = await openOutOfBand(id, (a) => !registry[a.methodType as MethodType].numberMatching && keyedHasher.matches(`call:${a.id}:${token}`, a.challengeHash as string));
-    return settle(auth, response === 'approve' ? 'approve' : response, actor, started);
+    return settle(auth, response, actor, started);
   }
 
   /**

@@ -289,6 +289,8 @@ export const AuthenticationViewSchema = Type.Object({
   createdAt: Millis,
   expiresAt: Millis,
   message: Type.String({ description: 'The same text for every failure' }),
+  match: Type.Optional(Type.Integer({ description: 'Push (mobile app) requests just started: the number to show the user, who picks it in the app. Poll until approved, denied or expired.' })),
+  sentTo: Type.Optional(Type.String({ description: 'A texted code or a phone call just started: the phone it went to, masked (e.g. "••• 0100")' })),
 });
 
 export const CreateAuthenticationBody = Type.Object(

@@ -24,7 +24,8 @@ export async function authenticationsRoutes(app: Api, opts: { core: Core }): Pro
         summary: 'Start an authentication, optionally with the passcode',
         description:
           'State `approved` or `denied` when decided at once (passcode given, trusted address, bypass, cached approval), ' +
-          '`challenge` when a passcode is needed: answer with POST /authentications/{id}/passcode. ' +
+          '`challenge` when a passcode is needed: answer with POST /authentications/{id}/passcode; ' +
+          '`pending` for a phone call or a push request (show `match`, the number the user picks in the app), then poll GET /authentications/{id}. ' +
           "clientIp is the end user's address, used for trusted networks and the approval cache; when omitted, neither applies " +
           "(the calling application's own address is never taken for the user's).",
         body: CreateAuthenticationBody,
@@ -38,7 +39,7 @@ export async function authenticationsRoutes(app: Api, opts: { core: Core }): Pro
         actorOf(request),
       );
       reply.code(201);
-      return outcome.view;
+      return { ...outcome.view, ...(outcome.match !== undefined ? { match: outcome.match } : {}), ...(outcome.sentTo !== undefined ? { sentTo: outcome.sentTo } : {}) };
     },
   );
 
