@@ -237,6 +237,42 @@ describe('portal pages', () => {
     expect((await b.get('/portal/mobile-app')).headers.location).toBe('/portal/account');
   });
 
+  it('sign in with the mobile app: a page showing the number follows the approval; a code can be used instead', async () => {
+    await localUser('alice');
+    const b = new InjectBrowser(w.app);
+    const secret = await enroll(b, 'alice');
+    await b.post('/portal/sign-out', { _csrf: csrfOf((await b.get('/portal/account')).body) });
+    const { activationCode } = await w.core.devices.startActivation('alice', cliActor);
+    const { webcrypto } = await import('node:crypto');
+    const keys = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
+    const publicKey = Buffer.from(await webcrypto.subtle.exportKey('spki', keys.publicKey)).toString('base64url');
+    const device = await w.core.devices.activate({ activationCode, publicKey, name: 'Phone' }, cliActor);
+    await w.core.users.update('alice', { defaultMethod: 'push' }, cliActor);
+
+    expect((await signIn(b, 'alice')).headers.location).toBe('/portal/verify');
+    const waiting = await b.get('/portal/verify');
+    expect(waiting.statusCode).toBe(200);
+    expect(waiting.body).toContain('<meta http-equiv="refresh" content="3">');
+    const shown = Number(/id="match"[^>]*>(\d+)</.exec(waiting.body)?.[1]);
+    const [request] = await w.core.devices.requests(device.id);
+    expect(request?.numbers).toContain(shown);
+    // Still waiting: the same page again.
+    expect((await b.get('/portal/verify')).body).toContain(`>${shown}<`);
+    expect(await w.core.devices.answer(device.id, request?.id as string, { decision: 'approve', number: shown }, cliActor)).toEqual({ state: 'approved' });
+    expect((await b.get('/portal/verify')).headers.location).toBe('/portal/account');
+
+    // Again, then "Use a code instead": the app's request is left to expire, a code signs in.
+    await b.post('/portal/sign-out', { _csrf: csrfOf((await b.get('/portal/account')).body) });
+    await signIn(b, 'alice');
+    const again = await b.get('/portal/verify');
+    const instead = await b.post('/portal/verify/code', { _csrf: csrfOf(again.body) });
+    expect(instead.headers.location).toBe('/portal/verify');
+    const form = await b.get('/portal/verify');
+    expect(form.body).toContain('name="code"');
+    w.clock.advance(30_000);
+    expect((await b.post('/portal/verify', { _csrf: csrfOf(form.body), code: totpAt(secret, w.clock.now()) })).headers.location).toBe('/portal/account');
+  });
+
   it('sign in with a backup code once, and make new codes only after a fresh code', async () => {
     await localUser('alice');
     const b = new InjectBrowser(w.app);

@@ -37,6 +37,7 @@ button.danger { background: #fff; color: var(--bad); border-color: var(--bad); }
 .notice { border-radius: .4rem; padding: .75rem 1rem; margin: 0 0 1rem; }
 .notice.ok { background: var(--ok-bg); color: var(--ok); }
 .notice.bad { background: var(--bad-bg); color: var(--bad); }
+.match { font-size: 3rem; font-weight: 700; letter-spacing: .2rem; margin: .5rem 0 1rem; font-variant-numeric: tabular-nums; }
 .qr { display: block; width: 13rem; height: 13rem; margin: .5rem 0; background: #fff; border: 1px solid var(--line); }
 code.secret { display: inline-block; font-size: 1.05rem; letter-spacing: .08rem; background: var(--bg); padding: .3rem .5rem; border-radius: .25rem; word-break: break-all; }
 ol.steps { padding-left: 1.25rem; }

@@ -226,8 +226,9 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
     }
 
     // 3. Second factor: a challenge, unless a trusted network (where allowed) or a bypass applies.
+    // The user's default method: a code, or an approval in the app or by phone that the page waits for.
     const outcome = await core.authentications.create(
-      { codeOnly: true, username: user.username, application: 'portal', clientIp: request.ip, exemptions: { trustedIp: settings.portal.trustedIpsSkipSecondFactor, cache: false, bypass: true } },
+      { username: user.username, application: 'portal', clientIp: request.ip, exemptions: { trustedIp: settings.portal.trustedIpsSkipSecondFactor, cache: false, bypass: true } },
       { kind: 'user', name: user.username, role: 'self' },
     );
     if (outcome.view.state === 'approved') {
@@ -235,8 +236,9 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
       setSession(reply, session);
       return go(reply, '/portal/account');
     }
-    if (outcome.view.state !== 'challenge') return again('signIn.failed', 401);
-    const session = await core.sessions.start({ kind: 'portal', userId: user.id, stage: 'second_factor', clientIp: request.ip, data: { authenticationId: outcome.view.id, attempts: 0 } });
+    if (outcome.view.state !== 'challenge' && outcome.view.state !== 'pending') return again('signIn.failed', 401);
+    const waiting = outcome.view.state === 'pending' ? { waiting: { ...(outcome.match !== undefined ? { match: outcome.match } : {}), sentTo: outcome.sentTo ?? '' } } : {};
+    const session = await core.sessions.start({ kind: 'portal', userId: user.id, stage: 'second_factor', clientIp: request.ip, data: { authenticationId: outcome.view.id, attempts: 0, ...waiting } });
     setSession(reply, session);
     return go(reply, '/portal/verify');
   });
@@ -246,7 +248,35 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
   app.get('/verify', async (request, reply) => {
     const p = await page(request, reply);
     if (p.session?.stage !== 'second_factor') return go(reply, '/portal');
+    const waiting = p.session.data['waiting'] as { match?: number; sentTo: string } | undefined;
+    if (waiting) {
+      // Waiting for the app or the call: the page reloads itself until the answer comes.
+      const id = String(p.session.data['authenticationId'] ?? '');
+      const state = await settle(p.session, async () => ({ view: await core.authentications.get(id), reason: 'challenge_issued' }), true);
+      if (state === 'pending') return render(reply, p, 'waiting', 'waiting.title', { ...waiting, refreshSeconds: 3, csrf: p.session.csrf, signedIn: false });
+      const { waiting: _, ...rest } = p.session.data;
+      const next = await afterSecondFactor(reply, await core.sessions.update(p.session, { data: rest }), state);
+      if (next === SENT) return reply;
+      return renderVerify(reply, p, next, { kind: 'bad', text: p.t('verify.failed') }, 401);
+    }
     return renderVerify(reply, p, p.session, noticeFrom(p));
+  });
+
+  /** From the waiting page: a code instead of the app or the call. */
+  app.post('/verify/code', async (request, reply) => {
+    const p = await page(request, reply);
+    const session = p.session;
+    if (session?.stage !== 'second_factor') return go(reply, '/portal');
+    if (!csrfOk(request, session)) return go(reply, withNotice('/portal/verify', 'error.csrf'));
+    const { waiting: _, ...rest } = session.data;
+    const id = await challenge(session, 'portal', true);
+    if (!id) {
+      await core.sessions.end(session.token);
+      endSession(reply);
+      return go(reply, withNotice('/portal/sign-in', 'signIn.failed'));
+    }
+    await core.sessions.update(session, { data: { ...rest, authenticationId: id } });
+    return go(reply, '/portal/verify');
   });
 
   async function renderVerify(reply: FastifyReply, p: Page, session: SessionView, notice: Notice | null, status = 200): Promise<FastifyReply> {
@@ -347,10 +377,14 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
   }
 
   /** The result of answering a challenge for the session's user; closed, unknown or malformed answers are denied. */
-  async function settle(session: SessionView, run: () => Promise<AuthenticationOutcome>): Promise<'approved' | 'denied'> {
+  async function settle(session: SessionView, run: () => Promise<AuthenticationOutcome>): Promise<'approved' | 'denied'>;
+  async function settle(session: SessionView, run: () => Promise<AuthenticationOutcome>, open: true): Promise<'approved' | 'denied' | 'pending'>;
+  async function settle(session: SessionView, run: () => Promise<AuthenticationOutcome>, open = false): Promise<'approved' | 'denied' | 'pending'> {
     try {
       const outcome = await run();
-      return outcome.view.state === 'approved' && outcome.view.username.toLowerCase() === session.user.username.toLowerCase() ? 'approved' : 'denied';
+      const mine = outcome.view.username.toLowerCase() === session.user.username.toLowerCase();
+      if (open && mine && outcome.view.state === 'pending') return 'pending';
+      return outcome.view.state === 'approved' && mine ? 'approved' : 'denied';
     } catch (e) {
       if (isCoreError(e, 'authentication_closed') || isCoreError(e, 'authentication_not_found') || isCoreError(e, 'validation_failed')) return 'denied';
       throw e;

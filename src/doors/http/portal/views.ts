@@ -12,6 +12,7 @@ export const pageHead = (stylesheet: string): string => `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
+<% if (it.refreshSeconds) { %><meta http-equiv="refresh" content="<%= it.refreshSeconds %>"><% } %>
 <title><%= it.title %> · <%= it.t('app.title') %></title>
 <link rel="stylesheet" href="${stylesheet}?v=<%= it.cssVersion %>">
 </head>`;
@@ -123,6 +124,16 @@ ${notices}
 <button class="primary" type="submit"><%= it.t('enroll.submit') %></button>
 </form></li>
 </ol>
+</section>`;
+
+const waiting = `<% layout('@layout', it) %>
+<section class="card">
+<h1><%= it.t('waiting.title') %></h1>
+<% if (it.match !== undefined) { %><p class="lead"><%= it.t('waiting.push') %></p>
+<p class="match" id="match" aria-label="<%= it.t('waiting.number') %>"><%= it.match %></p>
+<% } else { %><p class="lead"><%= it.t('waiting.call', { to: it.sentTo }) %></p><% } %>
+<p class="help"><%= it.t('waiting.refresh') %></p>
+<form method="post" action="/portal/verify/code"><input type="hidden" name="_csrf" value="<%= it.csrf %>"><button class="secondary" type="submit"><%= it.t('waiting.useCode') %></button></form>
 </section>`;
 
 const mobileApp = `<% layout('@layout', it) %>
@@ -295,9 +306,10 @@ export function createViews(): Eta {
   eta.loadTemplate('@fraud', fraud);
   eta.loadTemplate('@backup', backup);
   eta.loadTemplate('@mobileApp', mobileApp);
+  eta.loadTemplate('@waiting', waiting);
   eta.loadTemplate('@questions', questions);
   eta.loadTemplate('@answerQuestions', answerQuestions);
   return eta;
 }
 
-export type PageName = 'signIn' | 'verify' | 'enroll' | 'message' | 'account' | 'fraud' | 'backup' | 'questions' | 'answerQuestions' | 'mobileApp';
+export type PageName = 'signIn' | 'verify' | 'enroll' | 'message' | 'account' | 'fraud' | 'backup' | 'questions' | 'answerQuestions' | 'mobileApp' | 'waiting';
