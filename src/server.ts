@@ -20,14 +20,14 @@ import { isCoreError } from './core/errors.ts';
 import { compileSites } from './doors/http/gateway/sites.ts';
 import { checkUserReplyAttribute } from './doors/radius/reply-attributes.ts';
 import type { FirstFactorRegistry } from './core/first-factor/by-source.ts';
-import type { FirstFactorProvider, PasswordHasher, SmsSender, Store, VoiceCaller } from './core/ports.ts';
+import type { FirstFactorProvider, PasswordHasher, PushSender, SmsSender, Store, VoiceCaller } from './core/ports.ts';
 import { createTwilioSender } from './delivery/twilio.ts';
 import { createTwilioCaller } from './delivery/twilio-voice.ts';
 import { systemClock } from './platform/clock.ts';
 import { argon2Hasher, hmacHasher } from './platform/hashing.ts';
 import { systemRandom } from './platform/random.ts';
 import { openStore } from './store/index.ts';
-import { loadKeyring, type Keyring } from './store/keyring.ts';
+import { loadKeyring, readVapidKeys, type Keyring } from './store/keyring.ts';
 
 export interface Context {
   readonly core: Core;
@@ -67,6 +67,25 @@ export function voiceCaller(config: Config): VoiceCaller | undefined {
     callbackUrl: config.voice.callbackUrl,
     ringSeconds: config.voice.ringSeconds,
   });
+}
+
+/**
+ * The configured sender of push notifications, or undefined for `push.provider: none`. Reads the
+ * VAPID key pair from the key file; throws when it has none (`countersign keys vapid` adds it).
+ */
+export async function pushSender(config: Config): Promise<PushSender | undefined> {
+  if (config.push.provider !== 'webpush') return undefined;
+  const [vapid, { createWebPushSender }] = await Promise.all([readVapidKeys(config.keys.file), import('./delivery/web-push.ts')]);
+  return createWebPushSender({ vapid, subject: config.push.subject, services: config.push.services });
+}
+
+/**
+ * The server's VAPID public key (base64url), the `applicationServerKey` a device subscribes with;
+ * undefined for `push.provider: none`.
+ */
+export async function pushApplicationServerKey(config: Config): Promise<string | undefined> {
+  if (config.push.provider !== 'webpush') return undefined;
+  return (await readVapidKeys(config.keys.file)).publicKey;
 }
 
 export async function openContext(config: Config, opts: OpenContextOptions = {}): Promise<Context> {

@@ -64,7 +64,8 @@ export function registerInit(program: CommandUnknownOpts): void {
       `
 Writes, in the folder:
   countersign.yaml         every option with its default, commented
-  countersign.key          the key that seals secrets at rest (mode 0600; back it up separately)
+  countersign.key          the key that seals secrets at rest, and the Web Push key pair (mode 0600;
+                           back it up separately)
   tls/cert.pem, key.pem    a self-signed certificate for localhost, valid ${CERT_DAYS} days (key mode 0600)
   countersign.db           the SQLite database (unless COUNTERSIGN_DATABASE_URL points elsewhere)
 then creates the "default" application, an administrator API key and a console administrator (a

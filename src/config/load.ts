@@ -469,10 +469,37 @@ function checkVoice(config: Config): void {
   if (!ok) throw new ConfigError(`voice.callbackUrl: ${show(voice.callbackUrl)} is not allowed: the public https:// base URL of this server that Twilio reaches, such as https://mfa.example.com`, 'voice.callbackUrl');
 }
 
+const PUSH_SERVICE_HOST = /^(\*\.)?(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/i;
+
+function checkPush(config: Config): void {
+  const { push } = config;
+  push.services.forEach((host, i) => {
+    if (!PUSH_SERVICE_HOST.test(host)) {
+      throw new ConfigError(`push.services[${i}]: ${show(host)} is not allowed: a host name such as fcm.googleapis.com, or *.notify.windows.com for every host below it`, 'push.services');
+    }
+  });
+  if (push.provider !== 'webpush') return;
+  let ok = false;
+  try {
+    const url = new URL(push.subject);
+    ok = (url.protocol === 'mailto:' && /^[^@\s]+@[^@\s]+$/.test(decodeURIComponent(url.pathname))) || (url.protocol === 'https:' && url.hostname !== '');
+  } catch {
+    ok = false;
+  }
+  if (!ok) {
+    throw new ConfigError(
+      `push.subject: ${show(push.subject)} is not allowed: a contact for the push services, mailto:someone@example.com or an https:// URL (required with push.provider webpush)`,
+      'push.subject',
+    );
+  }
+  if (push.services.length === 0) throw new ConfigError('push.services: [] is not allowed: at least one push service host with push.provider webpush', 'push.services');
+}
+
 function checkCrossField(config: Config): void {
   checkDirectories(config);
   checkSms(config);
   checkVoice(config);
+  checkPush(config);
   if (config.server.plainHttp && !config.server.allowInsecurePublicHttp && !isLoopbackHost(config.server.host)) {
     throw new ConfigError(
       `server.plainHttp: true is not allowed with server.host ${JSON.stringify(config.server.host)}: plain HTTP is allowed on a loopback host (127.0.0.1, ::1, localhost) only, unless server.allowInsecurePublicHttp is true`,

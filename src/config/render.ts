@@ -25,7 +25,8 @@ function wrap(text: string, width: number): string[] {
 /** A value on the same line as its key: lists and mappings in flow style (`[0.0.0.0, "::"]`). */
 function scalar(value: unknown): string {
   const flow = typeof value === 'object' && value !== null;
-  return stringify(value, { flowCollectionPadding: false, ...(flow ? { collectionStyle: 'flow' as const } : {}) }).trimEnd();
+  // On one line however long: a folded flow list would not be indented under its key.
+  return stringify(value, { flowCollectionPadding: false, ...(flow ? { collectionStyle: 'flow' as const, lineWidth: 0 } : {}) }).trimEnd();
 }
 
 /** The commented configuration file written by `countersign init`: every option with its default. */

@@ -544,6 +544,28 @@ const VoiceSchema = Type.Object(
   { additionalProperties: false, default: {}, description: 'Phone calls (the voice method): the user presses # to approve or 0 to report fraud. A call that cannot be placed denies the sign-in.' },
 );
 
+/** The push services of the browsers the authenticator app runs in (Chrome, Edge, Firefox, Safari). */
+export const DEFAULT_PUSH_SERVICES = ['fcm.googleapis.com', 'updates.push.services.mozilla.com', 'web.push.apple.com', '*.notify.windows.com'];
+
+const PushSchema = Type.Object(
+  {
+    provider: Type.Union([Type.Literal('none'), Type.Literal('webpush')], {
+      default: 'none',
+      description:
+        'Who wakes the authenticator app for a push sign-in: `none` (no notifications) or `webpush`, through the push service of the browser the app was installed from (Google, Mozilla, Apple, Microsoft; outbound HTTPS). The key pair (VAPID) is in the key file.',
+    }),
+    subject: Type.String({
+      default: '',
+      description: 'Contact of this server\'s administrator, given to the push services with every message (`mailto:mfa-admin@example.com` or an `https://` URL). Required with provider `webpush`.',
+    }),
+    services: Type.Array(Type.String({ minLength: 1 }), {
+      default: DEFAULT_PUSH_SERVICES,
+      description: 'Host names of the push services a device may subscribe with (`*.example.com` matches below it). Notifications go to these hosts only, over HTTPS.',
+    }),
+  },
+  { additionalProperties: false, default: {}, description: 'Push notifications (Web Push) to the authenticator app. They say only that a sign-in waits; the app fetches the request from this server.' },
+);
+
 export const ConfigSchema = Type.Object(
   {
     server: ServerSchema,
@@ -558,6 +580,7 @@ export const ConfigSchema = Type.Object(
     console: ConsoleSchema,
     sms: SmsSchema,
     voice: VoiceSchema,
+    push: PushSchema,
     gateway: GatewaySchema,
   },
   { additionalProperties: false },
@@ -569,6 +592,7 @@ export type SyncConfig = Static<typeof SyncSchema>;
 export type RadiusConfig = Static<typeof RadiusSchema>;
 export type RadiusClientConfig = Static<typeof RadiusClientSchema>;
 export type SmsConfig = Static<typeof SmsSchema>;
+export type PushConfig = Static<typeof PushSchema>;
 
 /** One leaf option of the schema, flattened (for the loader, env overrides, docs and init). */
 export interface ConfigOption {

@@ -9,8 +9,13 @@
  * `v1.<kid>.<iv b64url>.<ciphertext+tag b64url>`: AES-256-GCM with a random 96-bit IV per seal and
  * associated data that binds the value to its row, so a sealed secret copied into another row
  * does not open. Rotation adds a key and makes it active; old keys stay to open older values.
+ *
+ * The same file holds the server's Web Push (VAPID, RFC 8292) key pair, `"vapid":{"publicKey":
+ * "<base64url 65 octets>","privateKey":"<base64url 32 octets>"}`: every node signs its push
+ * messages with it, and devices subscribe to it, so it lives where the other keys shared by the
+ * nodes do. It is never rotated (devices would have to subscribe again).
  */
-import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createECDH, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { CoreError } from '../core/errors.ts';
@@ -122,6 +127,23 @@ interface KeyFile {
   active: string;
   keys: Record<string, string>;
   pepper: string;
+  vapid?: VapidKeys;
+}
+
+/** The server's Web Push key pair (P-256), base64url: the public key uncompressed (65 octets), the private scalar (32). */
+export interface VapidKeys {
+  readonly publicKey: string;
+  readonly privateKey: string;
+}
+
+/** A new P-256 key pair for Web Push (VAPID). */
+export function generateVapidKeys(): VapidKeys {
+  const ecdh = createECDH('prime256v1');
+  ecdh.generateKeys();
+  // The private scalar comes without its leading zero octets; keep it 32 octets.
+  const scalar = ecdh.getPrivateKey();
+  const privateKey = Buffer.concat([Buffer.alloc(32 - scalar.length), scalar]);
+  return { publicKey: ecdh.getPublicKey().toString('base64url'), privateKey: privateKey.toString('base64url') };
 }
 
 /** Writes a new key file with one key and a pepper. Refuses to overwrite an existing file. */
@@ -131,6 +153,7 @@ export async function createKeyFile(path: string): Promise<void> {
     active: 'k1',
     keys: { k1: randomBytes(KEY_BYTES).toString('base64') },
     pepper: randomBytes(KEY_BYTES).toString('base64'),
+    vapid: generateVapidKeys(),
   };
   let handle;
   try {
@@ -170,7 +193,31 @@ export async function rotateKeyFile(path: string): Promise<{ kid: string }> {
   let n = Object.keys(file.keys).length + 1;
   while (`k${n}` in file.keys) n++;
   const kid = `k${n}`;
-  const next: KeyFile = { ...file, active: kid, keys: { ...file.keys, [kid]: randomBytes(KEY_BYTES).toString('base64') } };
+  await replaceKeyFile(path, { ...file, active: kid, keys: { ...file.keys, [kid]: randomBytes(KEY_BYTES).toString('base64') } });
+  return { kid };
+}
+
+/**
+ * The Web Push key pair of the key file. Throws naming `countersign keys vapid` when the file has
+ * none (a key file made before push existed).
+ */
+export async function readVapidKeys(path: string): Promise<VapidKeys> {
+  const { vapid } = await readKeyFile(path);
+  if (vapid === undefined) throw new CoreError('config_invalid', `key file ${path} has no Web Push (VAPID) key pair; add one with: countersign keys vapid`);
+  return vapid;
+}
+
+/** Adds a Web Push key pair to a key file that has none; an existing pair is kept (devices are subscribed to it). */
+export async function addVapidKeys(path: string): Promise<{ publicKey: string; created: boolean }> {
+  const file = await readKeyFile(path);
+  if (file.vapid !== undefined) return { publicKey: file.vapid.publicKey, created: false };
+  const vapid = generateVapidKeys();
+  await replaceKeyFile(path, { ...file, vapid });
+  return { publicKey: vapid.publicKey, created: true };
+}
+
+/** Writes `next` to a new file (mode 0600) and renames it over `path`. */
+async function replaceKeyFile(path: string, next: KeyFile): Promise<void> {
   const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   const handle = await open(temp, 'wx', 0o600);
   try {
@@ -185,7 +232,6 @@ export async function rotateKeyFile(path: string): Promise<{ kid: string }> {
     await unlink(temp).catch(() => undefined);
     throw e;
   }
-  return { kid };
 }
 
 function serialize(file: KeyFile): string {
@@ -232,7 +278,31 @@ function checkKeyFile(data: unknown, path: string): KeyFile {
   }
   if (typeof record.active !== 'string' || !Object.hasOwn(keys, record.active)) bad('"active" must name one of "keys"');
   if (!isBase64Bytes(record.pepper, KEY_BYTES)) bad(`"pepper" must be ${KEY_BYTES} bytes in base64`);
+  if (record.vapid !== undefined) checkVapid(record.vapid, bad);
   return record as unknown as KeyFile;
+}
+
+function checkVapid(value: unknown, bad: (what: string) => never): void {
+  if (typeof value !== 'object' || value === null) bad('"vapid" must be an object with "publicKey" and "privateKey"');
+  const { publicKey, privateKey } = value as Record<string, unknown>;
+  const bytes = (v: unknown, length: number): Buffer | undefined => {
+    if (typeof v !== 'string' || !/^[A-Za-z0-9_-]+$/.test(v)) return undefined;
+    const b = Buffer.from(v, 'base64url');
+    return b.length === length ? b : undefined;
+  };
+  const pub = bytes(publicKey, 65);
+  const priv = bytes(privateKey, 32);
+  if (pub === undefined || pub[0] !== 4) bad('"vapid.publicKey" must be an uncompressed P-256 point (65 octets) in base64url');
+  if (priv === undefined) bad('"vapid.privateKey" must be 32 octets in base64url');
+  let derived: Buffer | undefined;
+  try {
+    const ecdh = createECDH('prime256v1');
+    ecdh.setPrivateKey(priv);
+    derived = ecdh.getPublicKey();
+  } catch {
+    derived = undefined;
+  }
+  if (derived === undefined || !derived.equals(pub)) bad('"vapid.publicKey" does not belong to "vapid.privateKey"');
 }
 
 function isBase64Bytes(value: unknown, length: number): boolean {

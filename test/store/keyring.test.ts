@@ -97,10 +97,18 @@ describe('key files', () => {
     const file = path('keys');
     await createKeyFile(file);
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    const json = JSON.parse(readFileSync(file, 'utf8')) as { keys: { k1: string }; pepper: string };
-    expect(json).toEqual({ version: 1, active: 'k1', keys: { k1: expect.any(String) }, pepper: expect.any(String) });
+    const json = JSON.parse(readFileSync(file, 'utf8')) as { keys: { k1: string }; pepper: string; vapid: { publicKey: string; privateKey: string } };
+    expect(json).toEqual({
+      version: 1,
+      active: 'k1',
+      keys: { k1: expect.any(String) },
+      pepper: expect.any(String),
+      vapid: { publicKey: expect.any(String), privateKey: expect.any(String) },
+    });
     expect(Buffer.from(json.keys.k1, 'base64')).toHaveLength(32);
     expect(Buffer.from(json.pepper, 'base64')).toHaveLength(32);
+    expect(Buffer.from(json.vapid.publicKey, 'base64url')).toHaveLength(65);
+    expect(Buffer.from(json.vapid.privateKey, 'base64url')).toHaveLength(32);
 
     const keyring = await loadKeyring(file);
     expect(keyring.activeKid).toBe('k1');
