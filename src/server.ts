@@ -106,6 +106,7 @@ export async function openContext(config: Config, opts: OpenContextOptions = {})
       serverName: config.server.serverName,
       sms: smsSender(config.sms),
       voice: voiceCaller(config),
+      push: await pushSender(config),
       replyAttributeCheck: checkUserReplyAttribute,
       ...(opts.onAuthentication ? { onAuthentication: opts.onAuthentication } : {}),
     });
@@ -451,6 +452,7 @@ export async function startServer(config: Config, opts: StartServerOptions = {})
       ...(await pageFirstFactors(config, ctx)),
       ...(gateway ? { gateway } : {}),
       ...(config.voice.provider === 'twilio' ? { voice: { authToken: config.sms.twilio.authToken, callbackUrl: config.voice.callbackUrl } } : {}),
+      mobile: { vapidPublicKey: (await pushApplicationServerKey(config)) ?? null },
     });
     await app.listen({ host: config.server.host, port: config.server.port });
     if (gateway) gatewayProxies = await startGatewayProxies(config, gateway, ctx, logger, https);
