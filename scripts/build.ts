@@ -3,10 +3,11 @@
  * makes the server ready in a fraction of the time. bin/countersign runs the bundle while it is
  * newer than every source file, and the sources otherwise.
  *
- * Then builds the admin console (web/) into dist/console/ with Vite; the server serves it at /admin/.
- * The console is rebuilt only when something under web/ (or the lock file) is newer than its
- * index.html, and the new build replaces the old folder in one rename, so a server (or a test)
- * serving the console while another process runs this script never sees a half-written folder.
+ * Then builds, with Vite, the admin console (web/) into dist/console/, served at /admin/, and
+ * Countersign Authenticator (web/mobile/) into dist/mobile-app/, served at /mobile/app/. Each is
+ * rebuilt only when one of its sources (or the lock file) is newer than its index.html, and the new
+ * build replaces the old folder in one rename, so a server (or a test) serving it while another
+ * process runs this script never sees a half-written folder.
  */
 import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -46,43 +47,43 @@ await build({
 process.stderr.write(`built dist/countersign.mjs in ${Math.round(performance.now() - started)} ms\n`);
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const consoleDir = join(root, 'dist/console');
+const mobileSources = join(root, 'web/mobile');
 
-/** The newest modification time of a file or folder under `path` (folders count: a removed file changes its folder). */
-function newest(path: string): number {
+/** The newest modification time of a file or folder under `path` (folders count: a removed file changes its folder), `skip` left out. */
+function newest(path: string, skip?: string): number {
   const stat = statSync(path);
   if (!stat.isDirectory()) return stat.mtimeMs;
-  return readdirSync(path).reduce((max, name) => Math.max(max, newest(join(path, name))), stat.mtimeMs);
+  return readdirSync(path).reduce((max, name) => (join(path, name) === skip ? max : Math.max(max, newest(join(path, name), skip))), stat.mtimeMs);
 }
 
-function consoleUpToDate(): boolean {
-  const index = join(consoleDir, 'index.html');
-  if (!existsSync(index)) return false;
-  const built = statSync(index).mtimeMs;
-  return [join(root, 'web'), join(root, 'package-lock.json'), fileURLToPath(import.meta.url)].every((p) => !existsSync(p) || newest(p) <= built);
-}
-
-if (process.argv.includes('--force') || !consoleUpToDate()) {
-  const consoleStarted = performance.now();
-  // The console always ships React's production build, whatever NODE_ENV the caller runs with (a test runner sets "test").
+/**
+ * Builds one Vite app into `outDir` unless its index.html is newer than every source (and the lock
+ * file and this script), replacing the old folder in one rename.
+ */
+async function buildWebApp(name: string, configFile: string, outDir: string, sources: string, skip?: string): Promise<void> {
+  const index = join(outDir, 'index.html');
+  const built = existsSync(index) ? statSync(index).mtimeMs : -1;
+  const upToDate = built >= 0 && [sources, join(root, 'package-lock.json'), fileURLToPath(import.meta.url)].every((p) => !existsSync(p) || newest(p, skip) <= built);
+  if (upToDate && !process.argv.includes('--force')) {
+    process.stderr.write(`${name} is up to date\n`);
+    return;
+  }
+  const appStarted = performance.now();
+  // The apps always ship production builds, whatever NODE_ENV the caller runs with (a test runner sets "test").
   process.env['NODE_ENV'] = 'production';
-  const { build: buildConsole } = await import('vite');
-  const fresh = `${consoleDir}.new-${process.pid}`;
-  const stale = `${consoleDir}.old-${process.pid}`;
+  const { build: buildVite } = await import('vite');
+  const fresh = `${outDir}.new-${process.pid}`;
+  const stale = `${outDir}.old-${process.pid}`;
   try {
-    await buildConsole({
-      configFile: join(root, 'web/vite.config.ts'),
-      mode: 'production',
-      logLevel: 'warn',
-      build: { outDir: fresh, emptyOutDir: true },
-    });
-    if (existsSync(consoleDir)) renameSync(consoleDir, stale);
-    renameSync(fresh, consoleDir);
+    await buildVite({ configFile, mode: 'production', logLevel: 'warn', build: { outDir: fresh, emptyOutDir: true } });
+    if (existsSync(outDir)) renameSync(outDir, stale);
+    renameSync(fresh, outDir);
   } finally {
     rmSync(fresh, { recursive: true, force: true });
     rmSync(stale, { recursive: true, force: true });
   }
-  process.stderr.write(`built dist/console in ${Math.round(performance.now() - consoleStarted)} ms\n`);
-} else {
-  process.stderr.write('dist/console is up to date\n');
+  process.stderr.write(`built ${name} in ${Math.round(performance.now() - appStarted)} ms\n`);
 }
+
+await buildWebApp('dist/console', join(root, 'web/vite.config.ts'), join(root, 'dist/console'), join(root, 'web'), mobileSources);
+await buildWebApp('dist/mobile-app', join(mobileSources, 'vite.config.ts'), join(root, 'dist/mobile-app'), mobileSources);

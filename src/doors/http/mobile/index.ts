@@ -7,6 +7,7 @@
  *   GET  /mobile/v1/requests            signed: the device's pending sign-in requests, three numbers each
  *   POST /mobile/v1/requests/{id}       signed: { decision: approve | deny | fraud, number? }
  *   PUT  /mobile/v1/subscription        signed: { subscription } (a new or withdrawn Web Push subscription)
+ *   GET  /mobile/app/...                the app itself, an installable web app (app.ts, built from web/mobile)
  *
  * Signed requests carry `Authorization: CS-Device <device id>.<time ms>.<signature>`; the core
  * checks it (services/devices.ts) over the method, the path as requested and the body's SHA-256,
@@ -15,6 +16,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Actor, Core, DeviceView } from '../../../core/api.ts';
 import { CoreError } from '../../../core/errors.ts';
+import { builtAppDir, mobileAppRoutes } from './app.ts';
 
 export interface MobileDoorOptions {
   readonly core: Core;
@@ -22,6 +24,8 @@ export interface MobileDoorOptions {
   readonly vapidPublicKey: string | null;
   /** Activation attempts per minute per client address. Default 20. */
   readonly activationsPerMinute?: number;
+  /** The built app (index.html, sw.js, assets/); default dist/mobile-app under the repository root. */
+  readonly appDir?: string;
 }
 
 const BODY_LIMIT = 8 * 1024;
@@ -66,6 +70,8 @@ export async function mobileDoor(app: FastifyInstance, opts: MobileDoorOptions):
     if (typeof header !== 'string' || !header.startsWith(SCHEME)) throw new CoreError('unauthenticated', 'This request must be signed by a device (Authorization: CS-Device ...).');
     return core.devices.authenticate({ credentials: header.slice(SCHEME.length), method: request.method, path: request.url, body: request.mobileRawBody ?? '' });
   }
+
+  await app.register(mobileAppRoutes, { prefix: '/app', staticDir: opts.appDir ?? builtAppDir(import.meta.url) });
 
   app.get('/v1/config', { schema: { hide: true } }, async () => ({ vapidPublicKey: opts.vapidPublicKey }));
 
