@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Actor, AuthenticationListener, Core } from '../../src/core/api.ts';
 import { createCore } from '../../src/core/index.ts';
 import { checkUserReplyAttribute } from '../../src/doors/radius/reply-attributes.ts';
-import type { SmsSender, Store, VoiceCaller } from '../../src/core/ports.ts';
+import type { PushSender, SmsSender, Store, VoiceCaller } from '../../src/core/ports.ts';
 import { FakeClock } from '../../src/platform/clock.ts';
 import { argon2Hasher, hmacHasher } from '../../src/platform/hashing.ts';
 import { systemRandom } from '../../src/platform/random.ts';
@@ -23,7 +23,7 @@ export interface TestCore {
   close(): Promise<void>;
 }
 
-export async function createTestCore(opts: { url?: string; clock?: FakeClock; onAuthentication?: AuthenticationListener; sms?: SmsSender; voice?: VoiceCaller } = {}): Promise<TestCore> {
+export async function createTestCore(opts: { url?: string; clock?: FakeClock; onAuthentication?: AuthenticationListener; sms?: SmsSender; voice?: VoiceCaller; push?: PushSender } = {}): Promise<TestCore> {
   const dir = opts.url ? null : mkdtempSync(join(tmpdir(), 'countersign-test-'));
   const url = opts.url ?? `sqlite:${join(dir as string, 'test.db')}`;
   const keyring = keyringFromKeys({ k1: new Uint8Array(32).fill(7) }, 'k1', new Uint8Array(32).fill(9));
@@ -42,6 +42,7 @@ export async function createTestCore(opts: { url?: string; clock?: FakeClock; on
     ...(opts.onAuthentication ? { onAuthentication: opts.onAuthentication } : {}),
     ...(opts.sms ? { sms: opts.sms } : {}),
     ...(opts.voice ? { voice: opts.voice } : {}),
+    ...(opts.push ? { push: opts.push } : {}),
   });
   return {
     core,
