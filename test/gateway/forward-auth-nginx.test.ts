@@ -51,6 +51,45 @@ describe.skipIf(!nginxAvailable())('gateway forward-auth behind nginx auth_reque
 
   forwardAuthCases(() => stack);
 
+  it('signs in with the mobile app: the waiting page shows the number and follows the approval back to the site', async () => {
+    await tc.core.users.create({ username: 'pete', email: 'pete@example.com' }, cliActor);
+    await tc.core.users.setPassword('pete', PASSWORD, cliActor);
+    const { activationCode } = await tc.core.devices.startActivation('pete', cliActor);
+    const { webcrypto } = await import('node:crypto');
+    const keys = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
+    const publicKey = Buffer.from(await webcrypto.subtle.exportKey('spki', keys.publicKey)).toString('base64url');
+    const device = await tc.core.devices.activate({ activationCode, publicKey, name: 'Phone' }, cliActor);
+
+    const c = new Client();
+    const first = await c.get('/admin');
+    const form = await c.get(String(first.headers.location).slice(origin.length));
+    const waiting = await c.post('/gateway/sign-in', { _csrf: hidden(form.body, '_csrf'), rd: hidden(form.body, 'rd'), username: 'pete', password: PASSWORD });
+    expect(waiting.status).toBe(200);
+    expect(waiting.body).toContain('<meta http-equiv="refresh" content="3;url=/gateway/verify">');
+    const shown = Number(/id="match"[^>]*>(\d+)</.exec(waiting.body)?.[1]);
+    // Not yet answered: the same page.
+    expect((await c.get('/gateway/verify')).body).toContain(`>${shown}<`);
+    expect((await c.get('/admin')).status).toBe(302);
+    const [request] = await tc.core.devices.requests(device.id);
+    expect(await tc.core.devices.answer(device.id, request?.id as string, { decision: 'approve', number: shown }, cliActor)).toEqual({ state: 'approved' });
+    const back = await c.get('/gateway/verify');
+    expect(back.status).toBe(303);
+    expect(back.headers.location).toBe(`${origin}/admin`);
+    const res = await c.get('/admin');
+    expect(res.status).toBe(200);
+    expect((JSON.parse(res.body) as { headers: Record<string, string> }).headers['remote-user']).toBe('pete');
+
+    // Denied in the app: the sign-in ends.
+    const other = new Client();
+    const start = await other.get(String((await other.get('/admin')).headers.location).slice(origin.length));
+    const page = await other.post('/gateway/sign-in', { _csrf: hidden(start.body, '_csrf'), rd: hidden(start.body, 'rd'), username: 'pete', password: PASSWORD });
+    expect(page.body).toContain('id="match"');
+    const [second] = await tc.core.devices.requests(device.id);
+    expect(await tc.core.devices.answer(device.id, second?.id as string, { decision: 'deny' }, cliActor)).toEqual({ state: 'denied' });
+    expect((await other.get('/gateway/verify')).status).toBe(401);
+    expect((await other.get('/admin')).status).toBe(302);
+  });
+
   it('lets public paths through without a session or identity', async () => {
     expect((await new Client().get('/public/logo.png')).status).toBe(200);
     expect((await new Client().get('/health')).status).toBe(200);

@@ -252,7 +252,7 @@ describe('portal pages', () => {
     expect((await signIn(b, 'alice')).headers.location).toBe('/portal/verify');
     const waiting = await b.get('/portal/verify');
     expect(waiting.statusCode).toBe(200);
-    expect(waiting.body).toContain('<meta http-equiv="refresh" content="3">');
+    expect(waiting.body).toContain('<meta http-equiv="refresh" content="3;url=/portal/verify">');
     const shown = Number(/id="match"[^>]*>(\d+)</.exec(waiting.body)?.[1]);
     const [request] = await w.core.devices.requests(device.id);
     expect(request?.numbers).toContain(shown);

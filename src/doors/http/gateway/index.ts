@@ -21,7 +21,7 @@
 import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
-import type { Actor, AuthenticationOutcome, Core, SessionView } from '../../../core/api.ts';
+import type { Actor, AuthenticationOutcome, AuthenticationView, Core, SessionView } from '../../../core/api.ts';
 import { NetworkList } from '../../../core/auth/networks.ts';
 import { isCoreError } from '../../../core/errors.ts';
 import type { Clock, FirstFactorProvider } from '../../../core/ports.ts';
@@ -184,14 +184,21 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
    * goes on. Challenge: the verify page.
    */
   async function secondFactor(request: FastifyRequest, reply: FastifyReply, session: SessionView, dest: { url: string; site: Site }): Promise<FastifyReply> {
+    // The user's default method: a code, or an approval in the app or by phone that the page waits for.
     const outcome = await core.authentications.create(
-      { codeOnly: true, username: session.user.username, application: dest.site.application, clientIp: clientIp(request), exemptions: { trustedIp: true, cache: false, bypass: true } },
+      { username: session.user.username, application: dest.site.application, clientIp: clientIp(request), exemptions: { trustedIp: true, cache: false, bypass: true } },
       actorOf(session),
     );
     if (outcome.view.state === 'approved') return approve(reply, session, dest);
-    if (outcome.view.state !== 'challenge') return denied(request, reply, session, dest);
-    const pending = await core.sessions.update(session, { data: { ...session.data, pending: { authenticationId: outcome.view.id, site: dest.site.name, rd: dest.url, attempts: 0 } } });
-    return verifyForm(request, reply, pending, dest.site, null);
+    if (outcome.view.state !== 'challenge' && outcome.view.state !== 'pending') return denied(request, reply, session, dest);
+    const waiting = outcome.view.state === 'pending' ? { waiting: { ...(outcome.match !== undefined ? { match: outcome.match } : {}), sentTo: outcome.sentTo ?? '' } } : {};
+    const pending = await core.sessions.update(session, { data: { ...session.data, pending: { authenticationId: outcome.view.id, site: dest.site.name, rd: dest.url, attempts: 0, ...waiting } } });
+    return waiting.waiting ? waitingPage(request, reply, pending, waiting.waiting) : verifyForm(request, reply, pending, dest.site, null);
+  }
+
+  function waitingPage(request: FastifyRequest, reply: FastifyReply, session: SessionView, waiting: { match?: number; sentTo: string }): FastifyReply {
+    const { t: tr } = t(request);
+    return render(request, reply, 'waiting', tr('waiting.title'), { ...waiting, refresh: { seconds: 3, url: '/gateway/verify' }, codeAction: '/gateway/verify/code', csrf: session.csrf });
   }
 
   /** The site's groups the user belongs to; a group whose directory cannot be asked is left out (and logged). */
@@ -277,19 +284,47 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
   });
 
   /** The open second factor of the request's session, with its site and destination. */
-  async function pendingOf(request: FastifyRequest): Promise<{ session: SessionView; id: string; attempts: number; dest: { url: string; site: Site } } | undefined> {
+  async function pendingOf(
+    request: FastifyRequest,
+  ): Promise<{ session: SessionView; id: string; attempts: number; dest: { url: string; site: Site }; waiting?: { match?: number; sentTo: string } } | undefined> {
     const session = await core.sessions.resolve('gateway', request.cookies[cookieName]);
-    const pending = session?.data['pending'] as { authenticationId?: unknown; site?: unknown; rd?: unknown; attempts?: unknown } | undefined;
+    const pending = session?.data['pending'] as { authenticationId?: unknown; site?: unknown; rd?: unknown; attempts?: unknown; waiting?: { match?: number; sentTo: string } } | undefined;
     if (!session || !pending || typeof pending.authenticationId !== 'string' || typeof pending.rd !== 'string') return undefined;
     const dest = destination(pending.rd);
     if (!dest || dest.site.name !== pending.site) return undefined;
-    return { session, id: pending.authenticationId, attempts: Number(pending.attempts ?? 0), dest };
+    return { session, id: pending.authenticationId, attempts: Number(pending.attempts ?? 0), dest, ...(pending.waiting ? { waiting: pending.waiting } : {}) };
   }
 
   app.get('/verify', async (request, reply) => {
     const p = await pendingOf(request);
     if (!p) return noDestination(request, reply);
+    if (p.waiting) {
+      // Waiting for the app or the call: the page reloads itself until the answer comes.
+      let view: AuthenticationView | undefined;
+      try {
+        view = await core.authentications.get(p.id);
+      } catch (e) {
+        if (!isCoreError(e, 'authentication_not_found')) throw e;
+      }
+      const mine = view?.username.toLowerCase() === p.session.user.username.toLowerCase();
+      if (mine && view?.state === 'pending') return waitingPage(request, reply, p.session, p.waiting);
+      return mine && view?.state === 'approved' ? approve(reply, p.session, p.dest) : denied(request, reply, p.session, p.dest);
+    }
     return verifyForm(request, reply, p.session, p.dest.site, null);
+  });
+
+  /** From the waiting page: a code instead of the app or the call. */
+  app.post('/verify/code', async (request, reply) => {
+    const p = await pendingOf(request);
+    if (!p) return noDestination(request, reply);
+    if (!sameToken(field(request.body, '_csrf', 128), p.session.csrf)) return go(reply, '/gateway/verify');
+    const retry = await core.authentications.create(
+      { codeOnly: true, username: p.session.user.username, application: p.dest.site.application, clientIp: clientIp(request), exemptions: { trustedIp: false, cache: false, bypass: false } },
+      actorOf(p.session),
+    );
+    if (retry.view.state !== 'challenge') return denied(request, reply, p.session, p.dest);
+    const next = await core.sessions.update(p.session, { data: { ...p.session.data, pending: { authenticationId: retry.view.id, site: p.dest.site.name, rd: p.dest.url, attempts: p.attempts } } });
+    return verifyForm(request, reply, next, p.dest.site, null);
   });
 
   app.post('/verify', async (request, reply) => {

@@ -3,7 +3,7 @@
  * are escaped unless written with `<%~`). No JavaScript: plain forms with an anti-forgery token.
  */
 import { Eta } from 'eta';
-import { codeFields, credentialFields, notices, pageHead } from '../portal/views.ts';
+import { codeFields, credentialFields, notices, pageHead, waitingSection } from '../portal/views.ts';
 
 const layout = `${pageHead('/gateway/assets/gateway.css')}
 <body>
@@ -38,6 +38,9 @@ ${codeFields}
 </form>
 </section>`;
 
+const waiting = `<% layout('@layout', it) %>
+${waitingSection}`;
+
 const signOut = `<% layout('@layout', it) %>
 <section class="card">
 <h1><%= it.title %></h1>
@@ -53,7 +56,7 @@ ${notices}
 <% if (it.text) { %><p><%= it.text %></p><% } %>
 </section>`;
 
-export type GatewayPage = 'signIn' | 'verify' | 'signOut' | 'message';
+export type GatewayPage = 'signIn' | 'verify' | 'signOut' | 'message' | 'waiting';
 
 export function createGatewayViews(): Eta {
   const eta = new Eta({ autoEscape: true, useWith: false, cache: true, autoTrim: false });
@@ -62,5 +65,6 @@ export function createGatewayViews(): Eta {
   eta.loadTemplate('@verify', verify);
   eta.loadTemplate('@signOut', signOut);
   eta.loadTemplate('@message', message);
+  eta.loadTemplate('@waiting', waiting);
   return eta;
 }

@@ -253,7 +253,7 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
       // Waiting for the app or the call: the page reloads itself until the answer comes.
       const id = String(p.session.data['authenticationId'] ?? '');
       const state = await settle(p.session, async () => ({ view: await core.authentications.get(id), reason: 'challenge_issued' }), true);
-      if (state === 'pending') return render(reply, p, 'waiting', 'waiting.title', { ...waiting, refreshSeconds: 3, csrf: p.session.csrf, signedIn: false });
+      if (state === 'pending') return render(reply, p, 'waiting', 'waiting.title', { ...waiting, refresh: { seconds: 3, url: '/portal/verify' }, codeAction: '/portal/verify/code', csrf: p.session.csrf, signedIn: false });
       const { waiting: _, ...rest } = p.session.data;
       const next = await afterSecondFactor(reply, await core.sessions.update(p.session, { data: rest }), state);
       if (next === SENT) return reply;

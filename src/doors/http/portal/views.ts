@@ -12,7 +12,7 @@ export const pageHead = (stylesheet: string): string => `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
-<% if (it.refreshSeconds) { %><meta http-equiv="refresh" content="<%= it.refreshSeconds %>"><% } %>
+<% if (it.refresh) { %><meta http-equiv="refresh" content="<%= it.refresh.seconds %>;url=<%= it.refresh.url %>"><% } %>
 <title><%= it.title %> · <%= it.t('app.title') %></title>
 <link rel="stylesheet" href="${stylesheet}?v=<%= it.cssVersion %>">
 </head>`;
@@ -126,15 +126,21 @@ ${notices}
 </ol>
 </section>`;
 
-const waiting = `<% layout('@layout', it) %>
-<section class="card">
+/**
+ * Waiting for the mobile app (the number to select) or a phone call; the page reloads itself
+ * (`it.refresh`) until the answer comes. `codeAction` switches to a typed code. Shared with the gateway.
+ */
+export const waitingSection = `<section class="card">
 <h1><%= it.t('waiting.title') %></h1>
 <% if (it.match !== undefined) { %><p class="lead"><%= it.t('waiting.push') %></p>
 <p class="match" id="match" aria-label="<%= it.t('waiting.number') %>"><%= it.match %></p>
 <% } else { %><p class="lead"><%= it.t('waiting.call', { to: it.sentTo }) %></p><% } %>
 <p class="help"><%= it.t('waiting.refresh') %></p>
-<form method="post" action="/portal/verify/code"><input type="hidden" name="_csrf" value="<%= it.csrf %>"><button class="secondary" type="submit"><%= it.t('waiting.useCode') %></button></form>
+<form method="post" action="<%= it.codeAction %>"><input type="hidden" name="_csrf" value="<%= it.csrf %>"><button class="secondary" type="submit"><%= it.t('waiting.useCode') %></button></form>
 </section>`;
+
+const waiting = `<% layout('@layout', it) %>
+${waitingSection}`;
 
 const mobileApp = `<% layout('@layout', it) %>
 <section class="card">
