@@ -264,7 +264,7 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
 
   {
     const { mobileDoor } = await import('./mobile/index.ts');
-    await app.register(mobileDoor, { prefix: '/mobile', core: opts.core, vapidPublicKey: opts.mobile?.vapidPublicKey ?? null });
+    await app.register(mobileDoor, { prefix: '/mobile', core: opts.core, vapidPublicKey: opts.mobile?.vapidPublicKey ?? null, clock: opts.clock ?? systemClock });
   }
 
   if (opts.voice) {

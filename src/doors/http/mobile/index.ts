@@ -16,6 +16,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Actor, Core, DeviceView } from '../../../core/api.ts';
 import { CoreError } from '../../../core/errors.ts';
+import type { Clock } from '../../../core/ports.ts';
 import { builtAppDir, mobileAppRoutes } from './app.ts';
 
 export interface MobileDoorOptions {
@@ -24,6 +25,8 @@ export interface MobileDoorOptions {
   readonly vapidPublicKey: string | null;
   /** Activation attempts per minute per client address. Default 20. */
   readonly activationsPerMinute?: number;
+  /** The clock the activation limit counts minutes by (the core's clock). */
+  readonly clock: Clock;
   /** The built app (index.html, sw.js, assets/); default dist/mobile-app under the repository root. */
   readonly appDir?: string;
 }
@@ -56,7 +59,7 @@ export async function mobileDoor(app: FastifyInstance, opts: MobileDoorOptions):
   const attempts = new Map<string, { minute: number; count: number }>();
   const perMinute = opts.activationsPerMinute ?? 20;
   function limitActivation(ip: string): void {
-    const minute = Math.floor(Date.now() / 60_000);
+    const minute = Math.floor(opts.clock.now() / 60_000);
     const seen = attempts.get(ip);
     const entry = seen && seen.minute === minute ? seen : { minute, count: 0 };
     entry.count++;

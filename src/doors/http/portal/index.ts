@@ -251,7 +251,8 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
     const waiting = p.session.data['waiting'] as { match?: number; sentTo: string } | undefined;
     if (waiting) {
       // Waiting for the app or the call: the page reloads itself until the answer comes.
-      const id = String(p.session.data['authenticationId'] ?? '');
+      const pendingId = p.session.data['authenticationId'];
+      const id = typeof pendingId === 'string' ? pendingId : '';
       const state = await settle(p.session, async () => ({ view: await core.authentications.get(id), reason: 'challenge_issued' }), true);
       if (state === 'pending') return render(reply, p, 'waiting', 'waiting.title', { ...waiting, refresh: { seconds: 3, url: '/portal/verify' }, codeAction: '/portal/verify/code', csrf: p.session.csrf, signedIn: false });
       const { waiting: _, ...rest } = p.session.data;
