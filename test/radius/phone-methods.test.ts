@@ -6,22 +6,18 @@
  */
 import { execFileSync } from 'node:child_process';
 import type { FastifyInstance } from 'fastify';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Actor } from '../../src/core/api.ts';
-import { createBySourceFirstFactor, createFirstFactorRegistry } from '../../src/core/first-factor/by-source.ts';
-import { createLocalPasswordFirstFactor } from '../../src/core/first-factor/local-password.ts';
 import type { VoiceCaller } from '../../src/core/ports.ts';
-import type { RadiusConfig } from '../../src/config/schema.ts';
 import { selfSignedCertificate } from '../../src/cli/init.ts';
 import { createTwilioSender } from '../../src/delivery/twilio.ts';
 import { createTwilioCaller } from '../../src/delivery/twilio-voice.ts';
 import { buildHttpApp } from '../../src/doors/http/app.ts';
-import { radiusClients, startRadiusServer, type RadiusServer } from '../../src/doors/radius/server.ts';
-import { argon2Hasher } from '../../src/platform/hashing.ts';
 import { freeradiusAvailable } from '../support/freeradius.ts';
 import { createTestCore, type TestCore } from '../support/harness.ts';
-import { freeTcpPort, freeUdpPort } from '../support/ports.ts';
+import { freeTcpPort } from '../support/ports.ts';
+import { loopbackClient, startTestRadius } from '../support/radius-server.ts';
+import type { RadiusServer } from '../../src/doors/radius/server.ts';
 import { attribute, radclient, type RadclientResult } from '../support/radclient.ts';
 import { startTwilioTwin, type TwilioTwin, type TwinCall } from '../support/twilio-twin.ts';
 import { testHttpAppOptions } from '../support/web-app.ts';
@@ -84,25 +80,8 @@ describe.skipIf(!haveRadius)('RADIUS with text-message and phone-call methods (T
     await t.core.methods.addPhoneMethod('mia', { type: 'voice' }, admin);
     await t.core.users.update('mia', { defaultMethod: 'totp' }, admin);
 
-    port = await freeUdpPort();
-    const config: RadiusConfig = {
-      enabled: true,
-      listen: ['127.0.0.1'],
-      authPort: port,
-      acctPort: 0,
-      challengeSeconds: 120,
-      clients: [
-        { name: 'vpn', addresses: ['127.0.0.1/32'], secret: SECRET, requireMessageAuthenticator: true, firstFactor: 'local', mode: 'challenge', appendCodeLength: 6, holdSeconds: 20, replyAttributes: [], groupReplyAttributes: [] },
-      ],
-    };
-    server = await start(config);
+    ({ server, port } = await startTestRadius(t, [loopbackClient(SECRET)]));
   }, 60_000);
-
-  async function start(config: RadiusConfig): Promise<RadiusServer> {
-    const local = createLocalPasswordFirstFactor({ store: t.store, passwords: argon2Hasher({ memoryCost: 1024, timeCost: 1 }), clock: t.clock });
-    const registry = createFirstFactorRegistry({ local, user: createBySourceFirstFactor({ store: t.store, clock: t.clock, local, directories: new Map() }) });
-    return startRadiusServer({ core: t.core, store: t.store, clock: t.clock, logger: pino({ level: 'silent' }), config, clients: await radiusClients(config, registry, () => undefined), serverName: 'test' });
-  }
 
   afterAll(async () => {
     await server?.close();
@@ -229,17 +208,7 @@ describe.skipIf(!haveRadius)('RADIUS with text-message and phone-call methods (T
   });
 
   it('append mode with a delimiter: a password alone asks for the call; a user without a call method is refused without any text or call', async () => {
-    const appendPort = await freeUdpPort();
-    const appendServer = await start({
-      enabled: true,
-      listen: ['127.0.0.1'],
-      authPort: appendPort,
-      acctPort: 0,
-      challengeSeconds: 120,
-      clients: [
-        { name: 'legacy-vpn', addresses: ['127.0.0.1/32'], secret: SECRET, requireMessageAuthenticator: true, firstFactor: 'local', mode: 'append', appendDelimiter: ',', appendCodeLength: 6, holdSeconds: 20, replyAttributes: [], groupReplyAttributes: [] },
-      ],
-    });
+    const { server: appendServer, port: appendPort } = await startTestRadius(t, [loopbackClient(SECRET, { name: 'legacy-vpn', mode: 'append', appendDelimiter: ',' })]);
     try {
       const before = twin.calls.length;
       const pending = ask('vic', PASSWORD, { timeout: 15, to: appendPort });

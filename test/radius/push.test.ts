@@ -3,21 +3,17 @@
  * the app makes), its signed requests, and sign-ins through the RADIUS door driven by radclient:
  * the Access-Challenge shows the number, the answer to it is held until the device decides.
  */
-import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Actor, DeviceRequest } from '../../src/core/api.ts';
-import { createBySourceFirstFactor, createFirstFactorRegistry } from '../../src/core/first-factor/by-source.ts';
-import { createLocalPasswordFirstFactor } from '../../src/core/first-factor/local-password.ts';
-import type { RadiusConfig } from '../../src/config/schema.ts';
 import { selfSignedCertificate } from '../../src/cli/init.ts';
 import { buildHttpApp } from '../../src/doors/http/app.ts';
-import { radiusClients, startRadiusServer, type RadiusServer } from '../../src/doors/radius/server.ts';
-import { argon2Hasher } from '../../src/platform/hashing.ts';
 import { activateDevice, httpsFetch, type TestDevice } from '../support/device.ts';
 import { freeradiusAvailable } from '../support/freeradius.ts';
 import { createTestCore, type TestCore } from '../support/harness.ts';
-import { freeTcpPort, freeUdpPort } from '../support/ports.ts';
+import { freeTcpPort } from '../support/ports.ts';
+import { loopbackClient, startTestRadius } from '../support/radius-server.ts';
+import type { RadiusServer } from '../../src/doors/radius/server.ts';
 import { attribute, radclient, type RadclientResult } from '../support/radclient.ts';
 import { testHttpAppOptions } from '../support/web-app.ts';
 
@@ -69,18 +65,7 @@ describe.skipIf(!haveRadius)('push method: mobile API and RADIUS', () => {
       await t.core.users.create({ username: name, phone: { number: '+14155550177', extension: null } }, admin);
       await t.core.users.setPassword(name, PASSWORD, admin);
     }
-    port = await freeUdpPort();
-    const config: RadiusConfig = {
-      enabled: true,
-      listen: ['127.0.0.1'],
-      authPort: port,
-      acctPort: 0,
-      challengeSeconds: 120,
-      clients: [{ name: 'vpn', addresses: ['127.0.0.1/32'], secret: SECRET, requireMessageAuthenticator: true, firstFactor: 'local', mode: 'challenge', appendCodeLength: 6, holdSeconds: 20, replyAttributes: [], groupReplyAttributes: [] }],
-    };
-    const local = createLocalPasswordFirstFactor({ store: t.store, passwords: argon2Hasher({ memoryCost: 1024, timeCost: 1 }), clock: t.clock });
-    const registry = createFirstFactorRegistry({ local, user: createBySourceFirstFactor({ store: t.store, clock: t.clock, local, directories: new Map() }) });
-    server = await startRadiusServer({ core: t.core, store: t.store, clock: t.clock, logger: pino({ level: 'silent' }), config, clients: await radiusClients(config, registry, () => undefined), serverName: 'test' });
+    ({ server, port } = await startTestRadius(t, [loopbackClient(SECRET)]));
   }, 60_000);
 
   afterAll(async () => {

@@ -9,13 +9,13 @@
  * Nothing under /admin/session or /admin/assets falls back to index.html: a missing asset is a 404.
  * When the app is not built the pages answer 503 with how to build it.
  */
-import { existsSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { problem, sendProblem } from '../errors.ts';
 import type { Api } from '../schemas.ts';
+import { builtDir } from '../built.ts';
 
 export const NOT_BUILT = 'the console is not built: run npm run build';
 
@@ -23,19 +23,8 @@ const IMMUTABLE = 'public, max-age=31536000, immutable';
 /** Paths (after /admin) that never fall back to index.html. */
 const NO_FALLBACK = /^\/(session|assets)(\/|$|\?)/;
 
-/**
- * dist/console under the repository root: the nearest folder above `moduleUrl` that holds
- * package.json. The same answer from the sources (src/doors/http/) and from the bundle (dist/).
- */
-export function builtConsoleDir(moduleUrl: string): string {
-  let dir = dirname(fileURLToPath(moduleUrl));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return join(dir, 'dist', 'console');
-    const parent = dirname(dir);
-    if (parent === dir) return join(dirname(fileURLToPath(moduleUrl)), 'dist', 'console');
-    dir = parent;
-  }
-}
+/** dist/console under the repository root, from the sources as from the bundle. */
+export const builtConsoleDir = (moduleUrl: string): string => builtDir(moduleUrl, 'console');
 
 function isBuilt(staticDir: string): boolean {
   try {

@@ -12,11 +12,11 @@
  * manifest and worker only; no inline code, no framing, no base or form targets. When the app is
  * not built the pages answer 503 with how to build it.
  */
-import { existsSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { builtDir } from '../built.ts';
 
 export const APP_NOT_BUILT = 'the mobile app is not built: run npm run build';
 
@@ -38,16 +38,8 @@ const TYPES: Readonly<Record<string, string>> = {
   '.svg': 'image/svg+xml',
 };
 
-/** dist/mobile-app under the repository root (the nearest folder above `moduleUrl` with package.json), from the sources as from the bundle. */
-export function builtAppDir(moduleUrl: string): string {
-  let dir = dirname(fileURLToPath(moduleUrl));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return join(dir, 'dist', 'mobile-app');
-    const parent = dirname(dir);
-    if (parent === dir) return join(dirname(fileURLToPath(moduleUrl)), 'dist', 'mobile-app');
-    dir = parent;
-  }
-}
+/** dist/mobile-app under the repository root, from the sources as from the bundle. */
+export const builtAppDir = (moduleUrl: string): string => builtDir(moduleUrl, 'mobile-app');
 
 function isBuilt(dir: string): boolean {
   try {
