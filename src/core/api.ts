@@ -7,7 +7,8 @@ import type { SessionKind, SessionStage } from './ports.ts';
 import type { QuestionAnswer, QuestionId } from './methods/questions.ts';
 import type { OutOfBandResponse } from './auth/engine.ts';
 import type { DevicesService } from './services/devices.ts';
-export type { DeviceRequest, OutOfBandResponse } from './auth/engine.ts';
+export type { OutOfBandResponse } from './auth/engine.ts';
+export type { DeviceRequest } from './types.ts';
 export type { ActivateDeviceInput, DeviceActivation, DeviceView, SignedRequest } from './services/devices.ts';
 
 export type { QuestionAnswer, QuestionId } from './methods/questions.ts';

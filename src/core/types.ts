@@ -304,6 +304,17 @@ export interface Authentication {
   readonly challengeHash?: string | null;
 }
 
+/** A pending push request as its device shows it (the mobile API's answer). */
+export interface DeviceRequest {
+  readonly id: string;
+  readonly application: string;
+  readonly clientIp: string | null;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  /** Three numbers, one of them shown at sign-in, ascending. */
+  readonly numbers: readonly number[];
+}
+
 export interface Bypass {
   readonly id: string;
   readonly userId: string;

@@ -20,7 +20,7 @@ import { methods as registry } from '../methods/index.ts';
 import type { Clock, KeyedHasher, PushSender, PushSubscription, Random, SmsSender, Store, VoiceCaller } from '../ports.ts';
 import { phoneOf } from '../methods/phone.ts';
 import { decodeDevice, encodeDevice, MATCH_MAX, MATCH_MIN } from '../methods/push.ts';
-import type { Application, Authentication, AuthReason, AuthState, MethodRecord, MethodType, Settings, User } from '../types.ts';
+import type { Application, Authentication, AuthReason, AuthState, DeviceRequest, MethodRecord, MethodType, Settings, User } from '../types.ts';
 import type { Audit } from '../audit.ts';
 import { PORTAL_APPLICATION, type PolicyCache } from '../policy-cache.ts';
 import { createLockout, SYSTEM } from './lockout.ts';
@@ -40,16 +40,6 @@ const WAIT_POLL_MS = 500;
 /** How an out-of-band request was answered (the keys pressed in a call, mapped by its door; a device's choice). */
 export type OutOfBandResponse = 'approve' | 'decline' | 'fraud';
 
-/** A pending push request as its device shows it. */
-export interface DeviceRequest {
-  readonly id: string;
-  readonly application: string;
-  readonly clientIp: string | null;
-  readonly createdAt: number;
-  readonly expiresAt: number;
-  /** Three numbers, one of them shown at sign-in, ascending. */
-  readonly numbers: readonly number[];
-}
 
 interface Flow {
   readonly input: CreateAuthenticationInput;

@@ -14,12 +14,12 @@
 import { createHash, createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto';
 import type { Actor } from '../api.ts';
 import type { Audit } from '../audit.ts';
-import type { Engine, DeviceRequest, OutOfBandResponse } from '../auth/engine.ts';
+import type { Engine, OutOfBandResponse } from '../auth/engine.ts';
 import { CoreError } from '../errors.ts';
 import { decodeDevice, encodeDevice } from '../methods/push.ts';
 import type { PolicyCache } from '../policy-cache.ts';
 import type { Clock, KeyedHasher, PushSubscription, Random, Store } from '../ports.ts';
-import type { MethodRecord, OathConfig, User } from '../types.ts';
+import type { DeviceRequest, MethodRecord, OathConfig, User } from '../types.ts';
 import { invalid, validateText } from '../validation.ts';
 
 export const ACTIVATION_SECONDS = 600;

@@ -9,6 +9,8 @@
  * JSON text sent ('' without one).
  */
 
+import type { DeviceRequest } from '../../../src/core/types.ts';
+
 export interface StoredDevice {
   readonly deviceId: string;
   readonly username: string;
@@ -16,14 +18,7 @@ export interface StoredDevice {
   readonly privateKey: CryptoKey;
 }
 
-export interface DeviceRequest {
-  readonly id: string;
-  readonly application: string;
-  readonly clientIp: string | null;
-  readonly createdAt: number;
-  readonly expiresAt: number;
-  readonly numbers: readonly number[];
-}
+export type { DeviceRequest };
 
 export type Decision = { readonly decision: 'approve'; readonly number: number } | { readonly decision: 'deny' } | { readonly decision: 'fraud' };
 
