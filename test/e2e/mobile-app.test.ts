@@ -13,6 +13,8 @@ import { APP_CSP } from '../../src/doors/http/mobile/app.ts';
 import { cliActor, createTestCore } from '../support/harness.ts';
 import { checkAccessibility, formatViolations, launchBrowser, newContext, screenshot, type Browser, type BrowserContext, type Page } from '../support/browser.ts';
 import { startWebApp, testHttpAppOptions, type WebApp } from '../support/web-app.ts';
+import { attribute, radclient } from '../support/radclient.ts';
+import { loopbackClient, startTestRadius } from '../support/radius-server.ts';
 
 let w: WebApp;
 let browser: Browser;
@@ -205,6 +207,39 @@ describe('Countersign Authenticator in Chromium', () => {
     await page.reload();
     await expect.poll(() => page.getByRole('heading', { name: 'Activate this device' }).isVisible(), wait).toBe(true);
     expect(problems).toEqual([]);
+  });
+
+  it('approves a VPN sign-in: radclient gets the number in its Access-Challenge, the app picks it, the held answer is accepted', async () => {
+    await w.core.users.create({ username: 'vera' }, cliActor);
+    await w.core.users.setPassword('vera', 'Vera-vpn-password-1', cliActor);
+    await w.core.users.update('vera', { defaultMethod: 'push' }, cliActor);
+    syncClock();
+    const { activationCode } = await w.core.devices.startActivation('vera', cliActor);
+    const { page, problems } = await phonePage();
+    await page.goto(`${w.url}/mobile/app/#activate=${activationCode}`);
+    await page.getByLabel('Device name').fill('Vera’s phone');
+    await page.getByRole('button', { name: 'Activate' }).click();
+    await expect.poll(() => page.getByRole('heading', { name: 'Activated for vera' }).isVisible(), wait).toBe(true);
+
+    const secret = 'a-long-shared-secret-for-the-vpn';
+    const { server, port } = await startTestRadius(w.tc, [loopbackClient(secret)]);
+    try {
+      syncClock();
+      const first = await radclient({ port, secret, attributes: [['User-Name', 'vera'], ['User-Password', 'Vera-vpn-password-1']] });
+      expect(first.code).toBe('Access-Challenge');
+      const match = /select (\d\d), then press Enter/.exec(attribute(first, 'Reply-Message') ?? '')?.[1] as string;
+      expect(match).toMatch(/^\d\d$/);
+      // The user presses Enter on the VPN client (an empty answer): held until the app answers.
+      const held = radclient({ port, secret, timeout: 15, attributes: [['User-Name', 'vera'], ['User-Password', ''], ['State', attribute(first, 'State') as string]] });
+      const card = page.getByRole('article', { name: 'Sign-in to vpn' });
+      await expect.poll(() => card.count(), wait).toBe(1);
+      syncClock();
+      await card.getByRole('button', { name: match, exact: true }).click();
+      expect((await held).code).toBe('Access-Accept');
+      expect(problems).toEqual([]);
+    } finally {
+      await server.close();
+    }
   });
 
   it('reports a used activation code, and speaks French to a French browser', async () => {
