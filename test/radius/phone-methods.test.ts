@@ -229,6 +229,17 @@ describe.skipIf(!haveRadius)('RADIUS with text-message and phone-call methods (T
     }
   });
 
+  it('closes while a request is held: the answer that comes afterwards is not sent, and nothing crashes', async () => {
+    const { server: closing, port: closingPort } = await startTestRadius(t, [loopbackClient(SECRET)]);
+    const before = twin.calls.length;
+    const pending = ask('vic', PASSWORD, { timeout: 2, to: closingPort });
+    const call = await nextCall(before);
+    await closing.close();
+    expect((await twin.press(call, '#')).body).toContain('The sign-in is approved');
+    expect((await pending).code).toBe('timeout');
+    expect(closing.stats.answered).toBe(0);
+  });
+
   it('fails closed when the provider refuses the call', async () => {
     const working = caller;
     caller = createTwilioCaller({ accountSid: twin.accountSid, authToken: 'not-the-token', from: '+15005550006', baseUrl: twin.url, callbackUrl: 'https://127.0.0.1' });

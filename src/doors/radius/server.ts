@@ -474,6 +474,7 @@ export async function startRadiusServer(opts: RadiusServerOptions): Promise<Radi
     });
   }
 
+  let closed = false;
   const bind = async (kind: 'auth' | 'acct', address: string, port: number): Promise<void> => {
     const family = isIP(address) === 6 ? 'udp6' : 'udp4';
     const socket = createSocket({ type: family, ipv6Only: family === 'udp6', reuseAddr: false });
@@ -482,7 +483,8 @@ export async function startRadiusServer(opts: RadiusServerOptions): Promise<Radi
       const handle = kind === 'auth' ? handleAuth : handleAcct;
       handle(msg, rinfo).then(
         (reply) => {
-          if (!reply) return;
+          // A request held for a phone call or the app may be decided after the door closed.
+          if (!reply || closed) return;
           stats.answered++;
           socket.send(reply, rinfo.port, rinfo.address);
         },
@@ -518,6 +520,7 @@ export async function startRadiusServer(opts: RadiusServerOptions): Promise<Radi
     }),
     stats,
     async close() {
+      closed = true;
       clearInterval(prune);
       await Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.socket.close(() => resolve()))));
       for (const link of upstreamSockets.values()) link.close();
