@@ -1,7 +1,7 @@
 /** Builds audit events with the fields MFA Server reported, and appends them. */
 import type { Actor } from './api.ts';
 import type { Store } from './ports.ts';
-import type { Authentication, MethodRecord, User } from './types.ts';
+import type { Authentication, MethodRecord, NewAuditEvent, User } from './types.ts';
 
 function actorName(actor: Actor): string {
   return `${actor.kind}:${actor.name}`;
@@ -18,27 +18,36 @@ function userFields(user: User | undefined, username: string | null) {
   };
 }
 
+type AuthenticationEvent = { auth: Authentication; user: User | undefined; method: MethodRecord | undefined; actor: Actor; mode: string };
+
 export function createAudit(store: Store, serverName: string) {
+  /** The event of an authentication's decision (appended by `authentication`, or written with it by the store). */
+  function authenticationEvent(e: AuthenticationEvent): NewAuditEvent {
+    const { auth, user, method } = e;
+    return {
+      at: auth.updatedAt,
+      kind: 'authentication',
+      action: 'authenticate',
+      result: auth.state,
+      reason: auth.reason,
+      ...userFields(user, auth.username),
+      device: method?.label ?? null,
+      method: method?.type ?? auth.methodType,
+      mode: e.mode,
+      application: auth.applicationName,
+      serverName,
+      clientIp: auth.clientIp,
+      actor: actorName(e.actor),
+      authenticationId: auth.id,
+      details: null,
+    };
+  }
+
   return {
-    async authentication(e: { auth: Authentication; user: User | undefined; method: MethodRecord | undefined; actor: Actor; mode: string }): Promise<void> {
-      const { auth, user, method } = e;
-      await store.audit.append({
-        at: auth.updatedAt,
-        kind: 'authentication',
-        action: 'authenticate',
-        result: auth.state,
-        reason: auth.reason,
-        ...userFields(user, auth.username),
-        device: method?.label ?? null,
-        method: method?.type ?? auth.methodType,
-        mode: e.mode,
-        application: auth.applicationName,
-        serverName,
-        clientIp: auth.clientIp,
-        actor: actorName(e.actor),
-        authenticationId: auth.id,
-        details: null,
-      });
+    authenticationEvent,
+
+    async authentication(e: AuthenticationEvent): Promise<void> {
+      await store.audit.append(authenticationEvent(e));
     },
 
     async admin(e: {
@@ -71,7 +80,15 @@ export function createAudit(store: Store, serverName: string) {
     },
 
     /** A portal or console sign-in refused before a second factor was asked for (wrong password, no console role...). */
-    async signInRefused(e: { application: string; username: string; user: User | undefined; reason: string; clientIp: string | null; actor: Actor; now: number }): Promise<void> {
+    async signInRefused(e: {
+      application: string;
+      username: string;
+      user: User | undefined;
+      reason: string;
+      clientIp: string | null;
+      actor: Actor;
+      now: number;
+    }): Promise<void> {
       await store.audit.append({
         at: e.now,
         kind: 'authentication',
@@ -92,7 +109,15 @@ export function createAudit(store: Store, serverName: string) {
     },
 
     /** A RADIUS accounting record (start, stop, interim update) from a network device. */
-    async accounting(e: { now: number; status: string; username: string | null; application: string; clientIp: string | null; device: string; details: Record<string, unknown> }): Promise<void> {
+    async accounting(e: {
+      now: number;
+      status: string;
+      username: string | null;
+      application: string;
+      clientIp: string | null;
+      device: string;
+      details: Record<string, unknown>;
+    }): Promise<void> {
       await store.audit.append({
         at: e.now,
         kind: 'accounting',

@@ -228,6 +228,13 @@ export interface BypassStore {
 
 export interface AuthenticationStore {
   create(auth: Authentication): Promise<void>;
+  /**
+   * The replay guard and the decision in one commit: consumes the method's step exactly as
+   * MethodStore.consumeStep does and, only if that won, creates the authentication and appends its
+   * audit event in the same transaction. False when the step (or a later one) was already
+   * consumed: then nothing is written.
+   */
+  createIfConsumed(step: { readonly methodId: string; readonly step: number; readonly drift: number; readonly now: number }, auth: Authentication, event: NewAuditEvent): Promise<boolean>;
   get(id: string): Promise<Authentication | undefined>;
   /**
    * Compare-and-set of the state: moves an authentication from `from` to `to` only if it is still

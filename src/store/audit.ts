@@ -34,8 +34,13 @@ function toEvent(row: Selectable<AuditEventsTable>): AuditEvent {
 
 type AppendArgs = NewAuditEvent & { readonly usernameLc: string | null; readonly detailsJson: string | null };
 
+/** The arguments of appendQuery for an event. */
+export function appendArgs(event: NewAuditEvent): AppendArgs {
+  return { ...event, usernameLc: event.username === null ? null : event.username.toLowerCase(), detailsJson: toJson(event.details) };
+}
+
 /** The insert behind append, built once (see prepared.ts): every authentication appends one event. */
-function appendQuery(db: Kysely<Database>) {
+export function appendQuery(db: Kysely<Database>) {
   return prepareQuery((a: AppendArgs) =>
     db
       .insertInto('audit_events')
@@ -70,8 +75,7 @@ export function createAuditStore({ db, writes }: StoreContext): AuditStore {
   const insert = appendQuery(db);
   return {
     async append(event) {
-      const args: AppendArgs = { ...event, usernameLc: event.username === null ? null : event.username.toLowerCase(), detailsJson: toJson(event.details) };
-      const row = (await writes.runPrepared(insert, args)).rows[0];
+      const row = (await writes.runPrepared(insert, appendArgs(event))).rows[0];
       if (row === undefined) throw new NoResultError(insert.node as InsertQueryNode);
       return row.id;
     },

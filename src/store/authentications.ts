@@ -4,7 +4,10 @@ import type { AuthenticationStore } from '../core/ports.ts';
 import type { Authentication, AuthReason, AuthState, MethodType } from '../core/types.ts';
 import { count, type StoreContext } from './context.ts';
 import { isForeignKeyViolation } from './errors.ts';
+import { appendArgs, appendQuery } from './audit.ts';
+import { consumeStepQuery } from './methods.ts';
 import { prepareQuery } from './prepared.ts';
+import type { PreparedChain } from './write-batch.ts';
 import type { AuthenticationsTable, Database } from './schema.ts';
 
 const FINISHED: AuthState[] = ['approved', 'denied', 'expired'];
@@ -53,7 +56,24 @@ function createQuery(db: Kysely<Database>) {
 
 export function createAuthenticationStore({ db, writes }: StoreContext): AuthenticationStore {
   const insert = createQuery(db);
+  const consume = consumeStepQuery(db);
+  const appendEvent = appendQuery(db);
   return {
+    async createIfConsumed(step, auth, event) {
+      const chain: PreparedChain = {
+        query: consume as PreparedChain['query'],
+        args: { id: step.methodId, step: step.step, drift: step.drift, now: step.now },
+        next: (result) =>
+          count(result.numAffectedRows) === 1
+            ? [
+                { query: insert as PreparedChain['query'], args: auth },
+                { query: appendEvent as PreparedChain['query'], args: appendArgs(event) },
+              ]
+            : [],
+      };
+      return count((await writes.runChain(chain)).numAffectedRows) === 1;
+    },
+
     async create(auth) {
       try {
         await writes.runPrepared(insert, auth);

@@ -22,19 +22,25 @@ function byCreation(a: MethodRecord, b: MethodRecord): number {
   return a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
+/**
+ * The replay guard: one conditional UPDATE, so of any number of callers presenting the same step,
+ * in any number of processes, exactly one sees a changed row. Built once (see prepared.ts).
+ */
+export function consumeStepQuery(db: Kysely<Database>) {
+  return prepareQuery((a: { id: string; step: number; drift: number; now: number }) =>
+    db
+      .updateTable('methods')
+      .set({ last_step: a.step, drift: a.drift, last_used_at: a.now })
+      .where('id', '=', a.id)
+      .where((eb) => eb.or([eb('last_step', 'is', null), eb('last_step', '<', a.step)])),
+  );
+}
+
 /** The authentication hot path's queries, built once (see prepared.ts). */
 function hotPathQueries(db: Kysely<Database>) {
   return {
     listForUser: prepareQuery((a: { userId: string }) => methodsForUserQuery(db, a.userId)),
-    // The replay guard: one conditional UPDATE, so of any number of callers presenting the same
-    // step, in any number of processes, exactly one sees a changed row.
-    consumeStep: prepareQuery((a: { id: string; step: number; drift: number; now: number }) =>
-      db
-        .updateTable('methods')
-        .set({ last_step: a.step, drift: a.drift, last_used_at: a.now })
-        .where('id', '=', a.id)
-        .where((eb) => eb.or([eb('last_step', 'is', null), eb('last_step', '<', a.step)])),
-    ),
+    consumeStep: consumeStepQuery(db),
   };
 }
 

@@ -24,10 +24,21 @@ import type { Database } from './schema.ts';
 
 type Executor = Kysely<Database> | Transaction<Database>;
 
+/**
+ * Prepared queries that run in order inside one batch: `next` picks the queries that follow from
+ * the first one's result (write the authentication only if its code was consumed), so a decision
+ * and what it depends on share one commit.
+ */
+export interface PreparedChain {
+  readonly query: PreparedQuery<never, unknown>;
+  readonly args: unknown;
+  readonly next?: (result: QueryResult<unknown>) => readonly PreparedChain[];
+}
+
 interface Pending {
   readonly write: (db: Executor) => Promise<unknown>;
-  /** A prepared query and its arguments: can run on the SQLite lane. */
-  readonly prepared?: { readonly query: PreparedQuery<never, unknown>; readonly args: unknown };
+  /** Prepared queries and their arguments: can run on the SQLite lane. */
+  readonly prepared?: PreparedChain;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -36,6 +47,8 @@ export interface WriteBatcher {
   run<T>(write: (db: Executor) => Promise<T>): Promise<T>;
   /** One prepared query, with its arguments (on SQLite, run on the connection directly). */
   runPrepared<A, R>(query: PreparedQuery<A, R>, args: A): Promise<QueryResult<R>>;
+  /** A chain of prepared queries in one transaction; resolves with the first one's result. */
+  runChain(chain: PreparedChain): Promise<QueryResult<unknown>>;
   /** Settles once every write queued so far has been committed or has failed (before closing). */
   drain(): Promise<void>;
 }
@@ -56,21 +69,33 @@ export function createWriteBatcher(db: Kysely<Database>, lane: SqliteLane | null
 
   async function alone(p: Pending): Promise<void> {
     try {
-      p.resolve(await p.write(db));
+      // A chain of several queries stays one transaction when it runs alone.
+      p.resolve(p.prepared?.next ? await db.transaction().execute((trx) => p.write(trx)) : await p.write(db));
     } catch (e) {
       p.reject(e);
     }
   }
 
+  function chainOn(l: SqliteLane, chain: PreparedChain): QueryResult<unknown> {
+    const result = chain.query.executeOn(l, chain.args as never);
+    for (const next of chain.next?.(result) ?? []) chainOn(l, next);
+    return result;
+  }
+
+  async function chainThrough(w: Executor, chain: PreparedChain): Promise<QueryResult<unknown>> {
+    const result = await chain.query.execute(w, chain.args as never);
+    for (const next of chain.next?.(result) ?? []) await chainThrough(w, next);
+    return result;
+  }
+
   function runOn(l: SqliteLane, p: Pending): unknown {
-    const { query, args } = p.prepared as NonNullable<Pending['prepared']>;
-    return query.executeOn(l, args as never);
+    return chainOn(l, p.prepared as PreparedChain);
   }
 
   /** The batch on the SQLite connection, synchronously; false when it must go through Kysely. */
   function flushOnLane(batch: Pending[]): boolean {
     if (lane === null || lane.inTransaction || !batch.every((p) => p.prepared !== undefined)) return false;
-    if (batch.length === 1) {
+    if (batch.length === 1 && (batch[0] as Pending).prepared?.next === undefined) {
       const p = batch[0] as Pending;
       try {
         p.resolve(runOn(lane, p));
@@ -92,7 +117,7 @@ export function createWriteBatcher(db: Kysely<Database>, lane: SqliteLane | null
     } catch {
       for (const p of batch) {
         try {
-          p.resolve(runOn(lane, p));
+          p.resolve(alonePrepared(lane, p));
         } catch (e) {
           p.reject(e);
         }
@@ -101,6 +126,20 @@ export function createWriteBatcher(db: Kysely<Database>, lane: SqliteLane | null
     }
     batch.forEach((p, i) => p.resolve(results[i]));
     return true;
+  }
+
+  /** One pending write on the lane by itself; a chain of several queries in its own transaction. */
+  function alonePrepared(l: SqliteLane, p: Pending): unknown {
+    if (p.prepared?.next === undefined) return runOn(l, p);
+    l.prepare('begin immediate').run([]);
+    try {
+      const result = runOn(l, p);
+      l.prepare('commit').run([]);
+      return result;
+    } catch (e) {
+      if (l.inTransaction) l.prepare('rollback').run([]);
+      throw e;
+    }
   }
 
   async function flush(): Promise<void> {
@@ -143,6 +182,7 @@ export function createWriteBatcher(db: Kysely<Database>, lane: SqliteLane | null
   return {
     run: (write) => enqueue(write),
     runPrepared: (query, args) => enqueue((w) => query.execute(w, args), { query: query as PreparedQuery<never, unknown>, args }),
+    runChain: (chain) => enqueue((w) => chainThrough(w, chain), chain),
     drain(): Promise<void> {
       if (queue.length === 0 && !running) return Promise.resolve();
       return new Promise<void>((resolve) => idle.push(resolve));

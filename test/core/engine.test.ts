@@ -36,6 +36,20 @@ describe('authentication engine', () => {
     expect((await t.core.authentications.create({ username: 'alice', passcode: code() }, adminActor)).view.state).toBe('approved');
   });
 
+  it('approves one of many simultaneous sign-ins with the same code; the others are recorded as replays and counted', async () => {
+    const { code } = await enrolled('zoe');
+    const c = code();
+    const outcomes = await Promise.all(Array.from({ length: 8 }, () => t.core.authentications.create({ username: 'zoe', passcode: c }, adminActor)));
+    expect(outcomes.filter((o) => o.view.state === 'approved')).toHaveLength(1);
+    expect(outcomes.filter((o) => o.reason === 'replayed_passcode')).toHaveLength(7);
+    // Every attempt has its record and its event, with the state it was given.
+    for (const o of outcomes) expect((await t.core.authentications.get(o.view.id)).state).toBe(o.view.state);
+    const events = (await t.core.audit.query({ username: 'zoe', kind: 'authentication', limit: 100 })).map((e) => e.reason);
+    expect(events.filter((r) => r === 'passcode_ok')).toHaveLength(1);
+    expect(events.filter((r) => r === 'replayed_passcode')).toHaveLength(7);
+    expect((await t.store.users.getByUsername('zoe'))?.failedCount).toBe(7);
+  });
+
   it('looks users up case-insensitively', async () => {
     const { code } = await enrolled('Bob');
     expect((await t.core.authentications.create({ username: 'bOB', passcode: code() }, adminActor)).view.state).toBe('approved');

@@ -3,6 +3,7 @@
  * (migrating it when the third argument is `migrate`), reports `ready`, then on each `run` message
  * fires `calls` concurrent operations at `startAt` and reports what each returned.
  */
+import { randomUUID } from 'node:crypto';
 import type { Store } from '../../src/core/ports.ts';
 import { openStore } from '../../src/store/index.ts';
 import { loadKeyring } from '../../src/store/keyring.ts';
@@ -10,7 +11,8 @@ import { loadKeyring } from '../../src/store/keyring.ts';
 export type WorkerOp =
   | { readonly op: 'consumeStep'; readonly methodId: string; readonly step: number }
   | { readonly op: 'recordFailure'; readonly userId: string; readonly threshold: number }
-  | { readonly op: 'consumeBypass'; readonly userId: string };
+  | { readonly op: 'consumeBypass'; readonly userId: string }
+  | { readonly op: 'createIfConsumed'; readonly methodId: string; readonly userId: string; readonly step: number };
 
 export type ToWorker = { readonly kind: 'run'; readonly id: number; readonly task: WorkerOp; readonly calls: number; readonly startAt: number; readonly nowBase: number } | { readonly kind: 'exit' };
 export type FromWorker =
@@ -31,6 +33,13 @@ function call(store: Store, task: WorkerOp, now: number): Promise<boolean | { fa
       return store.users.recordFailure(task.userId, task.threshold, now);
     case 'consumeBypass':
       return store.bypasses.consume(task.userId, now);
+    case 'createIfConsumed': {
+      // Each caller's own record and event, written only by the one that consumes the step.
+      const id = randomUUID();
+      const auth = { id, userId: task.userId, username: 'racer', applicationId: 'app-1', applicationName: 'VPN', clientIp: null, state: 'approved' as const, reason: 'passcode_ok' as const, methodId: task.methodId, methodType: 'totp' as const, createdAt: now, updatedAt: now, expiresAt: now, challengeHash: null };
+      const event = { at: now, kind: 'authentication' as const, action: 'authenticate', result: 'approved', reason: 'passcode_ok', username: 'racer', userId: task.userId, displayName: null, email: null, phone: null, device: null, method: 'totp', mode: 'passcode', application: 'VPN', serverName: 'race', clientIp: null, actor: 'cli:race', authenticationId: id, details: null };
+      return store.authentications.createIfConsumed({ methodId: task.methodId, step: task.step, drift: 0, now }, auth, event);
+    }
   }
 }
 

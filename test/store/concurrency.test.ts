@@ -63,6 +63,23 @@ function describeRaces(name: string, url: () => string): void {
       expect((await race({ op: 'consumeStep', methodId: method.id, step: 5 })).filter((r) => r === true)).toHaveLength(0);
     });
 
+    it('createIfConsumed: exactly one caller consumes each step, and only its record and event are written', async () => {
+      const user = await store.users.create({ username: `race-${randomUUID()}` }, randomUUID(), T0);
+      const method = await store.methods.add(
+        { userId: user.id, type: 'totp', label: 'x', secret: new Uint8Array(20), config: { algorithm: 'SHA1', digits: 6, period: 30, serial: null, origin: 'software' } },
+        randomUUID(),
+        T0,
+      );
+      for (let round = 1; round <= ROUNDS; round++) {
+        const results = await race({ op: 'createIfConsumed', methodId: method.id, userId: user.id, step: round * 10 });
+        expect(results.filter((r) => r === true)).toHaveLength(1);
+      }
+      const events = await store.audit.query({ username: 'racer', limit: 10_000 });
+      const mine = events.filter((e) => e.userId === user.id);
+      expect(mine).toHaveLength(ROUNDS);
+      for (const e of mine) expect((await store.authentications.get(e.authenticationId as string))?.methodId).toBe(method.id);
+    });
+
     it('recordFailure: N concurrent failures count as N and lock once', async () => {
       const total = PROCESSES * CALLS_PER_PROCESS;
       const threshold = Math.floor(total / 2);

@@ -66,6 +66,13 @@ interface Flow {
   match?: number;
   /** The device's push subscription to wake once the record exists. */
   wake?: PushSubscription;
+  /**
+   * Set by `start` for a passcode given at once: a verified code's step is consumed together with
+   * the record of the decision, in one commit (store.authentications.createIfConsumed).
+   */
+  deferConsume?: boolean;
+  /** The step to consume with the record, when `deferConsume` applied. */
+  deferred?: { readonly methodId: string; readonly step: number; readonly drift: number };
 }
 
 interface Decision {
@@ -262,6 +269,10 @@ export function createEngine(deps: EngineDeps) {
       const result = await def.verify({ method, code: passcode, now: flow.now, settings: flow.settings });
       if (result.ok) {
         flow.method = method;
+        if (flow.deferConsume === true && def.consume === 'advance') {
+          flow.deferred = { methodId: method.id, step: result.step, drift: result.drift };
+          return { state: 'approved', reason: 'passcode_ok' };
+        }
         const consumed = def.consume === 'exact' ? await consumeExact(method, passcode, flow) : await store.methods.consumeStep(method.id, result.step, result.drift, flow.now);
         if (consumed) {
           if (user.failedCount > 0) await store.users.resetFailures(user.id, flow.now);
@@ -321,14 +332,13 @@ export function createEngine(deps: EngineDeps) {
     const now = clock.now();
     const settings = await policy.settings();
     const app = await policy.application(input.application ?? 'default');
-    const flow: Flow = { input, actor, now, settings, app, id: random.id() };
+    const flow: Flow = { input, actor, now, settings, app, id: random.id(), deferConsume: input.passcode !== undefined };
     let decision: Decision | undefined;
     for (const step of steps) {
       decision = await step(flow);
       if (decision) break;
     }
-    const d = decision as Decision;
-    const auth: Authentication = {
+    const record = (d: Decision): Authentication => ({
       id: flow.id,
       userId: flow.user?.id ?? null,
       username: flow.user?.username ?? input.username,
@@ -343,12 +353,24 @@ export function createEngine(deps: EngineDeps) {
       updatedAt: now,
       expiresAt: now + settings.challengeSeconds * 1000,
       challengeHash: flow.challengeHash ?? null,
-    };
+    });
+    const mode = input.passcode === undefined ? 'challenge' : 'passcode';
+    let auth = record(decision as Decision);
+    if (flow.deferred) {
+      // The code's step, the record and its audit event in one commit: written only if the step was still unused.
+      const event = audit.authenticationEvent({ auth, user: flow.user, method: flow.method, actor, mode });
+      if (await store.authentications.createIfConsumed({ ...flow.deferred, now }, auth, event)) {
+        const user = flow.user as User;
+        if (user.failedCount > 0) await store.users.resetFailures(user.id, now);
+        return finish(auth, started, flow);
+      }
+      // Another request consumed it first: decided again, consuming as it goes (a replay, counted as a failure).
+      flow.deferConsume = false;
+      flow.deferred = undefined;
+      auth = record(await verifyPasscode(flow, input.passcode as string));
+    }
     // Issued together, the record and its audit event share one group commit.
-    await Promise.all([
-      store.authentications.create(auth),
-      audit.authentication({ auth, user: flow.user, method: flow.method, actor, mode: input.passcode === undefined ? 'challenge' : 'passcode' }),
-    ]);
+    await Promise.all([store.authentications.create(auth), audit.authentication({ auth, user: flow.user, method: flow.method, actor, mode })]);
     if (flow.call) {
       const placed = await placeCall(auth, flow, flow.call);
       if (placed !== auth) return finish(placed, started, flow);
