@@ -1,35 +1,17 @@
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, isLoopbackHost, loadConfig } from '../../src/config/load.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { isLoopbackHost, loadConfig } from '../../src/config/load.ts';
+import { configError, configFiles } from './files.ts';
 import { CONFIG_OPTIONS } from '../../src/config/schema.ts';
 
-let dir: string;
-
-beforeEach(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'countersign-config-'));
+const files = configFiles();
+const writeConfig = files.writeConfig;
+let dir = '';
+beforeEach(() => {
+  dir = files.dir();
 });
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function writeConfig(text: string, name = 'countersign.yaml'): Promise<string> {
-  const file = path.join(dir, name);
-  await writeFile(file, text);
-  return file;
-}
-
-/** Runs loadConfig and returns the ConfigError it throws (fails the test if it does not throw one). */
-async function configError(opts: Parameters<typeof loadConfig>[0]): Promise<ConfigError> {
-  try {
-    await loadConfig(opts);
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return e as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('defaults', () => {
   it('uses every default when no file exists and nothing is named', async () => {

@@ -1,34 +1,8 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config/load.ts';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.ts';
+import { configError, configFiles } from './files.ts';
 
-let dir: string;
-
-beforeEach(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'countersign-config-'));
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function writeConfig(text: string): Promise<string> {
-  const file = path.join(dir, 'countersign.yaml');
-  await writeFile(file, text);
-  return file;
-}
-
-/** Runs loadConfig and returns the ConfigError it throws (fails the test if it does not throw one). */
-async function configError(opts: Parameters<typeof loadConfig>[0]): Promise<ConfigError> {
-  try {
-    await loadConfig(opts);
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return e as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
+const { writeConfig } = configFiles();
 
 describe('push', () => {
   it("is off by default, with the browsers' push services listed", async () => {

@@ -1,33 +1,17 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config/load.ts';
+import { describe, expect, it } from 'vitest';
+import type { ConfigError } from '../../src/config/load.ts';
+import { loadConfig } from '../../src/config/load.ts';
 import { voiceCaller } from '../../src/server.ts';
+import { configError as loadError, configFiles } from './files.ts';
 
-let dir: string;
+const { writeConfig } = configFiles();
 
-beforeEach(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'countersign-config-'));
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function load(text: string, env: Record<string, string> = {}): Promise<Awaited<ReturnType<typeof loadConfig>>> {
-  const file = path.join(dir, 'countersign.yaml');
-  await writeFile(file, text);
-  return loadConfig({ file, env });
+async function load(text: string): Promise<Awaited<ReturnType<typeof loadConfig>>> {
+  return loadConfig({ file: await writeConfig(text), env: {} });
 }
 
-async function configError(text: string, env: Record<string, string> = {}): Promise<ConfigError> {
-  try {
-    await load(text, env);
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return e as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
+async function configError(text: string): Promise<ConfigError> {
+  return loadError({ file: await writeConfig(text), env: {} });
 }
 
 const TWILIO = 'sms:\n  twilio:\n    accountSid: AC0123456789abcdef0123456789abcdef\n    authToken: token\n    from: "+15005550006"\n';

@@ -46,13 +46,16 @@ function describeRaces(name: string, url: () => string): void {
       return perWorker.flat();
     }
 
-    it('consumeStep: exactly one caller wins each step', async () => {
+    /** A new user with a TOTP token. */
+    async function userWithToken() {
       const user = await store.users.create({ username: `race-${randomUUID()}` }, randomUUID(), T0);
-      const method = await store.methods.add(
-        { userId: user.id, type: 'totp', label: 'x', secret: new Uint8Array(20), config: { algorithm: 'SHA1', digits: 6, period: 30, serial: null, origin: 'software' } },
-        randomUUID(),
-        T0,
-      );
+      const config = { algorithm: 'SHA1', digits: 6, period: 30, serial: null, origin: 'software' } as const;
+      const method = await store.methods.add({ userId: user.id, type: 'totp', label: 'x', secret: new Uint8Array(20), config }, randomUUID(), T0);
+      return { user, method };
+    }
+
+    it('consumeStep: exactly one caller wins each step', async () => {
+      const { method } = await userWithToken();
       for (let round = 1; round <= ROUNDS; round++) {
         const results = await race({ op: 'consumeStep', methodId: method.id, step: round * 10 });
         expect(results).toHaveLength(PROCESSES * CALLS_PER_PROCESS);
@@ -64,12 +67,7 @@ function describeRaces(name: string, url: () => string): void {
     });
 
     it('createIfConsumed: exactly one caller consumes each step, and only its record and event are written', async () => {
-      const user = await store.users.create({ username: `race-${randomUUID()}` }, randomUUID(), T0);
-      const method = await store.methods.add(
-        { userId: user.id, type: 'totp', label: 'x', secret: new Uint8Array(20), config: { algorithm: 'SHA1', digits: 6, period: 30, serial: null, origin: 'software' } },
-        randomUUID(),
-        T0,
-      );
+      const { user, method } = await userWithToken();
       for (let round = 1; round <= ROUNDS; round++) {
         const results = await race({ op: 'createIfConsumed', methodId: method.id, userId: user.id, step: round * 10 });
         expect(results.filter((r) => r === true)).toHaveLength(1);
