@@ -1,6 +1,15 @@
 -- wrk script for the forward-auth benchmark: the request comes from wrk's command line (URL and
 -- -H headers); this only counts the answers, so a run whose decisions were not all "pass" shows it.
+-- With BENCH_PACE_MS set, each connection waits that long before each request (a paced load that
+-- leaves the servers' core partly idle, so latency shows the work of a request, not a queue).
 local threads = {}
+local pace = tonumber(os.getenv("BENCH_PACE_MS") or "")
+
+if pace then
+  function delay()
+    return pace
+  end
+end
 
 function setup(thread)
   table.insert(threads, thread)
