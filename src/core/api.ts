@@ -404,6 +404,11 @@ export interface Core {
      */
     resolve(id: string, token: string, response: OutOfBandResponse, actor: Actor): Promise<AuthenticationOutcome>;
     /**
+     * Withdraws an unanswered challenge or push / call request when the sign-in goes on with
+     * another method: it expires at once (reason `withdrawn`). No effect on one already answered.
+     */
+    withdraw(id: string, actor: Actor): Promise<void>;
+    /**
      * Waits until a pending authentication is answered (on any node) or expires, at most `maxMs`
      * milliseconds, and returns it then. Returns at once for any other state.
      */

@@ -120,6 +120,7 @@ export function createCore(deps: CoreDeps): Core {
         if (response !== 'approve' && response !== 'decline' && response !== 'fraud') throw invalid('response', 'must be approve, decline or fraud');
         return engine.resolve(checkId(id), token, response, actor);
       },
+      withdraw: (id, actor) => engine.withdraw(checkId(id), actor),
       wait: (id, maxMs) => {
         if (!Number.isInteger(maxMs) || maxMs < 0 || maxMs > 3_600_000) throw invalid('maxMs', 'must be an integer from 0 to 3600000');
         return engine.wait(checkId(id), maxMs);

@@ -280,7 +280,9 @@ export type AuthReason =
   /** The text message or call could not be handed to the provider (fail closed). */
   | 'delivery_failed'
   /** The push request was approved with a number other than the one shown at sign-in. */
-  | 'number_mismatch';
+  | 'number_mismatch'
+  /** The sign-in went on with another method (a RADIUS menu choice, "Use a code instead"): this request was withdrawn unanswered. */
+  | 'withdrawn';
 
 export interface Authentication {
   readonly id: string;

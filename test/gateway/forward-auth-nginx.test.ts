@@ -88,6 +88,22 @@ describe.skipIf(!nginxAvailable())('gateway forward-auth behind nginx auth_reque
     expect(await tc.core.devices.answer(device.id, second?.id as string, { decision: 'deny' }, cliActor)).toEqual({ state: 'denied' });
     expect((await other.get('/gateway/verify')).status).toBe(401);
     expect((await other.get('/admin')).status).toBe(302);
+
+    // "Use a code instead": the app's request is withdrawn, a code from the authenticator signs in.
+    await tc.core.users.update('pete', { defaultMethod: 'push' }, cliActor);
+    const totp = await tc.core.methods.enrollTotp('pete', {}, cliActor);
+    const third = new Client();
+    const begin = await third.get(String((await third.get('/admin')).headers.location).slice(origin.length));
+    const wait = await third.post('/gateway/sign-in', { _csrf: hidden(begin.body, '_csrf'), rd: hidden(begin.body, 'rd'), username: 'pete', password: PASSWORD });
+    expect(wait.body).toContain('id="match"');
+    expect(await tc.core.devices.requests(device.id)).toHaveLength(1);
+    const codePage = await third.post('/gateway/verify/code', { _csrf: hidden(wait.body, '_csrf') });
+    expect(codePage.body).toContain('name="code"');
+    expect(await tc.core.devices.requests(device.id)).toEqual([]);
+    tc.clock.advance(30_000);
+    const done = await third.post('/gateway/verify', { _csrf: hidden(codePage.body, '_csrf'), code: totpAt(totp.secret, tc.clock.now()) });
+    expect(done.status).toBe(303);
+    expect(done.headers.location).toBe(`${origin}/admin`);
   });
 
   it('lets public paths through without a session or identity', async () => {

@@ -261,12 +261,15 @@ describe('portal pages', () => {
     expect(await w.core.devices.answer(device.id, request?.id as string, { decision: 'approve', number: shown }, cliActor)).toEqual({ state: 'approved' });
     expect((await b.get('/portal/verify')).headers.location).toBe('/portal/account');
 
-    // Again, then "Use a code instead": the app's request is left to expire, a code signs in.
+    // Again, then "Use a code instead": a code signs in.
     await b.post('/portal/sign-out', { _csrf: csrfOf((await b.get('/portal/account')).body) });
     await signIn(b, 'alice');
     const again = await b.get('/portal/verify');
+    expect(await w.core.devices.requests(device.id)).toHaveLength(1);
     const instead = await b.post('/portal/verify/code', { _csrf: csrfOf(again.body) });
     expect(instead.headers.location).toBe('/portal/verify');
+    // The app's request is withdrawn: the phone no longer lists it.
+    expect(await w.core.devices.requests(device.id)).toEqual([]);
     const form = await b.get('/portal/verify');
     expect(form.body).toContain('name="code"');
     w.clock.advance(30_000);

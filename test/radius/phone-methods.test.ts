@@ -127,8 +127,11 @@ describe.skipIf(!haveRadius)('RADIUS with text-message and phone-call methods (T
     expect(attribute(second, 'Reply-Message')).toBe('Enter the code sent to ••• 0122, or reply 1 for a phone call');
     expect(twin.messages.length).toBe(texts + 1);
     expect(twin.messages.at(-1)?.to).toBe(PHONES.mia);
-    // The first State was taken by the choice: it answers nothing any more.
+    // The first State was taken by the choice: it answers nothing any more, and its authentication was withdrawn.
     expect((await ask('mia', totp(), { state: attribute(first, 'State') as string })).code).toBe('Access-Reject');
+    const withdrawn = (await t.core.audit.query({ username: 'mia', limit: 10 })).find((e) => e.reason === 'withdrawn');
+    expect(withdrawn?.result).toBe('expired');
+    expect((await t.core.authentications.get(withdrawn?.authenticationId as string)).state).toBe('expired');
     const third = await ask('mia', totp(), { state: attribute(second, 'State') as string });
     expect(third.code).toBe('Access-Accept');
   });

@@ -539,6 +539,26 @@ export function createEngine(deps: EngineDeps) {
   }
 
   /**
+   * Withdraws an unanswered challenge or out-of-band request when the sign-in goes on with another
+   * method: it expires at once (reason `withdrawn`), so a device no longer lists it and a late
+   * answer finds it closed. An authentication already answered or finished is left as it is.
+   */
+  async function withdraw(id: string, actor: Actor): Promise<void> {
+    const auth = await store.authentications.get(id);
+    if (!auth) return;
+    const outOfBand = auth.methodType !== null && registry[auth.methodType].answer === 'out-of-band';
+    // A challenge being answered is 'pending' for a moment: only out-of-band requests are withdrawn from 'pending'.
+    const from = auth.state === 'challenge' ? 'challenge' : auth.state === 'pending' && outOfBand ? 'pending' : undefined;
+    if (from === undefined) return;
+    const now = clock.now();
+    if (!(await store.authentications.transition(id, from, 'expired', 'withdrawn', {}, now))) return;
+    const done: Authentication = { ...auth, state: 'expired', reason: 'withdrawn', updatedAt: now };
+    const user = auth.userId ? await store.users.getById(auth.userId) : undefined;
+    await audit.authentication({ auth: done, user, method: undefined, actor, mode: outOfBand ? 'out-of-band' : 'challenge' });
+    for (const wake of waiters.get(id) ?? []) wake();
+  }
+
+  /**
    * Waits until a pending authentication is answered (here, or on another node: the store is read
    * every half second) or expires, for at most `maxMs`; returns its state then.
    */
@@ -564,7 +584,7 @@ export function createEngine(deps: EngineDeps) {
     return current;
   }
 
-  return { start, get, answer, resolve, answerDevice, deviceRequests, wait };
+  return { start, get, answer, resolve, answerDevice, deviceRequests, withdraw, wait };
 }
 
 /** A phone number as shown to its owner: only its last 4 digits. */

@@ -204,7 +204,10 @@ export async function decideAccess(
     if (!pending) return { kind: 'reject', reason: 'unknown_state' };
     // A number from the menu: the method chosen replaces the one asked for.
     const pick = req.password !== null && /^[1-9]$/.test(req.password) ? pending.menu?.[Number(req.password) - 1] : undefined;
-    if (pick !== undefined) return secondFactor(deps, policy, { username: req.username, application: policy.application, clientIp: req.endUserIp, method: pick }, pending.carry);
+    if (pick !== undefined) {
+      await core.authentications.withdraw(pending.authenticationId, actor);
+      return secondFactor(deps, policy, { username: req.username, application: policy.application, clientIp: req.endUserIp, method: pick }, pending.carry);
+    }
     // Whatever was typed (even nothing) after a push request: wait for the device's answer.
     if (pending.awaiting === true) return hold(deps, policy, pending.authenticationId, pending.carry);
     if (req.password === null || req.password === '') return { kind: 'reject', reason: 'no_code' };

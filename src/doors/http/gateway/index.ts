@@ -318,6 +318,7 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
     const p = await pendingOf(request);
     if (!p) return noDestination(request, reply);
     if (!sameToken(field(request.body, '_csrf', 128), p.session.csrf)) return go(reply, '/gateway/verify');
+    await core.authentications.withdraw(p.id, actorOf(p.session));
     const retry = await core.authentications.create(
       { codeOnly: true, username: p.session.user.username, application: p.dest.site.application, clientIp: clientIp(request), exemptions: { trustedIp: false, cache: false, bypass: false } },
       actorOf(p.session),

@@ -270,6 +270,8 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
     if (session?.stage !== 'second_factor') return go(reply, '/portal');
     if (!csrfOk(request, session)) return go(reply, withNotice('/portal/verify', 'error.csrf'));
     const { waiting: _, ...rest } = session.data;
+    const previous = session.data['authenticationId'];
+    if (typeof previous === 'string') await core.authentications.withdraw(previous, actorOf(session));
     const id = await challenge(session, 'portal', true);
     if (!id) {
       await core.sessions.end(session.token);
