@@ -18,9 +18,9 @@
  *   recorded with its error, as a browser drops it silently.
  */
 import { createDecipheriv, createECDH, createPublicKey, hkdfSync, randomBytes, verify } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { PushSubscription } from '../../src/core/ports.ts';
+import { startLoopbackServer } from './loopback-server.ts';
 
 export interface PushTwinMessage {
   readonly endpoint: string;
@@ -167,7 +167,6 @@ export async function startPushTwin(): Promise<PushTwin> {
   const devices = new Map<string, Device>();
   const messages: PushTwinMessage[] = [];
   const refusals: PushTwinRefusal[] = [];
-  const timers = new Set<NodeJS.Timeout>();
 
   function answer(res: ServerResponse, status: number, message: string): void {
     refusals.push({ status, message });
@@ -231,29 +230,18 @@ export async function startPushTwin(): Promise<PushTwin> {
     messages,
     refusals,
     delayMs: 0,
-    close: async () => {
-      for (const t of timers) clearTimeout(t);
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => http.close(),
   };
 
-  const server: Server = createServer((req, res) => {
-    const run = (): void => {
+  const http = await startLoopbackServer(
+    (req, res) => {
       handle(req, res).catch((e: unknown) => {
         if (e instanceof Refusal) answer(res, e.status, e.message);
         else answer(res, 500, String(e));
       });
-    };
-    if (twin.delayMs <= 0) return run();
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      run();
-    }, twin.delayMs);
-    timers.add(timer);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  (twin as { url: string }).url = `http://127.0.0.1:${port}`;
+    },
+    () => twin.delayMs,
+  );
+  (twin as { url: string }).url = http.url;
   return twin;
 }

@@ -11,9 +11,9 @@
  * token, of the URL and the sorted parameters) over HTTPS, trusting the CA given.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { startLoopbackServer } from './loopback-server.ts';
 
 export interface TwinMessage {
   readonly sid: string;
@@ -70,7 +70,12 @@ async function readBody(req: IncomingMessage): Promise<string> {
 
 /** Twilio's request signature (see the header). */
 export function twilioSignature(authToken: string, url: string, params: Readonly<Record<string, string>>): string {
-  const data = url + Object.keys(params).sort().map((k) => k + params[k]).join('');
+  const data =
+    url +
+    Object.keys(params)
+      .sort()
+      .map((k) => k + params[k])
+      .join('');
   return createHmac('sha1', authToken).update(data, 'utf8').digest('base64');
 }
 
@@ -121,7 +126,6 @@ export async function startTwilioTwin(opts: { accountSid?: string; authToken?: s
     To: call.to,
   });
   const expected = `Basic ${Buffer.from(`${accountSid}:${authToken}`).toString('base64')}`;
-  const timers = new Set<NodeJS.Timeout>();
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const text = await readBody(req);
@@ -140,7 +144,8 @@ export async function startTwilioTwin(opts: { accountSid?: string; authToken?: s
     const body = form.get('Body') ?? '';
     if (to === '') return error(res, 400, 21604, "A 'To' phone number is required.");
     if (from === '') return error(res, 400, 21603, "A 'From' phone number is required.");
-    if (form.has('From') && from.startsWith('MG')) return error(res, 400, 21212, `The 'From' number ${from} is not a valid phone number, shortcode, or alphanumeric sender ID.`);
+    if (form.has('From') && from.startsWith('MG'))
+      return error(res, 400, 21212, `The 'From' number ${from} is not a valid phone number, shortcode, or alphanumeric sender ID.`);
     if (body === '') return error(res, 400, 21602, 'Message body is required.');
     if (!/^\+[1-9][0-9]{6,14}$/.test(to)) return error(res, 400, 21211, `The 'To' number ${to} is not a valid phone number.`);
     const sid = `SM${randomBytes(16).toString('hex')}`;
@@ -170,8 +175,8 @@ export async function startTwilioTwin(opts: { accountSid?: string; authToken?: s
     const to = form.get('To') ?? '';
     const from = form.get('From') ?? '';
     const twiml = form.get('Twiml') ?? '';
-    if (to === '') return error(res, 400, 21201, 'No \'To\' number is specified');
-    if (from === '') return error(res, 400, 21213, 'No \'From\' number is specified');
+    if (to === '') return error(res, 400, 21201, "No 'To' number is specified");
+    if (from === '') return error(res, 400, 21213, "No 'From' number is specified");
     if (twiml === '' && !form.has('Url')) return error(res, 400, 21205, 'Url parameter is required.');
     if (!/^\+[1-9][0-9]{6,14}$/.test(to)) return error(res, 400, 21217, `Phone number ${to} is not a valid phone number`);
     const sid = `CA${randomBytes(16).toString('hex')}`;
@@ -203,26 +208,15 @@ export async function startTwilioTwin(opts: { accountSid?: string; authToken?: s
       return webhook(call.statusCallback, { ...callParams(call, status), CallDuration: '12' });
     },
     delayMs: 0,
-    close: async () => {
-      for (const t of timers) clearTimeout(t);
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => http.close(),
   };
 
-  const server: Server = createServer((req, res) => {
-    const run = (): void => {
+  const http = await startLoopbackServer(
+    (req, res) => {
       handle(req, res).catch(() => error(res, 500, 20500, 'Internal Server Error'));
-    };
-    if (twin.delayMs <= 0) return run();
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      run();
-    }, twin.delayMs);
-    timers.add(timer);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  (twin as { url: string }).url = `http://127.0.0.1:${port}`;
+    },
+    () => twin.delayMs,
+  );
+  (twin as { url: string }).url = http.url;
   return twin;
 }
