@@ -379,17 +379,35 @@ export function createEngine(deps: EngineDeps) {
     return finish(auth, started, flow);
   }
 
+  /**
+   * Ends an open authentication with `decision`, by compare-and-set from `from`: records the audit
+   * event, runs `then` (what goes with the decision), and wakes whoever waits for it in this
+   * process. Undefined when another caller ended it first. The user is read when not given.
+   */
+  async function conclude(
+    auth: Authentication,
+    from: AuthState,
+    decision: Decision,
+    e: { readonly actor: Actor; readonly mode: string; readonly user?: User | undefined; readonly method?: MethodRecord | undefined; readonly then?: (done: Authentication) => Promise<void> },
+  ): Promise<Authentication | undefined> {
+    const now = clock.now();
+    if (!(await store.authentications.transition(auth.id, from, decision.state, decision.reason, {}, now))) return undefined;
+    const done: Authentication = { ...auth, state: decision.state, reason: decision.reason, updatedAt: now };
+    const user = 'user' in e ? e.user : auth.userId ? await store.users.getById(auth.userId) : undefined;
+    await audit.authentication({ auth: done, user, method: e.method, actor: e.actor, mode: e.mode });
+    await e.then?.(done);
+    for (const wake of waiters.get(auth.id) ?? []) wake();
+    return done;
+  }
+
   /** Places the call of a pending authentication; when the provider refuses it, the authentication is denied. */
   async function placeCall(auth: Authentication, flow: Flow, call: NonNullable<Flow['call']>): Promise<Authentication> {
     try {
       await (deps.voice as VoiceCaller).call({ ...call, authenticationId: auth.id, application: auth.applicationName, language: (flow.user as User).language });
       return auth;
     } catch {
-      const now = clock.now();
-      if (!(await store.authentications.transition(auth.id, 'pending', 'denied', 'delivery_failed', {}, now))) return auth;
-      const failed = { ...auth, state: 'denied' as const, reason: 'delivery_failed' as const, updatedAt: now };
-      await audit.authentication({ auth: failed, user: flow.user, method: flow.method, actor: SYSTEM, mode: 'out-of-band' });
-      return failed;
+      const failed = await conclude(auth, 'pending', { state: 'denied', reason: 'delivery_failed' }, { actor: SYSTEM, mode: 'out-of-band', user: flow.user, method: flow.method });
+      return failed ?? auth;
     }
   }
 
@@ -398,13 +416,8 @@ export function createEngine(deps: EngineDeps) {
     if (!auth) throw new CoreError('authentication_not_found', 'no such authentication');
     const now = clock.now();
     if ((auth.state === 'challenge' || auth.state === 'pending') && now >= auth.expiresAt) {
-      if (await store.authentications.transition(id, auth.state, 'expired', 'expired', {}, now)) {
-        const expired = { ...auth, state: 'expired' as const, reason: 'expired' as const, updatedAt: now };
-        const user = auth.userId ? await store.users.getById(auth.userId) : undefined;
-        await audit.authentication({ auth: expired, user, method: undefined, actor: SYSTEM, mode: 'challenge' });
-        return view(expired);
-      }
-      return get(id);
+      const expired = await conclude(auth, auth.state, { state: 'expired', reason: 'expired' }, { actor: SYSTEM, mode: 'challenge' });
+      return expired ? view(expired) : get(id);
     }
     return view(auth);
   }
@@ -497,7 +510,6 @@ export function createEngine(deps: EngineDeps) {
   }
 
   async function settle(auth: Authentication, response: OutOfBandResponse | 'mismatch', actor: Actor, started: number): Promise<AuthenticationOutcome> {
-    const now = clock.now();
     const user = auth.userId ? await store.users.getById(auth.userId) : undefined;
     const method = auth.methodId ? await store.methods.get(auth.methodId) : undefined;
     const settings = await policy.settings();
@@ -506,14 +518,17 @@ export function createEngine(deps: EngineDeps) {
     else if (response === 'approve') decision = { state: 'approved', reason: 'out_of_band_ok' };
     else if (response === 'mismatch') decision = { state: 'denied', reason: 'number_mismatch' };
     else decision = { state: 'denied', reason: response === 'fraud' ? 'fraud_reported' : 'out_of_band_declined' };
-    if (!(await store.authentications.transition(auth.id, 'pending', decision.state, decision.reason, {}, now))) {
-      throw new CoreError('authentication_closed', 'no pending authentication answers this');
-    }
-    if (decision.reason === 'out_of_band_ok' && user && user.failedCount > 0) await store.users.resetFailures(user.id, now);
-    const done: Authentication = { ...auth, state: decision.state, reason: decision.reason, updatedAt: now };
-    await audit.authentication({ auth: done, user, method, actor, mode: 'out-of-band' });
-    if (decision.reason === 'fraud_reported' && settings.fraud.allowReports && deps.reportFraud) await deps.reportFraud(auth.username, auth.id);
-    for (const wake of waiters.get(auth.id) ?? []) wake();
+    const done = await conclude(auth, 'pending', decision, {
+      actor,
+      mode: 'out-of-band',
+      user,
+      method,
+      then: async (d) => {
+        if (d.reason === 'out_of_band_ok' && user && user.failedCount > 0) await store.users.resetFailures(user.id, d.updatedAt);
+        if (d.reason === 'fraud_reported' && settings.fraud.allowReports && deps.reportFraud) await deps.reportFraud(auth.username, auth.id);
+      },
+    });
+    if (!done) throw new CoreError('authentication_closed', 'no pending authentication answers this');
     return finish(done, started);
   }
 
@@ -550,12 +565,7 @@ export function createEngine(deps: EngineDeps) {
     // A challenge being answered is 'pending' for a moment: only out-of-band requests are withdrawn from 'pending'.
     const from = auth.state === 'challenge' ? 'challenge' : auth.state === 'pending' && outOfBand ? 'pending' : undefined;
     if (from === undefined) return;
-    const now = clock.now();
-    if (!(await store.authentications.transition(id, from, 'expired', 'withdrawn', {}, now))) return;
-    const done: Authentication = { ...auth, state: 'expired', reason: 'withdrawn', updatedAt: now };
-    const user = auth.userId ? await store.users.getById(auth.userId) : undefined;
-    await audit.authentication({ auth: done, user, method: undefined, actor, mode: outOfBand ? 'out-of-band' : 'challenge' });
-    for (const wake of waiters.get(id) ?? []) wake();
+    await conclude(auth, from, { state: 'expired', reason: 'withdrawn' }, { actor, mode: outOfBand ? 'out-of-band' : 'challenge' });
   }
 
   /**
