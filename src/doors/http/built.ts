@@ -1,7 +1,11 @@
-/** Where the web apps built by scripts/build.ts (Vite) live: dist/<name> under the repository root. */
-import { existsSync } from 'node:fs';
+/** The web apps built by scripts/build.ts (Vite): where they live (dist/<name>) and how their files are served. */
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import type { FastifyInstance } from 'fastify';
+
+const IMMUTABLE = 'public, max-age=31536000, immutable';
 
 /**
  * dist/`name` under the repository root: the nearest folder above `moduleUrl` that holds
@@ -15,4 +19,35 @@ export function builtDir(moduleUrl: string, name: string): string {
     if (parent === dir) return join(dirname(fileURLToPath(moduleUrl)), 'dist', name);
     dir = parent;
   }
+}
+
+/** Whether the build wrote each of `files` into `dir`. */
+export function isBuilt(dir: string, files: readonly string[]): boolean {
+  try {
+    return files.every((f) => statSync(join(dir, f)).isFile());
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Serves the files of `dir` under the plugin's prefix: the hashed files under assets/ as
+ * immutable for a year (their names change with their content), everything else with
+ * `cacheControl`; `types` sets the content type by extension where the default would not do.
+ */
+export async function serveBuiltFiles(app: FastifyInstance, dir: string, opts: { readonly cacheControl: string; readonly types?: Readonly<Record<string, string>> }): Promise<void> {
+  const assets = join(dir, 'assets');
+  await app.register(fastifyStatic, {
+    root: dir,
+    prefix: '/',
+    index: false,
+    // Headers are set here instead.
+    cacheControl: false,
+    dotfiles: 'ignore',
+    setHeaders: (reply, path) => {
+      const type = opts.types?.[/\.[a-z]+$/.exec(path)?.[0] ?? ''];
+      if (type) reply.header('content-type', type);
+      reply.header('cache-control', path.startsWith(assets) ? IMMUTABLE : opts.cacheControl);
+    },
+  });
 }

@@ -9,37 +9,25 @@
  * Nothing under /admin/session or /admin/assets falls back to index.html: a missing asset is a 404.
  * When the app is not built the pages answer 503 with how to build it.
  */
-import { statSync } from 'node:fs';
-import { join } from 'node:path';
-import fastifyStatic from '@fastify/static';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { problem, sendProblem } from '../errors.ts';
 import type { Api } from '../schemas.ts';
-import { builtDir } from '../built.ts';
+import { builtDir, isBuilt, serveBuiltFiles } from '../built.ts';
 
 export const NOT_BUILT = 'the console is not built: run npm run build';
 
-const IMMUTABLE = 'public, max-age=31536000, immutable';
 /** Paths (after /admin) that never fall back to index.html. */
 const NO_FALLBACK = /^\/(session|assets)(\/|$|\?)/;
 
 /** dist/console under the repository root, from the sources as from the bundle. */
 export const builtConsoleDir = (moduleUrl: string): string => builtDir(moduleUrl, 'console');
 
-function isBuilt(staticDir: string): boolean {
-  try {
-    return statSync(join(staticDir, 'index.html')).isFile();
-  } catch {
-    return false;
-  }
-}
-
 /** Registers the app's files; `staticDir` is read when the server starts. */
 export async function consoleStaticRoutes(app: Api, opts: { staticDir: string }): Promise<void> {
   const { staticDir } = opts;
   const below = (request: FastifyRequest): string => request.url.slice('/admin'.length);
 
-  if (!isBuilt(staticDir)) {
+  if (!isBuilt(staticDir, ['index.html'])) {
     const notBuilt = async (request: FastifyRequest, reply: FastifyReply) => {
       request.log.warn({ staticDir }, NOT_BUILT);
       return reply.code(503).type('text/plain; charset=utf-8').send(`${NOT_BUILT}\n`);
@@ -52,17 +40,8 @@ export async function consoleStaticRoutes(app: Api, opts: { staticDir: string })
     return;
   }
 
-  await app.register(fastifyStatic, {
-    root: staticDir,
-    prefix: '/',
-    index: false,
-    // Headers are set here instead: hashed assets for a year, everything else never cached.
-    cacheControl: false,
-    dotfiles: 'ignore',
-    setHeaders: (reply, path) => {
-      reply.header('cache-control', path.startsWith(join(staticDir, 'assets')) ? IMMUTABLE : 'no-store');
-    },
-  });
+  // Hashed assets for a year, everything else never cached.
+  await serveBuiltFiles(app, staticDir, { cacheControl: 'no-store' });
   const index = async (_request: FastifyRequest, reply: FastifyReply) => reply.sendFile('index.html', staticDir);
   app.get('/', { schema: { hide: true } }, index);
   app.setNotFoundHandler(async (request, reply) => {

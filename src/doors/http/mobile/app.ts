@@ -12,11 +12,8 @@
  * manifest and worker only; no inline code, no framing, no base or form targets. When the app is
  * not built the pages answer 503 with how to build it.
  */
-import { statSync } from 'node:fs';
-import { join } from 'node:path';
-import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { builtDir } from '../built.ts';
+import { builtDir, isBuilt, serveBuiltFiles } from '../built.ts';
 
 export const APP_NOT_BUILT = 'the mobile app is not built: run npm run build';
 
@@ -31,7 +28,6 @@ const APP_HEADERS = {
   'cross-origin-opener-policy': 'same-origin',
   'cache-control': 'no-cache',
 };
-const IMMUTABLE = 'public, max-age=31536000, immutable';
 const TYPES: Readonly<Record<string, string>> = {
   '.js': 'text/javascript; charset=utf-8',
   '.webmanifest': 'application/manifest+json; charset=utf-8',
@@ -40,14 +36,6 @@ const TYPES: Readonly<Record<string, string>> = {
 
 /** dist/mobile-app under the repository root, from the sources as from the bundle. */
 export const builtAppDir = (moduleUrl: string): string => builtDir(moduleUrl, 'mobile-app');
-
-function isBuilt(dir: string): boolean {
-  try {
-    return statSync(join(dir, 'index.html')).isFile() && statSync(join(dir, 'sw.js')).isFile();
-  } catch {
-    return false;
-  }
-}
 
 /** Registers the app's files under the plugin's prefix (/mobile/app); `staticDir` is read when the server starts. */
 export async function mobileAppRoutes(app: FastifyInstance, opts: { staticDir: string }): Promise<void> {
@@ -62,7 +50,7 @@ export async function mobileAppRoutes(app: FastifyInstance, opts: { staticDir: s
     return path.endsWith('/') ? undefined : reply.redirect(`${path}/${query ? `?${query}` : ''}`, 308);
   };
 
-  if (!isBuilt(staticDir)) {
+  if (!isBuilt(staticDir, ['index.html', 'sw.js'])) {
     const notBuilt = async (request: FastifyRequest, reply: FastifyReply) => {
       if (withSlash(request, reply)) return reply;
       request.log.warn({ staticDir }, APP_NOT_BUILT);
@@ -73,17 +61,6 @@ export async function mobileAppRoutes(app: FastifyInstance, opts: { staticDir: s
     return;
   }
 
-  await app.register(fastifyStatic, {
-    root: staticDir,
-    prefix: '/',
-    index: false,
-    cacheControl: false,
-    dotfiles: 'ignore',
-    setHeaders: (reply, path) => {
-      const type = TYPES[/\.[a-z]+$/.exec(path)?.[0] ?? ''];
-      if (type) reply.header('content-type', type);
-      reply.header('cache-control', path.startsWith(join(staticDir, 'assets')) ? IMMUTABLE : 'no-cache');
-    },
-  });
+  await serveBuiltFiles(app, staticDir, { cacheControl: 'no-cache', types: TYPES });
   app.get('/', { schema: { hide: true } }, async (request, reply) => withSlash(request, reply) ?? reply.sendFile('index.html', staticDir));
 }
