@@ -294,14 +294,15 @@ describe('Countersign Authenticator in Chromium', () => {
       // A push message as the push service delivers it: the worker shows a notification.
       await page.context().grantPermissions(['notifications'], { origin: base });
       const cdp = await page.context().newCDPSession(page);
-      const versions = new Promise<string>((resolve) => {
-        cdp.on('ServiceWorker.workerVersionUpdated', (e: { versions: { registrationId: string; runningStatus: string }[] }) => {
-          const running = e.versions.find((v) => v.runningStatus === 'running');
-          if (running) resolve(running.registrationId);
+      // The app's registration, whether its worker is running or stopped after idling (a push message starts it).
+      const registrations = new Promise<string>((resolve) => {
+        cdp.on('ServiceWorker.workerRegistrationUpdated', (e: { registrations: { registrationId: string; scopeURL: string; isDeleted: boolean }[] }) => {
+          const app = e.registrations.find((r) => r.scopeURL === `${base}/mobile/app/` && !r.isDeleted);
+          if (app) resolve(app.registrationId);
         });
       });
       await cdp.send('ServiceWorker.enable');
-      const registrationId = await versions;
+      const registrationId = await registrations;
       await cdp.send('ServiceWorker.deliverPushMessage', { origin: base, registrationId, data: JSON.stringify({ title: 'Sign-in request', body: 'Someone is signing in to vpn.', authenticationId: 'abc' }) });
       await expect
         .poll(() => page.evaluate('navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((all) => all.map((n) => ({ title: n.title, body: n.body, tag: n.tag })))'))
