@@ -4,6 +4,7 @@
  * format of a code, and form helpers.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { AuthenticationOutcome } from '../../core/api.ts';
 import { PORTAL_CSS } from './portal/assets.ts';
 
 export const PAGE_CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -19,6 +20,20 @@ export const PAGE_HEADERS = {
 export const CSS_VERSION = createHash('sha256').update(PORTAL_CSS).digest('hex').slice(0, 12);
 /** Codes per sign-in before it ends (each wrong one also counts toward the account lockout). */
 export const MAX_CODE_ATTEMPTS = 5;
+
+/** What a waiting page shows while an app or a phone call answers a sign-in. */
+export interface Waiting {
+  /** The number to select in the app (push). */
+  readonly match?: number;
+  /** The phone called, masked. */
+  readonly sentTo: string;
+}
+
+/** For a sign-in waiting for the app or a call: what its page shows, as session data (`{ waiting }`); `{}` otherwise. */
+export function waitingOf(outcome: AuthenticationOutcome): { waiting?: Waiting } {
+  if (outcome.view.state !== 'pending') return {};
+  return { waiting: { ...(outcome.match !== undefined ? { match: outcome.match } : {}), sentTo: outcome.sentTo ?? '' } };
+}
 /** A code from an authenticator (6 to 8 digits) or a backup code (10 digits, maybe split 5-5). */
 export const CODE = /^(?:[0-9]{6,8}|[0-9]{5}[ -]?[0-9]{5})$/;
 

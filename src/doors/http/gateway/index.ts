@@ -26,7 +26,7 @@ import { NetworkList } from '../../../core/auth/networks.ts';
 import { isCoreError } from '../../../core/errors.ts';
 import type { Clock, FirstFactorProvider } from '../../../core/ports.ts';
 import { systemRandom } from '../../../platform/random.ts';
-import { CODE, CSS_VERSION, field, MAX_CODE_ATTEMPTS, PAGE_HEADERS, sameToken } from '../pages.ts';
+import { CODE, CSS_VERSION, field, MAX_CODE_ATTEMPTS, PAGE_HEADERS, sameToken, waitingOf, type Waiting } from '../pages.ts';
 import { PORTAL_CSS } from '../portal/assets.ts';
 import { fromAcceptLanguage, supported, translator, type Translate } from '../portal/i18n.ts';
 import type { PortalKey } from '../portal/locales/en.ts';
@@ -191,12 +191,12 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
     );
     if (outcome.view.state === 'approved') return approve(reply, session, dest);
     if (outcome.view.state !== 'challenge' && outcome.view.state !== 'pending') return denied(request, reply, session, dest);
-    const waiting = outcome.view.state === 'pending' ? { waiting: { ...(outcome.match !== undefined ? { match: outcome.match } : {}), sentTo: outcome.sentTo ?? '' } } : {};
+    const waiting = waitingOf(outcome);
     const pending = await core.sessions.update(session, { data: { ...session.data, pending: { authenticationId: outcome.view.id, site: dest.site.name, rd: dest.url, attempts: 0, ...waiting } } });
     return waiting.waiting ? waitingPage(request, reply, pending, waiting.waiting) : verifyForm(request, reply, pending, dest.site, null);
   }
 
-  function waitingPage(request: FastifyRequest, reply: FastifyReply, session: SessionView, waiting: { match?: number; sentTo: string }): FastifyReply {
+  function waitingPage(request: FastifyRequest, reply: FastifyReply, session: SessionView, waiting: Waiting): FastifyReply {
     const { t: tr } = t(request);
     return render(request, reply, 'waiting', tr('waiting.title'), { ...waiting, refresh: { seconds: 3, url: '/gateway/verify' }, codeAction: '/gateway/verify/code', csrf: session.csrf });
   }
@@ -286,9 +286,9 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
   /** The open second factor of the request's session, with its site and destination. */
   async function pendingOf(
     request: FastifyRequest,
-  ): Promise<{ session: SessionView; id: string; attempts: number; dest: { url: string; site: Site }; waiting?: { match?: number; sentTo: string } } | undefined> {
+  ): Promise<{ session: SessionView; id: string; attempts: number; dest: { url: string; site: Site }; waiting?: Waiting } | undefined> {
     const session = await core.sessions.resolve('gateway', request.cookies[cookieName]);
-    const pending = session?.data['pending'] as { authenticationId?: unknown; site?: unknown; rd?: unknown; attempts?: unknown; waiting?: { match?: number; sentTo: string } } | undefined;
+    const pending = session?.data['pending'] as { authenticationId?: unknown; site?: unknown; rd?: unknown; attempts?: unknown; waiting?: Waiting } | undefined;
     if (!session || !pending || typeof pending.authenticationId !== 'string' || typeof pending.rd !== 'string') return undefined;
     const dest = destination(pending.rd);
     if (!dest || dest.site.name !== pending.site) return undefined;
@@ -319,14 +319,22 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
     if (!p) return noDestination(request, reply);
     if (!sameToken(field(request.body, '_csrf', 128), p.session.csrf)) return go(reply, '/gateway/verify');
     await core.authentications.withdraw(p.id, actorOf(p.session));
+    const next = await codeChallenge(request, p, p.attempts);
+    return next ? verifyForm(request, reply, next, p.dest.site, null) : denied(request, reply, p.session, p.dest);
+  });
+
+  /**
+   * A new challenge for a typed code, with no shortcut, as the session's pending sign-in to the same
+   * destination; undefined when the core decided at once (denied).
+   */
+  async function codeChallenge(request: FastifyRequest, p: { session: SessionView; dest: { url: string; site: Site } }, attempts: number): Promise<SessionView | undefined> {
     const retry = await core.authentications.create(
       { codeOnly: true, username: p.session.user.username, application: p.dest.site.application, clientIp: clientIp(request), exemptions: { trustedIp: false, cache: false, bypass: false } },
       actorOf(p.session),
     );
-    if (retry.view.state !== 'challenge') return denied(request, reply, p.session, p.dest);
-    const next = await core.sessions.update(p.session, { data: { ...p.session.data, pending: { authenticationId: retry.view.id, site: p.dest.site.name, rd: p.dest.url, attempts: p.attempts } } });
-    return verifyForm(request, reply, next, p.dest.site, null);
-  });
+    if (retry.view.state !== 'challenge') return undefined;
+    return core.sessions.update(p.session, { data: { ...p.session.data, pending: { authenticationId: retry.view.id, site: p.dest.site.name, rd: p.dest.url, attempts } } });
+  }
 
   app.post('/verify', async (request, reply) => {
     const p = await pendingOf(request);
@@ -336,15 +344,8 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
     if ((await answer(p.session, p.id, code)) === 'approved') return approve(reply, p.session, p.dest);
     // Another try on a new challenge, up to MAX_CODE_ATTEMPTS; the core's lockout counts each failure.
     const attempts = p.attempts + 1;
-    const retry =
-      attempts < MAX_CODE_ATTEMPTS
-        ? await core.authentications.create(
-            { codeOnly: true, username: p.session.user.username, application: p.dest.site.application, clientIp: clientIp(request), exemptions: { trustedIp: false, cache: false, bypass: false } },
-            actorOf(p.session),
-          )
-        : undefined;
-    if (retry?.view.state !== 'challenge') return denied(request, reply, p.session, p.dest);
-    const next = await core.sessions.update(p.session, { data: { ...p.session.data, pending: { authenticationId: retry.view.id, site: p.dest.site.name, rd: p.dest.url, attempts } } });
+    const next = attempts < MAX_CODE_ATTEMPTS ? await codeChallenge(request, p, attempts) : undefined;
+    if (!next) return denied(request, reply, p.session, p.dest);
     return verifyForm(request, reply, next, p.dest.site, 'verify.failed', 401);
   });
 

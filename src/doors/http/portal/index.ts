@@ -22,7 +22,7 @@ import type { Clock, FirstFactorProvider } from '../../../core/ports.ts';
 import { QUESTION_IDS, QUESTIONS_PER_USER, type QuestionId } from '../../../core/methods/questions.ts';
 import type { AuditEvent, PhoneWhich, Settings } from '../../../core/types.ts';
 import { systemRandom } from '../../../platform/random.ts';
-import { CODE, CSS_VERSION, field, MAX_CODE_ATTEMPTS, PAGE_HEADERS, sameToken } from '../pages.ts';
+import { CODE, CSS_VERSION, field, MAX_CODE_ATTEMPTS, PAGE_HEADERS, sameToken, waitingOf, type Waiting } from '../pages.ts';
 import { PORTAL_CSS } from './assets.ts';
 import { LANGUAGE_CODES, LANGUAGES, fromAcceptLanguage, supported, translator, type PortalLanguage, type Translate } from './i18n.ts';
 import type { PortalKey } from './locales/en.ts';
@@ -237,7 +237,7 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
       return go(reply, '/portal/account');
     }
     if (outcome.view.state !== 'challenge' && outcome.view.state !== 'pending') return again('signIn.failed', 401);
-    const waiting = outcome.view.state === 'pending' ? { waiting: { ...(outcome.match !== undefined ? { match: outcome.match } : {}), sentTo: outcome.sentTo ?? '' } } : {};
+    const waiting = waitingOf(outcome);
     const session = await core.sessions.start({ kind: 'portal', userId: user.id, stage: 'second_factor', clientIp: request.ip, data: { authenticationId: outcome.view.id, attempts: 0, ...waiting } });
     setSession(reply, session);
     return go(reply, '/portal/verify');
@@ -248,7 +248,7 @@ export async function portalDoor(app: FastifyInstance, opts: PortalOptions): Pro
   app.get('/verify', async (request, reply) => {
     const p = await page(request, reply);
     if (p.session?.stage !== 'second_factor') return go(reply, '/portal');
-    const waiting = p.session.data['waiting'] as { match?: number; sentTo: string } | undefined;
+    const waiting = p.session.data['waiting'] as Waiting | undefined;
     if (waiting) {
       // Waiting for the app or the call: the page reloads itself until the answer comes.
       const pendingId = p.session.data['authenticationId'];
