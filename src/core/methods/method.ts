@@ -1,5 +1,8 @@
 import type { VerifyResult } from '../oath.ts';
-import type { MethodRecord, MethodType, Settings } from '../types.ts';
+import type { MethodRecord, MethodType, OathConfig, Settings } from '../types.ts';
+
+/** The configuration stored for methods that hold no OATH key (security questions, phones, mobile devices). */
+export const NO_OATH: OathConfig = { algorithm: 'SHA256', digits: 6, period: 0, serial: null, origin: 'software' };
 
 /** One field a method asks for when it is enrolled; the console and portal render forms from it. */
 export interface EnrollField {

@@ -5,6 +5,7 @@
  */
 import type { VerifyResult } from '../oath.ts';
 import type { MethodRecord, PhoneWhich } from '../types.ts';
+import type { MethodDefinition } from './method.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -21,4 +22,18 @@ export function phoneOf(method: MethodRecord): PhoneWhich {
 /** Phone methods never verify a code on their own: the engine checks the code of the authentication. */
 export function noCodeOfItsOwn(): VerifyResult {
   return { ok: false, reason: 'malformed' };
+}
+
+/** A method on one of the user's phones, set up by an administrator, answered through the engine. */
+export function phoneMethod(def: Pick<MethodDefinition, 'type' | 'displayName' | 'description' | 'answer'>): MethodDefinition {
+  return {
+    ...def,
+    consume: 'exact',
+    enrollableFrom: ['admin'],
+    enrollFields: [{ name: 'phone', label: 'Phone', kind: 'select', options: ['phone', 'backupPhone'], default: 'phone', required: false }],
+    legacy: false,
+    numberMatching: false,
+    fallbackOnly: false,
+    verify: noCodeOfItsOwn,
+  };
 }

@@ -1,16 +1,9 @@
 import type { MethodDefinition } from './method.ts';
-import { noCodeOfItsOwn } from './phone.ts';
+import { phoneMethod } from './phone.ts';
 
-export const voice: MethodDefinition = {
+export const voice: MethodDefinition = phoneMethod({
   type: 'voice',
   displayName: 'Phone call',
-  description: 'A call to the primary or backup phone: the user presses # to approve, or 0# to report fraud.',
+  description: 'A call to the primary or backup phone: the user presses # to approve, or 0 to report fraud.',
   answer: 'out-of-band',
-  consume: 'exact',
-  enrollableFrom: ['admin'],
-  enrollFields: [{ name: 'phone', label: 'Phone', kind: 'select', options: ['phone', 'backupPhone'], default: 'phone', required: false }],
-  legacy: false,
-  numberMatching: false,
-  fallbackOnly: false,
-  verify: noCodeOfItsOwn,
-};
+});

@@ -19,12 +19,12 @@ import { CoreError } from '../errors.ts';
 import { decodeDevice, encodeDevice } from '../methods/push.ts';
 import type { PolicyCache } from '../policy-cache.ts';
 import type { Clock, KeyedHasher, PushSubscription, Random, Store } from '../ports.ts';
-import type { DeviceRequest, MethodRecord, OathConfig, User } from '../types.ts';
+import type { DeviceRequest, MethodRecord, User } from '../types.ts';
+import { NO_OATH } from '../methods/method.ts';
 import { invalid, validateText } from '../validation.ts';
 
 export const ACTIVATION_SECONDS = 600;
 export const SIGNATURE_SKEW_MS = 300_000;
-const CONFIG: OathConfig = { algorithm: 'SHA256', digits: 6, period: 0, serial: null, origin: 'software' };
 
 export interface DeviceActivation {
   /** `<device id>.<secret>`, shown once. */
@@ -120,7 +120,7 @@ export function createDevicesService(deps: DevicesDeps) {
       // One activation at a time: an earlier unfinished one stops working.
       for (const m of await store.methods.listForUser(user.id)) if (m.type === 'push' && m.pending) await store.methods.delete(m.id);
       const method = await store.methods.add(
-        { userId: user.id, type: 'push', label: 'Mobile app (waiting for activation)', secret: encodeDevice({ activation: keyedHasher.digest(`activate:${secret}`) }), config: CONFIG, pending: true },
+        { userId: user.id, type: 'push', label: 'Mobile app (waiting for activation)', secret: encodeDevice({ activation: keyedHasher.digest(`activate:${secret}`) }), config: NO_OATH, pending: true },
         random.id(),
         now,
       );

@@ -9,6 +9,7 @@ import { BACKUP_CODE_COUNT, backupCodesLeft, backupSecret } from '../methods/bac
 import { MAX_ANSWER_LENGTH, MIN_ANSWER_LENGTH, QUESTION_IDS, QUESTIONS_PER_USER, normalizeAnswer, questionsSecret, storedQuestions, type QuestionAnswer, type QuestionId } from '../methods/questions.ts';
 import { phoneMethodSecret, phoneOf } from '../methods/phone.ts';
 import { methods as registry } from '../methods/index.ts';
+import { NO_OATH } from '../methods/method.ts';
 import type { PolicyCache } from '../policy-cache.ts';
 import type { Clock, Random, Store } from '../ports.ts';
 import type { MethodRecord, MethodType, OathConfig } from '../types.ts';
@@ -222,7 +223,7 @@ export function createMethodsService(deps: MethodsDeps) {
       if (existing) return toMethodView(existing);
       const label = validateText(input.label, 'label', 128) ?? `${type === 'sms' ? 'Text message' : 'Phone call'} to the ${which === 'phone' ? 'primary' : 'backup'} phone`;
       const now = clock.now();
-      const config: OathConfig = { algorithm: 'SHA256', digits: 6, period: 0, serial: null, origin: 'software' };
+      const config = NO_OATH;
       const method = await store.methods.add({ userId: user.id, type, label, secret: phoneMethodSecret(which), config }, random.id(), now);
       await audit.admin({ action: 'method.enroll', user, actor, now, details: { methodId: method.id, type, phone: which } });
       return toMethodView(method);
@@ -268,7 +269,7 @@ export function createMethodsService(deps: MethodsDeps) {
       const answers = checkAnswers(input, { min: QUESTIONS_PER_USER, max: QUESTIONS_PER_USER });
       const secret = await questionsSecret(random.bytes(16), answers);
       const now = clock.now();
-      const config: OathConfig = { algorithm: 'SHA256', digits: 6, period: 0, serial: null, origin: 'software' };
+      const config = NO_OATH;
       for (const old of await store.methods.listForUser(user.id)) if (old.type === 'questions') await store.methods.delete(old.id);
       const method = await store.methods.add({ userId: user.id, type: 'questions', label: 'Security questions', secret, config }, random.id(), now);
       await audit.admin({ action: 'method.questions', user, actor, now, details: { methodId: method.id, questions: answers.map((a) => a.question) } });
