@@ -137,7 +137,7 @@ describe.skipIf(!haveFreeRadius)('FreeRADIUS and radclient as test peers', () =>
 
   it('radclient sends exactly the text it was given (read back from its own -x output)', async () => {
     const tricky = fc.sample(awkwardText(40), 15);
-    for (const text of [...tricky, `"'\\`, '\\\\', 'x\\', '\\n', '%{User-Name}', '0x414243', ' lead and trail ', 'tab\tnew\nline\r']) {
+    for (const text of [...tricky, `"'\\`, '\\\\', 'x\\', '\\n', '%{User-Name}', '0x414243', ' lead and trail ', 'tab\tnew\nline\r', 'line\u2028and\u2029paragraph separators']) {
       const r = await radclient({
         ...to(),
         attributes: [

@@ -220,7 +220,8 @@ function decodeValue(printed: string): string {
 
 const SENT = /^Sent (\S+) Id (\d+) from (\S+) to (\S+) length (\d+)/;
 const RECEIVED = /^Received (\S+) Id (\d+) from (\S+) to (\S+) length (\d+)/;
-const ATTRIBUTE = /^\t(\S+) (?:=|:=|\+=|==|!=) ?(.*)$/;
+// `s`: a value may hold U+2028 or U+2029, which `.` would not match (lines are split on \n only).
+const ATTRIBUTE = /^\t(\S+) (?:=|:=|\+=|==|!=) ?(.*)$/s;
 
 /** Parses `radclient -x` output: the packets sent and the replies received with their attributes. */
 export function parseRadclientOutput(stdout: string): { sent: RadiusPair[][]; replies: RadclientReply[]; noReply: boolean } {
