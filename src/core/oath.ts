@@ -1,7 +1,8 @@
 /**
  * OATH one-time passwords (RFC 4226 HOTP, RFC 6238 TOTP). Pure functions: no clock, no storage.
- * Code generation comes from otpauth; this module adds the replay rule, the strict code format and
- * constant-time comparison that the authentication engine relies on.
+ * Codes are node:crypto's HMAC over the 8-byte counter, then RFC 4226's dynamic truncation (5.3);
+ * otpauth reads and writes secrets (base32) and otpauth:// URIs. This module adds the replay rule,
+ * the strict code format and constant-time comparison that the authentication engine relies on.
  */
 import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { HOTP, Secret, URI, TOTP } from 'otpauth';
@@ -9,26 +10,26 @@ import type { OathConfig } from './types.ts';
 
 export type OathAlgorithm = OathConfig['algorithm'];
 
+const HMAC_NAMES: Record<OathAlgorithm, string> = { SHA1: 'sha1', SHA256: 'sha256', SHA512: 'sha512' };
+
 /**
- * A secret prepared for code generation: otpauth computes the codes, with node:crypto's HMAC over
- * a KeyObject made once per secret (a raw-buffer HMAC key costs several times more per call).
+ * A secret prepared for code generation: a KeyObject made once per secret (a raw-buffer HMAC key
+ * costs more per call) and one counter buffer reused for every code.
  */
 class OathKey {
-  readonly #secret: Secret;
   readonly #key: KeyObject;
+  readonly #counter = Buffer.alloc(8);
   constructor(secret: Uint8Array) {
-    this.#secret = new Secret({ buffer: toArrayBuffer(secret) });
     this.#key = createSecretKey(secret);
   }
   code(counter: number, config: Pick<OathConfig, 'algorithm' | 'digits'>): string {
-    const key = this.#key;
-    return HOTP.generate({
-      secret: this.#secret,
-      algorithm: config.algorithm,
-      digits: config.digits,
-      counter,
-      hmac: (algorithm, _raw, message) => createHmac(algorithm.toLowerCase().replace('-', ''), key).update(message).digest(),
-    });
+    // The counter as an unsigned 64-bit big-endian integer (a JavaScript number is exact up to 2^53).
+    this.#counter.writeUInt32BE(Math.floor(counter / 0x1_0000_0000), 0);
+    this.#counter.writeUInt32BE(counter >>> 0, 4);
+    const mac = createHmac(HMAC_NAMES[config.algorithm], this.#key).update(this.#counter).digest();
+    const offset = (mac[mac.length - 1] as number) & 0x0f;
+    const binary = ((mac[offset] as number) & 0x7f) * 0x100_0000 + (mac.readUIntBE(offset + 1, 3));
+    return String(binary % 10 ** config.digits).padStart(config.digits, '0');
   }
 }
 

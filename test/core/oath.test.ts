@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { generateCode, isWellFormedCode, otpauthUri, parseSecret, resyncHotp, toBase32, verifyHotp, verifyTotp } from '../../src/core/oath.ts';
 
 const ascii = (s: string) => new Uint8Array(Buffer.from(s, 'ascii'));
@@ -123,5 +124,28 @@ describe('secrets and otpauth URIs', () => {
     const step = Math.floor(now / 30);
     const theirs = execFileSync('oathtool', ['--totp', '-b', '-N', `@${step * 30 + 1}`, toBase32(secret)], { encoding: 'utf8' }).trim();
     expect(generateCode(secret, step, { algorithm: 'SHA1', digits: 6 })).toBe(theirs);
+  });
+});
+
+describe('codes agree with oathtool (an independent implementation) for any secret, algorithm, length and counter', () => {
+  it('HOTP (SHA-1) and TOTP (SHA-1, SHA-256, SHA-512), counters beyond 32 bits included', () => {
+    const cases = fc.sample(
+      fc.record({
+        secret: fc.uint8Array({ minLength: 10, maxLength: 64 }),
+        algorithm: fc.constantFrom('SHA1' as const, 'SHA256' as const, 'SHA512' as const),
+        digits: fc.constantFrom(6 as const, 7 as const, 8 as const),
+        // TOTP steps up to year 3000; HOTP counters up to 2^40.
+        step: fc.integer({ min: 0, max: Math.floor(32_503_680_000 / 30) }),
+        counter: fc.oneof(fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 2 ** 32 - 2, max: 2 ** 40 })),
+      }),
+      24,
+    );
+    for (const c of cases) {
+      const hex = Buffer.from(c.secret).toString('hex');
+      const totp = execFileSync('oathtool', [`--totp=${c.algorithm.toLowerCase()}`, '-d', String(c.digits), '-s', '30', '-N', `@${c.step * 30}`, hex], { encoding: 'utf8' }).trim();
+      expect([hex, c.algorithm, c.step, generateCode(c.secret, c.step, c)]).toEqual([hex, c.algorithm, c.step, totp]);
+      const hotp = execFileSync('oathtool', ['--hotp', '-d', String(c.digits), '-c', String(c.counter), hex], { encoding: 'utf8' }).trim();
+      expect([hex, c.counter, generateCode(c.secret, c.counter, { algorithm: 'SHA1', digits: c.digits })]).toEqual([hex, c.counter, hotp]);
+    }
   });
 });
