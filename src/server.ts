@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { ConfigError } from './config/errors.ts';
 import { isLoopbackHost } from './config/load.ts';
 import type { Config, SmsConfig } from './config/schema.ts';
-import type { AuthenticationListener, Core } from './core/api.ts';
+import type { Actor, AuthenticationListener, Core } from './core/api.ts';
 import { trackInFlight } from './core/in-flight.ts';
 import { createCore } from './core/index.ts';
 import { isCoreError } from './core/errors.ts';
@@ -28,6 +28,9 @@ import { argon2Hasher, hmacHasher } from './platform/hashing.ts';
 import { systemRandom } from './platform/random.ts';
 import { openStore } from './store/index.ts';
 import { loadKeyring, readVapidKeys, type Keyring } from './store/keyring.ts';
+
+/** Who deletes old records in the server's housekeeping, in the audit trail. */
+const RETENTION_ACTOR: Actor = { kind: 'system', name: 'retention', role: 'admin' };
 
 export interface Context {
   readonly core: Core;
@@ -464,10 +467,10 @@ export async function startServer(config: Config, opts: StartServerOptions = {})
     throw e;
   }
 
-  // Housekeeping: sign-in sessions past their end are deleted every 10 minutes (they are refused
-  // on use anyway; this keeps the table small).
+  // Housekeeping every 10 minutes: what the retention settings no longer keep, and sign-in sessions
+  // past their end (refused on use anyway), are deleted.
   const housekeeping = setInterval(() => {
-    ctx.core.sessions.prune().catch((err: unknown) => logger.warn({ err }, 'could not delete ended sign-in sessions'));
+    ctx.core.retention.prune(RETENTION_ACTOR).catch((err: unknown) => logger.warn({ err }, 'retention: could not delete old records'));
   }, 600_000);
   housekeeping.unref();
 

@@ -17,6 +17,7 @@ import { registerGateway } from './gateway.ts';
 import { registerInit } from './init.ts';
 import { registerKeys } from './keys.ts';
 import { reportError } from './runtime.ts';
+import { registerPrune } from './prune.ts';
 import { registerServe } from './serve.ts';
 import { registerSettings } from './settings.ts';
 import { registerToken } from './token.ts';
@@ -55,6 +56,7 @@ Exit status: 0 success, 1 failure, 2 usage error. COUNTERSIGN_DEBUG=1 prints sta
   registerApp(program);
   registerSettings(program);
   registerAudit(program);
+  registerPrune(program);
   registerDirectory(program);
   registerGateway(program);
   registerKeys(program);

@@ -458,6 +458,13 @@ export interface Core {
     signIns(query: { from?: number; to?: number; bucket?: ReportBucket }): Promise<SignInReport>;
     summary(): Promise<DashboardSummary>;
   };
+  readonly retention: {
+    /**
+     * Deletes what the `retention` settings no longer keep and the ended sign-in sessions, a batch
+     * at a time (`onProgress` after each); audited as retention.prune when anything went.
+     */
+    prune(actor: Actor, onProgress?: (done: { readonly authentications: number; readonly auditEvents: number }) => void): Promise<RetentionResult>;
+  };
   readonly apiKeys: {
     create(input: { name: string; role: Role }, actor: Actor): Promise<CreatedApiKey>;
     list(): Promise<ApiKeyView[]>;
@@ -465,6 +472,15 @@ export interface Core {
     /** Resolves a bearer token; undefined for unknown, malformed or revoked keys (constant-time check). */
     authenticate(token: string): Promise<Principal | undefined>;
   };
+}
+
+/** What one retention run deleted, and the cut-offs it used (epoch ms; auditBefore null when audit events are kept forever). */
+export interface RetentionResult {
+  readonly authentications: number;
+  readonly auditEvents: number;
+  readonly sessions: number;
+  readonly auditBefore: number | null;
+  readonly authenticationsBefore: number;
 }
 
 /** Observes every finished decision (metrics, logs). */

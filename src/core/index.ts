@@ -12,6 +12,7 @@ import { createApiKeysService, createApplicationsService, createBypassService, c
 import { checkAnswers, createMethodsService } from './services/methods.ts';
 import { encodeAnswers, QUESTIONS_PER_USER } from './methods/questions.ts';
 import { createReportsService } from './services/reports.ts';
+import { createRetentionService } from './services/retention.ts';
 import { createSessionsService } from './services/sessions.ts';
 import { createPhoneVerificationService } from './services/phone-verification.ts';
 import { createUsersService } from './services/users.ts';
@@ -54,6 +55,7 @@ export function createCore(deps: CoreDeps): Core {
   const phones = createPhoneVerificationService({ store, clock, random, keyedHasher: deps.keyedHasher, audit, sms: deps.sms, find: users.find });
   const methods = createMethodsService({ store, clock, random, audit, users, policy, issuer: deps.issuer ?? 'Countersign' });
   const adminDeps = { store, clock, random, keyedHasher: deps.keyedHasher, audit, policy, users };
+  const sessions = createSessionsService({ store, clock, random, keyedHasher: deps.keyedHasher, policy, audit });
   const engine = createEngine({
     store,
     clock,
@@ -136,7 +138,8 @@ export function createCore(deps: CoreDeps): Core {
     settings: createSettingsService(adminDeps),
     applications: createApplicationsService(adminDeps),
     apiKeys: createApiKeysService(adminDeps),
-    sessions: createSessionsService({ store, clock, random, keyedHasher: deps.keyedHasher, policy, audit }),
+    sessions,
+    retention: createRetentionService({ store, clock, policy, audit, pruneSessions: sessions.prune }),
     reports: createReportsService({ store, clock, serverName: deps.serverName, startedAt }),
   };
 }

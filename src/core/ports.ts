@@ -247,8 +247,8 @@ export interface AuthenticationStore {
    * trusted never extend the cache window.
    */
   lastApproval(userId: string, applicationId: string, clientIp: string, since: number): Promise<Authentication | undefined>;
-  /** Deletes finished authentications older than `before`. */
-  prune(before: number): Promise<number>;
+  /** Deletes the oldest `limit` finished authentications created before `before`; how many went. */
+  prune(before: number, limit: number): Promise<number>;
   /** Pending authentications of one method (a push device) that expire after `now`, oldest first (at most 20). */
   pendingForMethod(methodId: string, now: number): Promise<Authentication[]>;
 }
@@ -264,6 +264,8 @@ export interface ApiKeyStore {
 export interface AuditStore {
   append(event: NewAuditEvent): Promise<number>;
   query(query: AuditQuery): Promise<AuditEvent[]>;
+  /** Deletes the oldest `limit` events from before `before`; how many went. */
+  prune(before: number, limit: number): Promise<number>;
 }
 
 /** Final results of authentications (approved, denied, expired) in a time range, counted by the database. */

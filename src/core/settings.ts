@@ -30,6 +30,7 @@ export const DEFAULT_SETTINGS: Settings = {
   },
   fraud: { allowReports: true, blockUser: true },
   sessions: { idleSeconds: 900, absoluteSeconds: 28_800, reauthSeconds: 300 },
+  retention: { auditDays: 365, authenticationDays: 30 },
 };
 
 type Rule = { readonly min: number; readonly max: number };
@@ -49,6 +50,8 @@ const INTEGER_RULES: Record<string, Rule> = {
   'sessions.idleSeconds': { min: 60, max: 86_400 },
   'sessions.absoluteSeconds': { min: 300, max: 604_800 },
   'sessions.reauthSeconds': { min: 30, max: 3600 },
+  'retention.auditDays': { min: 0, max: 36_500 },
+  'retention.authenticationDays': { min: 1, max: 3650 },
 };
 const BOOLEAN_SETTINGS = new Set([
   'pin.refuseTrivial',

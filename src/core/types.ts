@@ -246,6 +246,13 @@ export interface Settings {
     /** Changes to methods need a second factor at most this old. */
     readonly reauthSeconds: number;
   };
+  /** How long records are kept before the server deletes them. */
+  readonly retention: {
+    /** Audit events (and so the dashboard's history), in days; 0 keeps them forever. */
+    readonly auditDays: number;
+    /** Authentication records (each sign-in's state, read while it is open and for the cache), in days. */
+    readonly authenticationDays: number;
+  };
 }
 
 export type SettingsPatch = { readonly [K in keyof Settings]?: Settings[K] extends object ? Partial<Settings[K]> : Settings[K] };

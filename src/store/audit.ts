@@ -3,7 +3,7 @@ import type { InsertQueryNode, Kysely, Selectable } from 'kysely';
 import { CoreError } from '../core/errors.ts';
 import type { AuditStore } from '../core/ports.ts';
 import type { AuditEvent, AuditKind, AuditQuery, NewAuditEvent } from '../core/types.ts';
-import { parseJson, toJson, type StoreContext } from './context.ts';
+import { count, parseJson, toJson, type StoreContext } from './context.ts';
 import { prepareQuery } from './prepared.ts';
 import type { AuditEventsTable, Database } from './schema.ts';
 
@@ -70,7 +70,7 @@ export function appendQuery(db: Kysely<Database>) {
   );
 }
 
-/** Append-only. Ids grow with insertion; queries page by id. Username filters ignore case. */
+/** Appended, never changed; deleted only by age (retention). Ids grow with insertion; queries page by id. Username filters ignore case. */
 export function createAuditStore({ db, writes }: StoreContext): AuditStore {
   const insert = appendQuery(db);
   return {
@@ -101,6 +101,23 @@ export function createAuditStore({ db, writes }: StoreContext): AuditStore {
       if (query.after !== undefined) q = q.where('id', '>', query.after);
       const rows = await q.execute();
       return rows.map(toEvent);
+    },
+
+    async prune(before, limit) {
+      // The newest event always stays, so that ids keep growing (SQLite gives max(id) + 1).
+      const result = await db
+        .deleteFrom('audit_events')
+        .where('id', 'in', (qb) =>
+          qb
+            .selectFrom('audit_events')
+            .select('id')
+            .where('at', '<', before)
+            .where('id', '<', (sub) => sub.selectFrom('audit_events').select((eb) => eb.fn.max('id').as('newest')))
+            .orderBy('id')
+            .limit(limit),
+        )
+        .executeTakeFirst();
+      return count(result.numDeletedRows);
     },
   };
 }

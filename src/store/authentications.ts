@@ -127,12 +127,20 @@ export function createAuthenticationStore({ db, writes }: StoreContext): Authent
       return row && toAuthentication(row);
     },
 
-    async prune(before) {
-      // Finished ones created before `before`, and open ones that had already expired by then.
+    async prune(before, limit) {
+      // Finished ones created before `before`, and open ones that had already expired by then; the
+      // oldest `limit` of them, so that each statement holds the write lock briefly.
       const result = await db
         .deleteFrom('authentications')
-        .where('created_at', '<', before)
-        .where((eb) => eb.or([eb('state', 'in', FINISHED), eb.and([eb('state', 'in', OPEN), eb('expires_at', '<', before)])]))
+        .where('id', 'in', (qb) =>
+          qb
+            .selectFrom('authentications')
+            .select('id')
+            .where('created_at', '<', before)
+            .where((eb) => eb.or([eb('state', 'in', FINISHED), eb.and([eb('state', 'in', OPEN), eb('expires_at', '<', before)])]))
+            .orderBy('created_at')
+            .limit(limit),
+        )
         .executeTakeFirst();
       return count(result.numDeletedRows);
     },

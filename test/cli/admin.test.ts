@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAIN, cleanEnv, installation, json, oathtool, ok, removeDir, run } from './run.ts';
 
@@ -161,5 +162,34 @@ describe('keys rotate', () => {
     expect(r.resealed).toBeGreaterThanOrEqual(1);
     expect((await readFile(keyFile)).length).toBeGreaterThan(0);
     expect((await run(['verify', 'rot', '--code', oathtool(secret)], o)).stdout).toBe('approved (passcode_ok)\n');
+  });
+});
+
+// Last: it deletes the installation's older audit events.
+describe('prune', () => {
+  it('deletes audit events older than retention.auditDays, says what it deleted, and keeps them all with 0', async () => {
+    // Back-date everything so far by 400 days, in the installation's own database.
+    const db = new Database(path.join(dir, 'countersign.db'));
+    db.prepare('update audit_events set at = at - ?').run(400 * 86_400_000);
+    db.close();
+    const old = (await json<unknown[]>(['audit', 'list', '--limit', '10000'], o)).length;
+    expect(old).toBeGreaterThan(5);
+
+    await ok(['settings', 'set', 'retention.auditDays', '0'], o);
+    expect(await json(['prune'], o)).toMatchObject({ auditEvents: 0, auditBefore: null, authentications: 0 });
+    expect(await ok(['prune'], o)).toContain('(audit events are kept forever: retention.auditDays is 0)');
+
+    await ok(['settings', 'set', 'retention.auditDays', '365'], o);
+    const said = await ok(['prune'], o);
+    expect(said).toMatch(new RegExp(`^Deleted ${old} audit events from before \\d{4}-\\d\\d-\\d\\dT`));
+    const left = await json<{ action: string; actor: string }[]>(['audit', 'list', '--limit', '10000'], o);
+    expect(left.map((e) => e.action)).toEqual(['retention.prune', 'settings.update', 'settings.update']);
+    expect(left[0]?.actor).toMatch(/^cli:/);
+  });
+
+  it('has help that names the settings', async () => {
+    const help = await ok(['prune', '--help'], o);
+    expect(help).toContain('retention.auditDays');
+    expect(help).toContain('retention.authenticationDays');
   });
 });

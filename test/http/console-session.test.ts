@@ -354,12 +354,13 @@ describe('the REST API with a console session', () => {
     await expectSignedOut(token);
   });
 
-  it('reads and changes the portal, fraud, PIN and session settings (the settings page)', async () => {
+  it('reads and changes the portal, fraud, PIN, session and retention settings (the settings page)', async () => {
     const secret = await consoleUser('alice', 'admin');
     const { token, csrf } = await signIn('alice', secret);
     const read = json<Record<string, unknown>>(await t.app.inject({ method: 'GET', url: '/api/v1/settings', headers: withCookie(token) }));
     expect(read).toMatchObject({
       sessions: { idleSeconds: 900, absoluteSeconds: 28_800, reauthSeconds: 300 },
+      retention: { auditDays: 365, authenticationDays: 30 },
       fraud: { allowReports: true, blockUser: true },
       pin: { minLength: 4, maxLength: 8, refuseTrivial: true },
       portal: { allowEnrollment: true, allowBypass: false, bypassSeconds: 300 },
@@ -374,6 +375,12 @@ describe('the REST API with a console session', () => {
     expect(tooShort.statusCode).toBe(400);
     expect(expectProblemShape(tooShort).errors).toContainEqual(expect.objectContaining({ field: 'sessions.idleSeconds' }));
     expect((await patch({ sessions: { idle: 600 } })).statusCode).toBe(400);
+    const kept = await patch({ retention: { auditDays: 0 } });
+    expect(kept.statusCode, kept.body).toBe(200);
+    expect(json(kept)).toMatchObject({ retention: { auditDays: 0, authenticationDays: 30 } });
+    const noDays = await patch({ retention: { authenticationDays: 0 } });
+    expect(noDays.statusCode).toBe(400);
+    expect(expectProblemShape(noDays).errors).toContainEqual(expect.objectContaining({ field: 'retention.authenticationDays' }));
   });
 
   it('ends after sessions.idleSeconds without a request', async () => {

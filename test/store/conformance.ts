@@ -925,11 +925,15 @@ export function describeStoreConformance(name: string, open: OpenStore): void {
         const newApproved = at(base + 200_000, 'approved');
         for (const a of [oldApproved, oldDenied, oldExpired, oldOpenExpired, oldOpenLive, newApproved]) await store.authentications.create(a);
 
-        expect(await store.authentications.prune(base + 100_000)).toBe(4);
-        for (const gone of [oldApproved, oldDenied, oldExpired, oldOpenExpired]) expect(await store.authentications.get(gone.id)).toBeUndefined();
+        // At most `limit` at a time, the oldest first.
+        expect(await store.authentications.prune(base + 100_000, 3)).toBe(3);
+        for (const gone of [oldApproved, oldDenied, oldExpired]) expect(await store.authentications.get(gone.id)).toBeUndefined();
+        expect(await store.authentications.get(oldOpenExpired.id)).toBeDefined();
+        expect(await store.authentications.prune(base + 100_000, 100)).toBe(1);
+        expect(await store.authentications.get(oldOpenExpired.id)).toBeUndefined();
         expect(await store.authentications.get(oldOpenLive.id)).toBeDefined();
         expect(await store.authentications.get(newApproved.id)).toBeDefined();
-        expect(await store.authentications.prune(base + 100_000)).toBe(0);
+        expect(await store.authentications.prune(base + 100_000, 100)).toBe(0);
       });
     });
 
@@ -1033,6 +1037,28 @@ export function describeStoreConformance(name: string, open: OpenStore): void {
 
       it('refuses a non-positive limit', async () => {
         await rejectsWith(store.audit.query({ limit: 0 }), 'validation_failed');
+      });
+
+      it('prunes events older than the cut-off, the oldest first, a batch at a time', async () => {
+        // Times far below every other test's, so the counts are this test's alone.
+        const base = 1_000_000;
+        const app = unique('prune');
+        const old = [];
+        for (let i = 0; i < 5; i++) old.push(await store.audit.append(auditEvent({ at: base + i, application: app })));
+        const kept = await store.audit.append(auditEvent({ at: base + 100, application: app }));
+        expect(await store.audit.prune(base + 100, 2)).toBe(2);
+        expect((await store.audit.query({ application: app, limit: 10 })).map((e) => e.id)).toEqual([kept, ...old.slice(2).reverse()]);
+        expect(await store.audit.prune(base + 100, 100)).toBe(3);
+        expect(await store.audit.prune(base + 100, 100)).toBe(0);
+        expect((await store.audit.query({ application: app, limit: 10 })).map((e) => e.id)).toEqual([kept]);
+      });
+
+      it('never prunes the newest event, so that ids keep growing after everything else is gone', async () => {
+        // Runs last among the audit cases: it empties the table but for one event.
+        const newest = await store.audit.append(auditEvent({ at: 2_000_000, application: unique('newest') }));
+        expect(await store.audit.prune(Number.MAX_SAFE_INTEGER, 1_000_000)).toBeGreaterThan(0);
+        expect((await store.audit.query({ limit: 10 })).map((e) => e.id)).toEqual([newest]);
+        expect(await store.audit.append(auditEvent({ at: 1 }))).toBeGreaterThan(newest);
       });
     });
 

@@ -164,6 +164,14 @@ const GROUPS: readonly Group[] = [
       },
     ],
   },
+  {
+    title: 'Retention',
+    help: 'The server deletes older records every 10 minutes.',
+    fields: [
+      { path: ['retention', 'auditDays'], label: 'Keep audit events (days)', kind: 'count', help: '0 keeps them forever. The dashboard’s history goes back as far.' },
+      { path: ['retention', 'authenticationDays'], label: 'Keep authentication records (days)', kind: 'count', help: 'Each sign-in’s state; the audit trail keeps its outcome.' },
+    ],
+  },
 ];
 
 type Doc = Record<string, unknown>;

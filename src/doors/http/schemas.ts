@@ -364,6 +364,10 @@ export const SettingsSchema = Type.Object({
   portal: Type.Object(portalSettingsFields()),
   fraud: Type.Object({ allowReports: Type.Boolean(), blockUser: Type.Boolean() }),
   sessions: Type.Object({ idleSeconds: NonNegative, absoluteSeconds: NonNegative, reauthSeconds: NonNegative }),
+  retention: Type.Object({
+    auditDays: Type.Integer({ minimum: 0, description: 'days audit events are kept; 0 keeps them forever' }),
+    authenticationDays: Type.Integer({ minimum: 1, description: 'days authentication records are kept' }),
+  }),
 });
 
 /** A nested settings object in a patch: any of its fields, nothing else (the core checks the values). */
@@ -384,6 +388,7 @@ export const SettingsPatchBody = Type.Object(
     portal: PatchOf({ ...portalSettingsFields(), enrollMethods: List(MethodTypeSchema, { uniqueItems: true }) }),
     fraud: PatchOf({ allowReports: Type.Boolean(), blockUser: Type.Boolean() }),
     sessions: PatchOf({ idleSeconds: NonNegative, absoluteSeconds: NonNegative, reauthSeconds: NonNegative }),
+    retention: PatchOf({ auditDays: NonNegative, authenticationDays: NonNegative }),
   },
   { additionalProperties: false },
 );
