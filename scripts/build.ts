@@ -7,9 +7,12 @@
  * Countersign Authenticator (web/mobile/) into dist/mobile-app/, served at /mobile/app/. Each is
  * rebuilt only when one of its sources (or the lock file) is newer than its index.html, and the new
  * build replaces the old folder in one rename, so a server (or a test) serving it while another
- * process runs this script never sees a half-written folder.
+ * process runs this script never sees a half-written folder. Beside each text file of 1 KiB or
+ * more go its Brotli (.br) and gzip (.gz) forms, which the server sends to browsers that accept
+ * them (src/doors/http/built.ts).
  */
-import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -56,6 +59,27 @@ function newest(path: string, skip?: string): number {
   return readdirSync(path).reduce((max, name) => (join(path, name) === skip ? max : Math.max(max, newest(join(path, name), skip))), stat.mtimeMs);
 }
 
+const COMPRESSIBLE = /\.(js|css|html|svg|json|webmanifest)$/;
+
+/** Writes file.br and file.gz beside every compressible file of `dir` of 1 KiB or more; how many. */
+function compressFiles(dir: string): number {
+  let count = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      count += compressFiles(path);
+      continue;
+    }
+    if (!COMPRESSIBLE.test(entry.name)) continue;
+    const content = readFileSync(path);
+    if (content.length < 1024) continue;
+    writeFileSync(`${path}.br`, brotliCompressSync(content, { params: { [zlib.BROTLI_PARAM_QUALITY]: zlib.BROTLI_MAX_QUALITY, [zlib.BROTLI_PARAM_SIZE_HINT]: content.length } }));
+    writeFileSync(`${path}.gz`, gzipSync(content, { level: zlib.Z_BEST_COMPRESSION }));
+    count++;
+  }
+  return count;
+}
+
 /**
  * Builds one Vite app into `outDir` unless its index.html is newer than every source (and the lock
  * file and this script), replacing the old folder in one rename.
@@ -74,15 +98,17 @@ async function buildWebApp(name: string, configFile: string, outDir: string, sou
   const { build: buildVite } = await import('vite');
   const fresh = `${outDir}.new-${process.pid}`;
   const stale = `${outDir}.old-${process.pid}`;
+  let compressed = 0;
   try {
     await buildVite({ configFile, mode: 'production', logLevel: 'warn', build: { outDir: fresh, emptyOutDir: true } });
+    compressed = compressFiles(fresh);
     if (existsSync(outDir)) renameSync(outDir, stale);
     renameSync(fresh, outDir);
   } finally {
     rmSync(fresh, { recursive: true, force: true });
     rmSync(stale, { recursive: true, force: true });
   }
-  process.stderr.write(`built ${name} in ${Math.round(performance.now() - appStarted)} ms\n`);
+  process.stderr.write(`built ${name} in ${Math.round(performance.now() - appStarted)} ms (${compressed} files also as .br and .gz)\n`);
 }
 
 await buildWebApp('dist/console', join(root, 'web/vite.config.ts'), join(root, 'dist/console'), join(root, 'web'), mobileSources);

@@ -94,6 +94,8 @@ describe('Countersign Authenticator in Chromium', () => {
     expect(sw.status()).toBe(200);
     expect(sw.headers()['content-type']).toBe('text/javascript; charset=utf-8');
     expect(sw.headers()['cache-control']).toBe('no-cache');
+    // The browser accepts Brotli: the build's .br form is sent, with the worker's own type.
+    expect(sw.headers()['content-encoding']).toBe('br');
 
     const manifest = await page.request.get(`${w.url}/mobile/app/manifest.webmanifest`);
     expect(manifest.headers()['content-type']).toMatch(/^application\/manifest\+json/);

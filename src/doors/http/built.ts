@@ -33,10 +33,21 @@ export function isBuilt(dir: string, files: readonly string[]): boolean {
 /**
  * Serves the files of `dir` under the plugin's prefix: the hashed files under assets/ as
  * immutable for a year (their names change with their content), everything else with
- * `cacheControl`; `types` sets the content type by extension where the default would not do.
+ * `cacheControl`; `types` sets the content type by extension where the default would not do. A
+ * browser that accepts Brotli or gzip gets the file's .br or .gz form when the build wrote one
+ * (scripts/build.ts), with `Vary: Accept-Encoding` on every answer.
  */
 export async function serveBuiltFiles(app: FastifyInstance, dir: string, opts: { readonly cacheControl: string; readonly types?: Readonly<Record<string, string>> }): Promise<void> {
   const assets = join(dir, 'assets');
+  const types = opts.types;
+  if (types) {
+    // At onSend: the static plugin sets the type of a compressed form itself, after setHeaders.
+    app.addHook('onSend', async (request, reply, payload) => {
+      const type = types[/\.[a-z]+$/.exec(request.url.split('?', 1)[0] ?? '')?.[0] ?? ''];
+      if (type && reply.statusCode === 200) reply.header('content-type', type);
+      return payload;
+    });
+  }
   await app.register(fastifyStatic, {
     root: dir,
     prefix: '/',
@@ -44,9 +55,9 @@ export async function serveBuiltFiles(app: FastifyInstance, dir: string, opts: {
     // Headers are set here instead.
     cacheControl: false,
     dotfiles: 'ignore',
+    preCompressed: true,
     setHeaders: (reply, path) => {
-      const type = opts.types?.[/\.[a-z]+$/.exec(path)?.[0] ?? ''];
-      if (type) reply.header('content-type', type);
+      // `path` is the file sent: for a compressed form, the original's name plus .br or .gz.
       reply.header('cache-control', path.startsWith(assets) ? IMMUTABLE : opts.cacheControl);
     },
   });
