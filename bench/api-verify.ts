@@ -6,11 +6,14 @@
  *
  *   node bench/api-verify.ts            (env: BENCH_USERS, BENCH_SECONDS, BENCH_CONNECTIONS)
  *
+ * BENCH_CPU_PROF=<folder> writes a V8 CPU profile of the Countersign server there (the server then
+ * runs the TypeScript sources, for readable names).
+ *
  * Needs wrk and taskset (Debian: wrk, util-linux). The server runs on core 0, wrk on core 1.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateCode } from '../src/core/oath.ts';
@@ -21,6 +24,7 @@ import { TICKS_PER_SECOND, cpuTicks, peakRssMb, waitHttps } from './proc.ts';
 const USERS = Number(process.env['BENCH_USERS'] ?? 200_000);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 64);
+const CPU_PROF = process.env['BENCH_CPU_PROF'];
 const PORT = 18443;
 const BARE_PORT = 18444;
 const root = new URL('..', import.meta.url).pathname;
@@ -108,7 +112,9 @@ for (let i = 0; i < USERS; i++) lines.push(`${userName(i)} ${generateCode(secret
 writeFileSync(codesFile, lines.join('\n') + '\n');
 
 // 4. The server, pinned to core 0; ready time measured from spawn to the first 200 on /readyz.
-const server = spawn('taskset', ['-c', '0', process.execPath, cli, 'serve'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+if (CPU_PROF) mkdirSync(CPU_PROF, { recursive: true });
+const serverArgs = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`, join(root, 'src/cli/main.ts'), 'serve'] : [cli, 'serve'];
+const server = spawn('taskset', ['-c', '0', process.execPath, ...serverArgs], { env, stdio: ['ignore', 'ignore', 'inherit'] });
 children.push(server);
 const readyMs = await waitHttps(PORT, '/readyz', 10_000);
 // taskset execs node, so the child's pid is the server's.
@@ -118,7 +124,11 @@ const cpuBefore = cpuTicks(serverPid);
 const api = runWrk(PORT, join(root, 'bench/wrk-auth.lua'), { BENCH_CODES: codesFile, BENCH_THREADS: '1', BENCH_API_KEY: init.apiKey });
 const cpuUsed = (cpuTicks(serverPid) - cpuBefore) / TICKS_PER_SECOND;
 const apiRss = peakRssMb(serverPid);
-server.kill('SIGTERM');
+// Waiting for the exit lets a CPU profile be written.
+await new Promise<void>((resolve) => {
+  server.once('exit', () => resolve());
+  server.kill('SIGTERM');
+});
 
 // 5. The peer in the same run.
 const bare = spawn('taskset', ['-c', '0', process.execPath, join(root, 'bench/bare-server.ts'), join(dir, 'tls/cert.pem'), join(dir, 'tls/key.pem'), String(BARE_PORT)], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -142,3 +152,4 @@ console.log(row('bare Fastify route (peer)', peer, bareCpu, bareRss));
 console.log(`\nratio to peer: ${(api.rps / peer.rps).toFixed(2)}x throughput, ready to serve ${readyMs.toFixed(0)} ms after spawn`);
 console.log(`verifications: ${api.approved ?? '?'} approved, ${api.other ?? '?'} other${api.errors ? `; ${api.errors}` : ''}${peer.errors ? `; peer: ${peer.errors}` : ''}`);
 if ((api.other ?? 0) > 0) console.log('note: "other" counts responses that were not approvals (a user reached twice in one step is denied as a replay).');
+if (CPU_PROF) console.log(`\nCPU profile of the Countersign server: ${CPU_PROF}`);
