@@ -4,7 +4,8 @@
  * measured in the same run. Every request is a different user with that user's current code, so
  * every approved request is a real, first-time verification (replays would be denied).
  *
- *   node bench/api-verify.ts            (env: BENCH_USERS, BENCH_SECONDS, BENCH_CONNECTIONS)
+ *   node bench/api-verify.ts            (env: BENCH_USERS, BENCH_SECONDS, BENCH_CONNECTIONS,
+ *                                        BENCH_LOG_LEVEL: the server's log level, default warn)
  *
  * BENCH_CPU_PROF=<folder> writes a V8 CPU profile of the Countersign server there (the server then
  * runs the TypeScript sources, for readable names).
@@ -86,7 +87,7 @@ const env = {
   COUNTERSIGN_SERVER_PORT: String(PORT),
   COUNTERSIGN_SERVER_HOST: '127.0.0.1',
   COUNTERSIGN_RATE_LIMIT_PER_KEY_PER_MINUTE: '100000000',
-  COUNTERSIGN_LOG_LEVEL: 'warn',
+  COUNTERSIGN_LOG_LEVEL: process.env['BENCH_LOG_LEVEL'] ?? 'warn',
 };
 
 // 2. Seed the users and their tokens through the store.

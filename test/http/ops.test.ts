@@ -212,6 +212,26 @@ describe('logs', () => {
     expect(out).toContain('[Redacted]');
   });
 
+  it('redacts in any case, through arrays, in bindings and in errors, three levels deep, without changing what was logged', () => {
+    const { lines, stream } = capture();
+    const log = createLogger({ level: 'info', destination: stream });
+    const logged = { headers: { Authorization: 'Bearer cs_case_upper', 'X-Api-Key': 'cs_header_key' }, list: [{ password: 'in-array' }], a: { b: { secret: 'level-three' } }, when: new Date(0) };
+    log.info(logged, 'one');
+    log.child({ token: 'bound-token', component: 'radius' }).info('two');
+    log.error({ err: Object.assign(new Error('boom'), { pin: '80808', code: 'E_X' }) }, 'three');
+    log.info({ req: { headers: { cookie: 'sid=cookie-value' } }, res: { token: 'res-token' } }, 'four');
+    const out = lines.join('');
+    for (const secret of ['cs_case_upper', 'cs_header_key', 'in-array', 'level-three', 'bound-token', '80808', 'cookie-value', 'res-token']) expect(out, secret).not.toContain(secret);
+    const [one, two, three] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(one).toMatchObject({ headers: { Authorization: '[Redacted]', 'X-Api-Key': '[Redacted]' }, list: [{ password: '[Redacted]' }], a: { b: { secret: '[Redacted]' } }, when: '1970-01-01T00:00:00.000Z' });
+    expect(two).toMatchObject({ token: '[Redacted]', component: 'radius', msg: 'two' });
+    expect(three).toMatchObject({ err: { type: 'Error', message: 'boom', pin: '[Redacted]', code: 'E_X' } });
+    expect((three?.['err'] as { stack: string }).stack).toContain('boom');
+    // What the caller logged is left as it was.
+    expect(logged.headers.Authorization).toBe('Bearer cs_case_upper');
+    expect(logged.list[0]?.password).toBe('in-array');
+  });
+
   it('writes readable lines with pretty, still redacted', () => {
     const { lines, stream } = capture();
     const log = createLogger({ level: 'info', pretty: true, destination: stream });
