@@ -329,16 +329,19 @@ describe('admin console in Chromium', () => {
     await poll(() => threshold.inputValue()).toBe(String(lockout.threshold));
     await threshold.fill('7');
     await page.getByLabel('Start a one-time bypass').check();
+    await page.getByLabel('Keep audit events (days)').fill('730');
     const [patch] = await Promise.all([
       page.waitForRequest((r) => r.url().endsWith('/api/v1/settings') && r.method() === 'PATCH'),
       page.getByRole('button', { name: 'Save settings' }).click(),
     ]);
-    expect(patch.postDataJSON()).toEqual({ lockout: { threshold: 7 }, portal: { allowBypass: true } });
+    expect(patch.postDataJSON()).toEqual({ lockout: { threshold: 7 }, portal: { allowBypass: true }, retention: { auditDays: 730 } });
     await poll(() => page.getByRole('status').filter({ hasText: 'Settings saved.' }).count()).toBe(1);
-    const saved = await apiGet<{ lockout: { threshold: number; autoUnlockSeconds: number }; portal: { allowBypass: boolean; allowPinChange: boolean } }>(
-      '/settings',
-    );
-    expect(saved).toMatchObject({ lockout: { threshold: 7, autoUnlockSeconds: 900 }, portal: { allowBypass: true, allowPinChange: true } });
+    const saved = await apiGet<{
+      lockout: { threshold: number; autoUnlockSeconds: number };
+      portal: { allowBypass: boolean; allowPinChange: boolean };
+      retention: { auditDays: number; authenticationDays: number };
+    }>('/settings');
+    expect(saved).toMatchObject({ lockout: { threshold: 7, autoUnlockSeconds: 900 }, portal: { allowBypass: true, allowPinChange: true }, retention: { auditDays: 730, authenticationDays: 30 } });
     // A value the server refuses comes back under its field.
     await page.getByLabel('Default language').fill('not a language!');
     await page.getByRole('button', { name: 'Save settings' }).click();
