@@ -105,6 +105,25 @@ describe.skipIf(!haveRadius)('push method: mobile API and RADIUS', () => {
     expect(forged.status).toBe(403);
   });
 
+  it('accepts a signed request once: a replay, also in the signature\'s other valid form, is refused', async () => {
+    const device = devices.get('pia') as TestDevice;
+    const get = (authorization: string) => fetchFn(`${base}/mobile/v1/requests`, { method: 'GET', headers: { authorization } });
+    const first = await device.request('GET', '/mobile/v1/requests');
+    expect(first.status).toBe(200);
+    expect((await get(first.authorization)).status).toBe(403);
+    // (r, s) and (r, n - s) are both valid ECDSA signatures of one message: the other form of a
+    // request not sent yet is accepted, and the request itself is then a replay.
+    const unsent = await device.authorization('GET', '/mobile/v1/requests');
+    const other = otherForm(unsent);
+    expect((await get(other)).status).toBe(200);
+    expect((await get(unsent)).status).toBe(403);
+    expect((await get(other)).status).toBe(403);
+    // Two requests signed for the same millisecond are two requests (each signing draws a new r).
+    const time = t.clock.now();
+    expect((await device.request('GET', '/mobile/v1/requests', undefined, { time })).status).toBe(200);
+    expect((await device.request('GET', '/mobile/v1/requests', undefined, { time })).status).toBe(200);
+  });
+
   it('RADIUS: the challenge shows the number; the held answer is accepted when the device picks it', async () => {
     const device = devices.get('pia') as TestDevice;
     const first = await ask('pia', PASSWORD);
@@ -124,7 +143,7 @@ describe.skipIf(!haveRadius)('push method: mobile API and RADIUS', () => {
     const held = ask('pia', '', { state: attribute(first, 'State') as string, timeout: 15 });
     await new Promise((r) => setTimeout(r, 300));
     const answered = await device.request('POST', `/mobile/v1/requests/${request?.id}`, { decision: 'approve', number: match });
-    expect(answered).toEqual({ status: 200, json: { state: 'approved' } });
+    expect(answered).toMatchObject({ status: 200, json: { state: 'approved' } });
     expect((await held).code).toBe('Access-Accept');
     // Answered: gone from the device's list, and a second answer finds nothing.
     expect(((await device.request('GET', '/mobile/v1/requests')).json as { items: unknown[] }).items).toEqual([]);
@@ -188,3 +207,13 @@ describe.skipIf(!haveRadius)('push method: mobile API and RADIUS', () => {
     expect(JSON.stringify(bad.json)).toContain('subscription.endpoint');
   });
 });
+
+/** The same signed request with its P-256 signature in the other valid form: (r, n - s). */
+function otherForm(authorization: string): string {
+  const [id, time, signature] = authorization.slice('CS-Device '.length).split('.') as [string, string, string];
+  const bytes = Buffer.from(signature, 'base64url');
+  const n = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+  const s = BigInt(`0x${bytes.subarray(32).toString('hex')}`);
+  const flipped = Buffer.from((n - s).toString(16).padStart(64, '0'), 'hex');
+  return `CS-Device ${id}.${time}.${Buffer.concat([bytes.subarray(0, 32), flipped]).toString('base64url')}`;
+}

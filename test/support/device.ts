@@ -8,8 +8,15 @@ import { webcrypto } from 'node:crypto';
 export interface TestDevice {
   readonly id: string;
   readonly username: string;
-  /** A signed request to the mobile API; resolves with the status and the parsed JSON (or null). */
-  request(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, opts?: { time?: number; tamper?: boolean }): Promise<{ status: number; json: unknown }>;
+  /** A signed request to the mobile API; resolves with the status, the parsed JSON (or null) and the Authorization header it sent. */
+  request(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, opts?: SignOptions): Promise<{ status: number; json: unknown; authorization: string }>;
+  /** The Authorization header of a signed request, without sending it. */
+  authorization(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, opts?: SignOptions): Promise<string>;
+}
+
+export interface SignOptions {
+  readonly time?: number;
+  readonly tamper?: boolean;
 }
 
 const b64url = (bytes: ArrayBuffer | Uint8Array): string => Buffer.from(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes)).toString('base64url');
@@ -32,23 +39,29 @@ export async function activateDevice(
   if (res.status !== 201) throw new Error(`activation failed: ${res.status} ${text}`);
   const { deviceId, username } = JSON.parse(text) as { deviceId: string; username: string };
   const now = opts.clock ?? Date.now;
+  async function authorization(method: string, path: string, body: unknown, o: SignOptions = {}): Promise<string> {
+    const sent = body === undefined ? '' : JSON.stringify(body);
+    const time = String(o.time ?? now());
+    const digest = b64url(await webcrypto.subtle.digest('SHA-256', new TextEncoder().encode(sent)));
+    const signature = await webcrypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, keys.privateKey, new TextEncoder().encode(`${method}\n${path}\n${time}\n${digest}`));
+    const sig = new Uint8Array(signature);
+    if (o.tamper) sig[0] = (sig[0] as number) ^ 1;
+    return `CS-Device ${deviceId}.${time}.${b64url(sig)}`;
+  }
   return {
     id: deviceId,
     username,
+    authorization: (method, path, body, o) => authorization(method, path, body, o),
     async request(method, path, body, o = {}) {
       const sent = body === undefined ? '' : JSON.stringify(body);
-      const time = String(o.time ?? now());
-      const digest = b64url(await webcrypto.subtle.digest('SHA-256', new TextEncoder().encode(sent)));
-      const signature = await webcrypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, keys.privateKey, new TextEncoder().encode(`${method}\n${path}\n${time}\n${digest}`));
-      const sig = new Uint8Array(signature);
-      if (o.tamper) sig[0] = (sig[0] as number) ^ 1;
+      const header = await authorization(method, path, body, o);
       const r = await fetchFn(`${baseUrl}${path}`, {
         method,
-        headers: { authorization: `CS-Device ${deviceId}.${time}.${b64url(sig)}`, ...(sent === '' ? {} : { 'content-type': 'application/json' }) },
+        headers: { authorization: header, ...(sent === '' ? {} : { 'content-type': 'application/json' }) },
         ...(sent === '' ? {} : { body: sent }),
       });
       const t = await r.text();
-      return { status: r.status, json: t === '' ? null : (JSON.parse(t) as unknown) };
+      return { status: r.status, json: t === '' ? null : (JSON.parse(t) as unknown), authorization: header };
     },
   };
 }

@@ -25,6 +25,32 @@ import { invalid, validateText } from '../validation.ts';
 
 export const ACTIVATION_SECONDS = 600;
 export const SIGNATURE_SKEW_MS = 300_000;
+/** Most signed requests remembered as used; past it the oldest are forgotten first. */
+const MAX_REMEMBERED_SIGNATURES = 500_000;
+
+/**
+ * Signed requests already accepted, each until its signed time is out of the accepted window, so
+ * that a captured request cannot be sent again. Kept by the hash of the device, what was signed and
+ * the signature's r (its first half): (r, s) and (r, n - s) are both valid for one message, so the
+ * whole signature would let a replay through in its other form, while each signing by the device
+ * draws a new r. In memory, per server process.
+ */
+class UsedSignatures {
+  readonly #until = new Map<string, number>();
+
+  /** True the first time `key` is seen while it is valid; records it until `until`. */
+  firstUse(key: string, until: number, now: number): boolean {
+    // Entries go in roughly in time order: drop expired ones from the front as we go.
+    for (const [oldest, expiry] of this.#until) {
+      if (expiry >= now && this.#until.size < MAX_REMEMBERED_SIGNATURES) break;
+      this.#until.delete(oldest);
+    }
+    const seen = this.#until.get(key);
+    if (seen !== undefined && seen >= now) return false;
+    this.#until.set(key, until);
+    return true;
+  }
+}
 
 export interface DeviceActivation {
   /** `<device id>.<secret>`, shown once. */
@@ -105,6 +131,7 @@ export function createDevicesService(deps: DevicesDeps) {
   const { store, clock, random, keyedHasher, audit, engine } = deps;
   const failed = (): CoreError => new CoreError('activation_failed', 'this activation code is not valid: wrong, used or expired');
   const refused = (): CoreError => new CoreError('forbidden', 'the device signature is not valid');
+  const used = new UsedSignatures();
 
   /** The active device `id`; undefined when there is none. */
   async function device(id: string): Promise<MethodRecord | undefined> {
@@ -161,6 +188,9 @@ export function createDevicesService(deps: DevicesDeps) {
       const signed = Buffer.from(`${request.method.toUpperCase()}\n${request.path}\n${time}\n${digest}`, 'utf8');
       const key = createPublicKey({ key: Buffer.from(publicKey, 'base64url'), format: 'der', type: 'spki' });
       if (!verifySignature('sha256', signed, { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(signature, 'base64url'))) throw refused();
+      const r = Buffer.from(signature, 'base64url').subarray(0, 32);
+      const once = createHash('sha256').update(id).update('\n').update(signed).update('\n').update(r).digest('base64url');
+      if (!used.firstUse(once, at + SIGNATURE_SKEW_MS, clock.now())) throw refused();
       const user = await store.users.getById(method.userId);
       if (!user) throw refused();
       return { id: method.id, username: user.username, name: method.label };
