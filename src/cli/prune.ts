@@ -6,11 +6,12 @@ import { cliActor, emit, globals, time, withContext } from './runtime.ts';
 export function registerPrune(program: CommandUnknownOpts): void {
   program
     .command('prune')
-    .description('delete audit events and authentication records older than the retention settings, and ended sign-in sessions (the server does it every 10 minutes)')
+    .description('delete records older than the retention settings (the server does it every 10 minutes)')
     .addHelpText(
       'after',
       `
-The retention settings (countersign settings show):
+Deletes audit events and authentication records older than the retention settings, and
+ended sign-in sessions. The settings (countersign settings show):
   retention.auditDays           audit events, in days; 0 keeps them forever (default 365)
   retention.authenticationDays  authentication records, in days (default 30)
 
