@@ -470,7 +470,12 @@ export async function startServer(config: Config, opts: StartServerOptions = {})
   // Housekeeping every 10 minutes: what the retention settings no longer keep, and sign-in sessions
   // past their end (refused on use anyway), are deleted.
   const housekeeping = setInterval(() => {
-    ctx.core.retention.prune(RETENTION_ACTOR).catch((err: unknown) => logger.warn({ err }, 'retention: could not delete old records'));
+    ctx.core.retention.prune(RETENTION_ACTOR).then(
+      (done) => {
+        if (done.authentications + done.auditEvents + done.sessions > 0) logger.info({ ...done }, 'retention: deleted old records');
+      },
+      (err: unknown) => logger.warn({ err }, 'retention: could not delete old records'),
+    );
   }, 600_000);
   housekeeping.unref();
 

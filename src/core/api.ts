@@ -461,7 +461,8 @@ export interface Core {
   readonly retention: {
     /**
      * Deletes what the `retention` settings no longer keep and the ended sign-in sessions, a batch
-     * at a time (`onProgress` after each); audited as retention.prune when anything went.
+     * at a time (`onProgress` after each); audited as retention.prune when anything went, unless
+     * the actor is the system (the server's periodic runs).
      */
     prune(actor: Actor, onProgress?: (done: { readonly authentications: number; readonly auditEvents: number }) => void): Promise<RetentionResult>;
   };

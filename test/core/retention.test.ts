@@ -79,6 +79,15 @@ describe('retention', () => {
     ]);
   });
 
+  it("the server's own runs (a system actor) delete the same way without an audit event of their own", async () => {
+    const system = { kind: 'system', name: 'retention', role: 'admin' } as const;
+    const old = t.clock.now() - 400 * DAY;
+    for (let i = 0; i < 3; i++) await t.store.audit.append(auditEvent({ at: old + i }));
+    await t.store.audit.append(auditEvent({ at: t.clock.now() }));
+    expect(await t.core.retention.prune(system)).toMatchObject({ auditEvents: 3 });
+    expect((await allEvents()).map((e) => e.at)).toEqual([t.clock.now()]);
+  });
+
   it('refuses retention settings out of range, naming the setting', async () => {
     for (const [patch, field] of [
       [{ authenticationDays: 0 }, 'retention.authenticationDays'],

@@ -4,6 +4,10 @@
  * `retention.authenticationDays` (open ones only once expired), and ended sign-in sessions. The
  * server runs it every 10 minutes; `countersign prune` runs it at once.
  *
+ * A run started by someone (`countersign prune`) is audited as retention.prune with what it
+ * deleted; the server's periodic runs (a system actor) are not, as they only apply the settings,
+ * whose changes are audited.
+ *
  * Rows go a batch at a time, oldest first, each batch its own statement: a first run over years of
  * records never holds the database's write lock for long, and sign-ins go on between batches.
  * Several servers on one database may prune at the same time; a row is deleted once.
@@ -62,8 +66,9 @@ export function createRetentionService({ store, clock, policy, audit, pruneSessi
       }
       const sessions = await pruneSessions();
       const result: RetentionResult = { ...done, sessions, auditBefore, authenticationsBefore };
-      // Deleting audit events is itself audited (the event is newer than anything deleted).
-      if (done.authentications > 0 || done.auditEvents > 0) {
+      // A run someone started is audited (the event is newer than anything deleted); the server's
+      // own runs every 10 minutes follow the audited settings and only log what they deleted.
+      if (actor.kind !== 'system' && (done.authentications > 0 || done.auditEvents > 0)) {
         await audit.admin({ action: 'retention.prune', actor, now: clock.now(), details: { ...result } });
       }
       return result;
