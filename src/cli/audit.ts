@@ -1,9 +1,21 @@
 /** `countersign audit ...`: the audit trail (every decision and administrative change). */
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Writable } from 'node:stream';
 import { Option, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import type { AuditEvent, AuditQuery } from '../core/types.ts';
 import { auditCsv } from '../doors/audit-csv.ts';
+import { estimatedProgressBar } from './progress.ts';
 import { UsageError, emit, globals, intArg, table, time, timeArg, withContext, write } from './runtime.ts';
+
+/** Events read per query by `audit export`. */
+const EXPORT_PAGE = 5_000;
+
+/** Writes `text`, waiting while the stream's buffer is full. */
+async function put(out: Writable, text: string): Promise<void> {
+  if (!out.write(text)) await once(out, 'drain');
+}
 
 /** One event as a readable line (for `audit tail`). */
 export function auditLine(e: AuditEvent): string {
@@ -87,6 +99,70 @@ Examples:
           return;
         }
         emit(cmd, events, () => (events.length === 0 ? 'no events' : auditTable(events)));
+      });
+    });
+
+  audit
+    .command('export')
+    .description('write every event that matches, oldest first, as CSV (or JSON lines with --json): no limit, read in pages')
+    .option('--user <username>', 'only events of this user')
+    .option('--application <name>', 'only events of this application')
+    .option('--result <result>', 'approved, denied, challenge, expired (authentications) or success, failure (changes)')
+    .addOption(new Option('--kind <kind>', 'authentication decisions, administrative changes, or RADIUS accounting').choices(['authentication', 'admin', 'accounting'] as const))
+    .option('--action <action>', 'e.g. authenticate, user.block, settings.update')
+    .option('--from <time>', 'from this time, inclusive (ISO 8601 or epoch ms)', timeArg)
+    .option('--to <time>', 'until this time, exclusive (ISO 8601 or epoch ms)', timeArg)
+    .option('-o, --output <file>', 'write to this file instead of standard output (refused if it exists)')
+    .addHelpText(
+      'after',
+      `
+Before lowering retention.auditDays, export what must be kept longer.
+
+Examples:
+  $ countersign audit export --from 2025-01-01 --to 2026-01-01 --output audit-2025.csv
+  $ countersign audit export --user alice --json | jq .action`,
+    )
+    .action(async (opts, cmd) => {
+      const json = globals(cmd).json;
+      const filters = {
+        ...(opts.user !== undefined ? { username: opts.user } : {}),
+        ...(opts.application !== undefined ? { application: opts.application } : {}),
+        ...(opts.result !== undefined ? { result: opts.result } : {}),
+        ...(opts.kind !== undefined ? { kind: opts.kind } : {}),
+        ...(opts.action !== undefined ? { action: opts.action } : {}),
+        ...(opts.from !== undefined ? { from: opts.from } : {}),
+        ...(opts.to !== undefined ? { to: opts.to } : {}),
+      };
+      await withContext(cmd, async ({ core }) => {
+        const file = opts.output === undefined ? null : createWriteStream(opts.output, { flags: 'wx' });
+        if (file) {
+          await once(file, 'open').catch((e: unknown) => {
+            const code = (e as { code?: string }).code;
+            throw new Error(code === 'EEXIST' ? `${opts.output as string} already exists: choose another --output file, or remove it` : `cannot write ${opts.output as string}: ${(e as Error).message}`);
+          });
+        }
+        const out: Writable = file ?? process.stdout;
+        const bar = await estimatedProgressBar('Exporting', file !== null);
+        let written = 0;
+        try {
+          // Ascending ids from `after`: a page at a time, whatever else is being appended meanwhile.
+          for (let after = 0; ; ) {
+            const page = await core.audit.query({ ...filters, after, limit: EXPORT_PAGE });
+            if (json) await put(out, page.map((e) => `${JSON.stringify(e)}\n`).join(''));
+            else if (page.length > 0 || written === 0) await put(out, auditCsv(page, { header: written === 0 }));
+            written += page.length;
+            bar.update(written, null);
+            if (page.length < EXPORT_PAGE) break;
+            after = (page.at(-1) as AuditEvent).id;
+          }
+        } finally {
+          bar.stop();
+          if (file) {
+            file.end();
+            await once(file, 'close');
+          }
+        }
+        if (file) process.stderr.write(`Exported ${written} events to ${opts.output as string}\n`);
       });
     });
 

@@ -35,8 +35,11 @@ function cell(value: string): string {
   return /^[=+\-@\t\r]/.test(value) && !NUMBER.test(value) ? `'${value}` : value;
 }
 
-/** Header row, then one event per row; times in ISO 8601 (UTC); CRLF line ends. */
-export function auditCsv(events: readonly AuditEvent[]): string {
+/**
+ * Header row, then one event per row; times in ISO 8601 (UTC); CRLF line ends. Without the header
+ * with `header: false` (the pages after the first of a long export).
+ */
+export function auditCsv(events: readonly AuditEvent[], opts: { readonly header?: boolean } = {}): string {
   const rows = events.map((e) =>
     AUDIT_CSV_COLUMNS.map((col) => {
       const v = e[col];
@@ -46,5 +49,5 @@ export function auditCsv(events: readonly AuditEvent[]): string {
       return typeof v === 'string' ? cell(v) : typeof v === 'number' ? String(v) : cell(JSON.stringify(v));
     }),
   );
-  return stringify(rows, { header: true, columns: [...AUDIT_CSV_COLUMNS], eof: true, record_delimiter: 'windows' });
+  return stringify(rows, { header: opts.header ?? true, columns: [...AUDIT_CSV_COLUMNS], eof: true, record_delimiter: 'windows' });
 }
