@@ -5,12 +5,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Writable } from 'node:stream';
 import { Option, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import type { AuditEvent, AuditQuery } from '../core/types.ts';
-import { auditCsv } from '../doors/audit-csv.ts';
+import { auditCsv, auditExport } from '../doors/audit-csv.ts';
 import { estimatedProgressBar } from './progress.ts';
 import { UsageError, emit, globals, intArg, table, time, timeArg, withContext, write } from './runtime.ts';
-
-/** Events read per query by `audit export`. */
-const EXPORT_PAGE = 5_000;
 
 /** Writes `text`, waiting while the stream's buffer is full. */
 async function put(out: Writable, text: string): Promise<void> {
@@ -145,15 +142,10 @@ Examples:
         const bar = await estimatedProgressBar('Exporting', file !== null);
         let written = 0;
         try {
-          // Ascending ids from `after`: a page at a time, whatever else is being appended meanwhile.
-          for (let after = 0; ; ) {
-            const page = await core.audit.query({ ...filters, after, limit: EXPORT_PAGE });
-            if (json) await put(out, page.map((e) => `${JSON.stringify(e)}\n`).join(''));
-            else if (page.length > 0 || written === 0) await put(out, auditCsv(page, { header: written === 0 }));
-            written += page.length;
+          for await (const page of auditExport((q) => core.audit.query(q), filters, json ? 'jsonl' : 'csv')) {
+            if (page.chunk !== '') await put(out, page.chunk);
+            written = page.written;
             bar.update(written, null);
-            if (page.length < EXPORT_PAGE) break;
-            after = (page.at(-1) as AuditEvent).id;
           }
         } finally {
           bar.stop();

@@ -1,6 +1,6 @@
 /** The audit trail as CSV, the same for every front door (API export, CLI). */
 import { stringify } from 'csv-stringify/sync';
-import type { AuditEvent } from '../core/types.ts';
+import type { AuditEvent, AuditQuery } from '../core/types.ts';
 
 export const AUDIT_CSV_COLUMNS = [
   'id',
@@ -50,4 +50,32 @@ export function auditCsv(events: readonly AuditEvent[], opts: { readonly header?
     }),
   );
   return stringify(rows, { header: opts.header ?? true, columns: [...AUDIT_CSV_COLUMNS], eof: true, record_delimiter: 'windows' });
+}
+
+/** Events read per query by an export. */
+export const EXPORT_PAGE = 5_000;
+
+/** What an export selects: the filters of a list, without paging. */
+export type ExportFilters = Omit<AuditQuery, 'limit' | 'before' | 'after'>;
+
+/**
+ * Every event `filters` select, oldest first, as CSV (one header, then rows) or JSON lines, a page
+ * at a time: each chunk with the number of events written so far. Pages follow ascending ids, so
+ * events appended meanwhile are included and none is written twice.
+ */
+export async function* auditExport(
+  query: (q: AuditQuery) => Promise<AuditEvent[]>,
+  filters: ExportFilters,
+  format: 'csv' | 'jsonl',
+): AsyncGenerator<{ readonly chunk: string; readonly written: number }> {
+  let written = 0;
+  for (let after = 0; ; ) {
+    const page = await query({ ...filters, after, limit: EXPORT_PAGE });
+    const first = after === 0;
+    const chunk = format === 'jsonl' ? page.map((e) => `${JSON.stringify(e)}\n`).join('') : first || page.length > 0 ? auditCsv(page, { header: first }) : '';
+    written += page.length;
+    yield { chunk, written };
+    if (page.length < EXPORT_PAGE) return;
+    after = (page.at(-1) as AuditEvent).id;
+  }
 }

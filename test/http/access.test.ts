@@ -57,6 +57,7 @@ const EXPECTED: Record<string, Role[]> = {
   'POST /api/v1/users/:username/bypass': HELP,
   'DELETE /api/v1/users/:username/bypass': HELP,
   'GET /api/v1/audit-events': HELP_READ,
+  'GET /api/v1/audit-events/export': HELP_READ,
   'GET /api/v1/settings': HELP_READ,
   'PATCH /api/v1/settings': ADMIN,
   'GET /api/v1/applications': HELP_READ,

@@ -1,13 +1,15 @@
 /**
  * The audit trail: every decision and every administrative change, newest first.
  * JSON by default; CSV (header row, ISO 8601 times) with `Accept: text/csv` or `?format=csv`.
+ * `/audit-events/export` streams everything the filters select, oldest first, without a limit.
  */
+import { Readable } from 'node:stream';
 import { Type } from 'typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Core } from '../../../core/api.ts';
 import { CoreError } from '../../../core/errors.ts';
 import type { AuditQuery } from '../../../core/types.ts';
-import { auditCsv } from '../../audit-csv.ts';
+import { auditCsv, auditExport, type ExportFilters } from '../../audit-csv.ts';
 import { HELPDESK_READ } from '../auth.ts';
 import { AuditPage } from '../schemas.ts';
 import type { Api } from '../schemas.ts';
@@ -31,6 +33,12 @@ const AuditQuerySchema = Type.Object(
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: `Default ${DEFAULT_LIMIT} (JSON) or ${DEFAULT_CSV_LIMIT} (CSV)` })),
     format: Type.Optional(Type.Enum(['json', 'csv'])),
   },
+  { additionalProperties: false },
+);
+
+const { before: _before, after: _after, limit: _limit, format: _format, ...filterFields } = AuditQuerySchema.properties;
+const ExportQuerySchema = Type.Object(
+  { ...filterFields, format: Type.Optional(Type.Enum(['csv', 'jsonl'], { description: 'csv (default) or jsonl (one JSON event per line)' })) },
   { additionalProperties: false },
 );
 
@@ -100,6 +108,54 @@ export async function auditRoutes(app: Api, opts: { core: Core }): Promise<void>
       }
       const last = events.at(-1);
       return reply.type('application/json; charset=utf-8').send({ items: events, next: events.length === query.limit && last ? last.id : null });
+    },
+  );
+
+  app.get(
+    '/audit-events/export',
+    {
+      config: { roles: HELPDESK_READ },
+      schema: {
+        tags: ['audit'],
+        summary: 'Export the audit trail, oldest first, without a limit (CSV or JSON lines)',
+        description:
+          'Every event the filters select, oldest first, streamed as it is read (5,000 events at a time): CSV with one header row, or JSON lines with `format=jsonl`. Sent as an attachment named audit-events-YYYY-MM-DD.csv (or .jsonl).',
+        querystring: ExportQuerySchema,
+        response: {
+          200: {
+            description: 'The events',
+            content: {
+              'text/csv': { schema: Type.String({ description: 'Header row then one event per row, oldest first' }) },
+              'application/x-ndjson': { schema: Type.String({ description: 'One JSON event per line, oldest first' }) },
+            },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const q = request.query;
+      const format = q.format ?? 'csv';
+      const filters: ExportFilters = {
+        username: q.username,
+        application: q.application,
+        result: q.result,
+        kind: q.kind,
+        action: q.action,
+        from: q.from === undefined ? undefined : parseTime('from', q.from),
+        to: q.to === undefined ? undefined : parseTime('to', q.to),
+      };
+      const pages = auditExport((query) => core.audit.query(query), filters, format);
+      // The first page before the headers: a failure still gets a problem response.
+      const first = await pages.next();
+      const chunks = async function* (): AsyncGenerator<string> {
+        if (!first.done && first.value.chunk !== '') yield first.value.chunk;
+        for await (const page of pages) if (page.chunk !== '') yield page.chunk;
+      };
+      return reply
+        .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8')
+        .header('content-disposition', `attachment; filename="audit-events-${new Date().toISOString().slice(0, 10)}.${format === 'csv' ? 'csv' : 'jsonl'}"`)
+        // A stream is sent as it is read (the schema describes what it carries).
+        .send(Readable.from(chunks()) as unknown as string);
     },
   );
 }
