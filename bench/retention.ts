@@ -44,7 +44,15 @@ const seedStart = performance.now();
       for (let i = from; i < Math.min(EVENTS, from + 100_000); i++) {
         const user = `user${(i * 7919) % 50_000}`;
         const denied = i % 20 === 0;
-        insert.run(now - span + Math.floor((i / EVENTS) * span), denied ? 'denied' : 'approved', denied ? 'invalid_passcode' : 'passcode_ok', user, user, i % 3 === 0 ? 'vpn' : 'default', `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+        insert.run(
+          now - span + Math.floor((i / EVENTS) * span),
+          denied ? 'denied' : 'approved',
+          denied ? 'invalid_passcode' : 'passcode_ok',
+          user,
+          user,
+          i % 3 === 0 ? 'vpn' : 'default',
+          `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+        );
       }
     })();
   }
@@ -96,4 +104,6 @@ console.log('| target | rows deleted | seconds | rows/s | longest event-loop sta
 console.log('|---|---|---|---|---|');
 console.log(row('countersign prune (batches)', product.result.auditEvents, product));
 console.log(row('one DELETE statement (peer)', peer.result, peer));
-console.log(`\nratio to peer: ${(product.seconds / peer.seconds).toFixed(2)}x the time, ${(product.longestStallMs / peer.longestStallMs).toFixed(2)}x the longest stall`);
+console.log(
+  `\nratio to peer: ${(product.seconds / peer.seconds).toFixed(2)}x the time, ${(product.longestStallMs / peer.longestStallMs).toFixed(2)}x the longest stall`,
+);

@@ -73,7 +73,10 @@ function compressFiles(dir: string): number {
     if (!COMPRESSIBLE.test(entry.name)) continue;
     const content = readFileSync(path);
     if (content.length < 1024) continue;
-    writeFileSync(`${path}.br`, brotliCompressSync(content, { params: { [zlib.BROTLI_PARAM_QUALITY]: zlib.BROTLI_MAX_QUALITY, [zlib.BROTLI_PARAM_SIZE_HINT]: content.length } }));
+    writeFileSync(
+      `${path}.br`,
+      brotliCompressSync(content, { params: { [zlib.BROTLI_PARAM_QUALITY]: zlib.BROTLI_MAX_QUALITY, [zlib.BROTLI_PARAM_SIZE_HINT]: content.length } }),
+    );
     writeFileSync(`${path}.gz`, gzipSync(content, { level: zlib.Z_BEST_COMPRESSION }));
     count++;
   }
@@ -87,7 +90,8 @@ function compressFiles(dir: string): number {
 async function buildWebApp(name: string, configFile: string, outDir: string, sources: string, skip?: string): Promise<void> {
   const index = join(outDir, 'index.html');
   const built = existsSync(index) ? statSync(index).mtimeMs : -1;
-  const upToDate = built >= 0 && [sources, join(root, 'package-lock.json'), fileURLToPath(import.meta.url)].every((p) => !existsSync(p) || newest(p, skip) <= built);
+  const upToDate =
+    built >= 0 && [sources, join(root, 'package-lock.json'), fileURLToPath(import.meta.url)].every((p) => !existsSync(p) || newest(p, skip) <= built);
   if (upToDate && !process.argv.includes('--force')) {
     process.stderr.write(`${name} is up to date\n`);
     return;

@@ -3,11 +3,50 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Writable } from 'node:stream';
-import { Option, type CommandUnknownOpts } from '@commander-js/extra-typings';
-import type { AuditEvent, AuditQuery } from '../core/types.ts';
-import { auditCsv, auditExport } from '../doors/audit-csv.ts';
+import { Option, type Command, type CommandUnknownOpts, type OptionValues } from '@commander-js/extra-typings';
+import type { AuditEvent, AuditKind, AuditQuery } from '../core/types.ts';
+import { auditCsv, auditExport, type ExportFilters } from '../doors/audit-csv.ts';
 import { estimatedProgressBar } from './progress.ts';
 import { UsageError, emit, globals, intArg, table, time, timeArg, withContext, write } from './runtime.ts';
+
+/** The filter options of `audit list` and `audit export`. */
+function withFilters<Args extends unknown[], Opts extends OptionValues>(command: Command<Args, Opts>) {
+  return command
+    .option('--user <username>', 'only events of this user')
+    .option('--application <name>', 'only events of this application')
+    .option('--result <result>', 'approved, denied, challenge, expired (authentications) or success, failure (changes)')
+    .addOption(
+      new Option('--kind <kind>', 'authentication decisions, administrative changes, or RADIUS accounting').choices([
+        'authentication',
+        'admin',
+        'accounting',
+      ] as const),
+    )
+    .option('--action <action>', 'e.g. authenticate, user.block, settings.update')
+    .option('--from <time>', 'from this time, inclusive (ISO 8601 or epoch ms)', timeArg)
+    .option('--to <time>', 'until this time, exclusive (ISO 8601 or epoch ms)', timeArg);
+}
+
+/** The audit query's filters for the options given. */
+function filtersOf(opts: {
+  user?: string;
+  application?: string;
+  result?: string;
+  kind?: AuditKind;
+  action?: string;
+  from?: number;
+  to?: number;
+}): ExportFilters {
+  return {
+    ...(opts.user !== undefined ? { username: opts.user } : {}),
+    ...(opts.application !== undefined ? { application: opts.application } : {}),
+    ...(opts.result !== undefined ? { result: opts.result } : {}),
+    ...(opts.kind !== undefined ? { kind: opts.kind } : {}),
+    ...(opts.action !== undefined ? { action: opts.action } : {}),
+    ...(opts.from !== undefined ? { from: opts.from } : {}),
+    ...(opts.to !== undefined ? { to: opts.to } : {}),
+  };
+}
 
 /** Writes `text`, waiting while the stream's buffer is full. */
 async function put(out: Writable, text: string): Promise<void> {
@@ -46,25 +85,19 @@ function auditTable(events: readonly AuditEvent[]): string {
 }
 
 export function registerAudit(program: CommandUnknownOpts): void {
-  const audit = program.command('audit').description('read the audit trail').addHelpText(
-    'after',
-    `
+  const audit = program
+    .command('audit')
+    .description('read the audit trail')
+    .addHelpText(
+      'after',
+      `
 Examples:
   $ countersign audit list --user alice --result denied
   $ countersign audit list --from 2026-01-01 --to 2026-02-01 --csv > january.csv
   $ countersign audit tail --follow`,
-  );
+    );
 
-  audit
-    .command('list')
-    .description('list events, newest first')
-    .option('--user <username>', 'only events of this user')
-    .option('--application <name>', 'only events of this application')
-    .option('--result <result>', 'approved, denied, challenge, expired (authentications) or success, failure (changes)')
-    .addOption(new Option('--kind <kind>', 'authentication decisions, administrative changes, or RADIUS accounting').choices(['authentication', 'admin', 'accounting'] as const))
-    .option('--action <action>', 'e.g. authenticate, user.block, settings.update')
-    .option('--from <time>', 'from this time, inclusive (ISO 8601 or epoch ms)', timeArg)
-    .option('--to <time>', 'until this time, exclusive (ISO 8601 or epoch ms)', timeArg)
+  withFilters(audit.command('list').description('list events, newest first'))
     .option('--before <id>', 'events with an id lower than this (paging)', intArg(1, Number.MAX_SAFE_INTEGER))
     .option('--limit <n>', 'number of events (1-10000)', intArg(1, 10_000), 100)
     .option('--csv', 'CSV with a header row on stdout (for spreadsheets and reports)')
@@ -78,17 +111,7 @@ Examples:
     )
     .action(async (opts, cmd) => {
       if (opts.csv && globals(cmd).json) throw new UsageError('--csv and --json cannot be used together');
-      const query: AuditQuery = {
-        limit: opts.limit,
-        ...(opts.user !== undefined ? { username: opts.user } : {}),
-        ...(opts.application !== undefined ? { application: opts.application } : {}),
-        ...(opts.result !== undefined ? { result: opts.result } : {}),
-        ...(opts.kind !== undefined ? { kind: opts.kind } : {}),
-        ...(opts.action !== undefined ? { action: opts.action } : {}),
-        ...(opts.from !== undefined ? { from: opts.from } : {}),
-        ...(opts.to !== undefined ? { to: opts.to } : {}),
-        ...(opts.before !== undefined ? { before: opts.before } : {}),
-      };
+      const query: AuditQuery = { ...filtersOf(opts), limit: opts.limit, ...(opts.before !== undefined ? { before: opts.before } : {}) };
       await withContext(cmd, async ({ core }) => {
         const events = await core.audit.query(query);
         if (opts.csv) {
@@ -99,16 +122,7 @@ Examples:
       });
     });
 
-  audit
-    .command('export')
-    .description('write every event that matches, oldest first, as CSV (or JSON lines with --json): no limit, read in pages')
-    .option('--user <username>', 'only events of this user')
-    .option('--application <name>', 'only events of this application')
-    .option('--result <result>', 'approved, denied, challenge, expired (authentications) or success, failure (changes)')
-    .addOption(new Option('--kind <kind>', 'authentication decisions, administrative changes, or RADIUS accounting').choices(['authentication', 'admin', 'accounting'] as const))
-    .option('--action <action>', 'e.g. authenticate, user.block, settings.update')
-    .option('--from <time>', 'from this time, inclusive (ISO 8601 or epoch ms)', timeArg)
-    .option('--to <time>', 'until this time, exclusive (ISO 8601 or epoch ms)', timeArg)
+  withFilters(audit.command('export').description('write every event that matches, oldest first, as CSV (or JSON lines with --json): no limit, read in pages'))
     .option('-o, --output <file>', 'write to this file instead of standard output (refused if it exists)')
     .addHelpText(
       'after',
@@ -121,21 +135,17 @@ Examples:
     )
     .action(async (opts, cmd) => {
       const json = globals(cmd).json;
-      const filters = {
-        ...(opts.user !== undefined ? { username: opts.user } : {}),
-        ...(opts.application !== undefined ? { application: opts.application } : {}),
-        ...(opts.result !== undefined ? { result: opts.result } : {}),
-        ...(opts.kind !== undefined ? { kind: opts.kind } : {}),
-        ...(opts.action !== undefined ? { action: opts.action } : {}),
-        ...(opts.from !== undefined ? { from: opts.from } : {}),
-        ...(opts.to !== undefined ? { to: opts.to } : {}),
-      };
+      const filters = filtersOf(opts);
       await withContext(cmd, async ({ core }) => {
         const file = opts.output === undefined ? null : createWriteStream(opts.output, { flags: 'wx' });
         if (file) {
           await once(file, 'open').catch((e: unknown) => {
             const code = (e as { code?: string }).code;
-            throw new Error(code === 'EEXIST' ? `${opts.output as string} already exists: choose another --output file, or remove it` : `cannot write ${opts.output as string}: ${(e as Error).message}`);
+            throw new Error(
+              code === 'EEXIST'
+                ? `${opts.output as string} already exists: choose another --output file, or remove it`
+                : `cannot write ${opts.output as string}: ${(e as Error).message}`,
+            );
           });
         }
         const out: Writable = file ?? process.stdout;

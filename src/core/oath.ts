@@ -28,7 +28,7 @@ class OathKey {
     this.#counter.writeUInt32BE(counter >>> 0, 4);
     const mac = createHmac(HMAC_NAMES[config.algorithm], this.#key).update(this.#counter).digest();
     const offset = (mac[mac.length - 1] as number) & 0x0f;
-    const binary = ((mac[offset] as number) & 0x7f) * 0x100_0000 + (mac.readUIntBE(offset + 1, 3));
+    const binary = ((mac[offset] as number) & 0x7f) * 0x100_0000 + mac.readUIntBE(offset + 1, 3);
     return String(binary % 10 ** config.digits).padStart(config.digits, '0');
   }
 }
@@ -57,8 +57,7 @@ function sameCode(a: string, b: string): boolean {
 }
 
 export type VerifyResult =
-  | { readonly ok: true; readonly step: number; readonly drift: number }
-  | { readonly ok: false; readonly reason: 'malformed' | 'invalid' | 'replayed' };
+  { readonly ok: true; readonly step: number; readonly drift: number } | { readonly ok: false; readonly reason: 'malformed' | 'invalid' | 'replayed' };
 
 export interface TotpVerifyInput {
   readonly secret: Uint8Array;

@@ -69,7 +69,7 @@ export async function* auditExport(
   format: 'csv' | 'jsonl',
 ): AsyncGenerator<{ readonly chunk: string; readonly written: number }> {
   let written = 0;
-  for (let after = 0; ; ) {
+  for (let after = 0; ;) {
     const page = await query({ ...filters, after, limit: EXPORT_PAGE });
     const first = after === 0;
     const chunk = format === 'jsonl' ? page.map((e) => `${JSON.stringify(e)}\n`).join('') : first || page.length > 0 ? auditCsv(page, { header: first }) : '';

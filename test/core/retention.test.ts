@@ -36,7 +36,12 @@ describe('retention', () => {
     t.clock.advance(31 * DAY);
     const later = await t.core.authentications.create({ username: 'alice', passcode: code() }, cliActor);
     const first = await t.core.retention.prune(cliActor);
-    expect(first).toMatchObject({ authentications: 2, auditEvents: 0, authenticationsBefore: t.clock.now() - 30 * DAY, auditBefore: t.clock.now() - 365 * DAY });
+    expect(first).toMatchObject({
+      authentications: 2,
+      auditEvents: 0,
+      authenticationsBefore: t.clock.now() - 30 * DAY,
+      auditBefore: t.clock.now() - 365 * DAY,
+    });
     for (const gone of early) await expect(t.core.authentications.get(gone.view.id)).rejects.toMatchObject({ code: 'authentication_not_found' });
     expect((await t.core.authentications.get(later.view.id)).state).toBe('approved');
     // The run is audited with what it deleted; audit events are all still there.
@@ -95,7 +100,10 @@ describe('retention', () => {
       [{ auditDays: 36_501 }, 'retention.auditDays'],
       [{ auditDays: 1.5 }, 'retention.auditDays'],
     ] as const) {
-      await expect(t.core.settings.update({ retention: patch }, cliActor)).rejects.toMatchObject({ code: 'validation_failed', details: { [field]: expect.any(String) } });
+      await expect(t.core.settings.update({ retention: patch }, cliActor)).rejects.toMatchObject({
+        code: 'validation_failed',
+        details: { [field]: expect.any(String) },
+      });
     }
   });
 });

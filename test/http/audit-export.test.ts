@@ -14,7 +14,9 @@ beforeAll(async () => {
     await Promise.all(
       Array.from({ length: Math.min(1000, ADDED - from) }, (_, k) => {
         const i = from + k;
-        return t.tc.store.audit.append(auditEvent({ at: T0 + i * 3_600_000, result: i % 10 === 0 ? 'denied' : 'approved', username: `user${i % 7}`, application: 'vpn' }));
+        return t.tc.store.audit.append(
+          auditEvent({ at: T0 + i * 3_600_000, result: i % 10 === 0 ? 'denied' : 'approved', username: `user${i % 7}`, application: 'vpn' }),
+        );
       }),
     );
   }
@@ -48,7 +50,10 @@ describe('GET /api/v1/audit-events/export', () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('application/x-ndjson; charset=utf-8');
     expect(res.headers['content-disposition']).toMatch(/^attachment; filename="audit-events-\d{4}-\d{2}-\d{2}\.jsonl"$/);
-    const events = res.body.trim().split('\n').map((l) => JSON.parse(l) as { username: string });
+    const events = res.body
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { username: string });
     expect(events).toHaveLength(Math.ceil((ADDED - 3) / 7));
     expect(events.every((e) => e.username === 'user3')).toBe(true);
     // Nothing selected: the header alone.

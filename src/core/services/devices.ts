@@ -96,7 +96,8 @@ const B64URL = /^[A-Za-z0-9_-]+$/;
 
 /** The device's P-256 public key; `invalid` when it is not one. */
 function publicKeyOf(text: unknown): KeyObject {
-  if (typeof text !== 'string' || text.length > 400 || !B64URL.test(text)) throw invalid('publicKey', 'must be an ECDSA P-256 public key (SPKI DER, base64url)');
+  if (typeof text !== 'string' || text.length > 400 || !B64URL.test(text))
+    throw invalid('publicKey', 'must be an ECDSA P-256 public key (SPKI DER, base64url)');
   try {
     const key = createPublicKey({ key: Buffer.from(text, 'base64url'), format: 'der', type: 'spki' });
     if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return key;
@@ -122,8 +123,10 @@ export function checkSubscription(value: unknown): PushSubscription | null {
   if (!url || !(url.protocol === 'https:' || (url.protocol === 'http:' && loopback))) throw invalid('subscription.endpoint', 'must be an https URL');
   const p256dh = v.keys?.p256dh;
   const auth = v.keys?.auth;
-  if (typeof p256dh !== 'string' || !B64URL.test(p256dh.replace(/=+$/, '')) || Buffer.from(p256dh, 'base64url').length !== 65) throw invalid('subscription.keys.p256dh', 'must be a P-256 point (65 octets, base64url)');
-  if (typeof auth !== 'string' || !B64URL.test(auth.replace(/=+$/, '')) || Buffer.from(auth, 'base64url').length !== 16) throw invalid('subscription.keys.auth', 'must be 16 octets, base64url');
+  if (typeof p256dh !== 'string' || !B64URL.test(p256dh.replace(/=+$/, '')) || Buffer.from(p256dh, 'base64url').length !== 65)
+    throw invalid('subscription.keys.p256dh', 'must be a P-256 point (65 octets, base64url)');
+  if (typeof auth !== 'string' || !B64URL.test(auth.replace(/=+$/, '')) || Buffer.from(auth, 'base64url').length !== 16)
+    throw invalid('subscription.keys.auth', 'must be 16 octets, base64url');
   return { endpoint: url.href, keys: { p256dh, auth } };
 }
 
@@ -147,7 +150,14 @@ export function createDevicesService(deps: DevicesDeps) {
       // One activation at a time: an earlier unfinished one stops working.
       for (const m of await store.methods.listForUser(user.id)) if (m.type === 'push' && m.pending) await store.methods.delete(m.id);
       const method = await store.methods.add(
-        { userId: user.id, type: 'push', label: 'Mobile app (waiting for activation)', secret: encodeDevice({ activation: keyedHasher.digest(`activate:${secret}`) }), config: NO_OATH, pending: true },
+        {
+          userId: user.id,
+          type: 'push',
+          label: 'Mobile app (waiting for activation)',
+          secret: encodeDevice({ activation: keyedHasher.digest(`activate:${secret}`) }),
+          config: NO_OATH,
+          pending: true,
+        },
         random.id(),
         now,
       );
@@ -198,7 +208,12 @@ export function createDevicesService(deps: DevicesDeps) {
 
     requests: (deviceId: string): Promise<DeviceRequest[]> => engine.deviceRequests(deviceId),
 
-    async answer(deviceId: string, authenticationId: string, input: { decision?: unknown; number?: unknown }, actor: Actor): Promise<{ state: 'approved' | 'denied' }> {
+    async answer(
+      deviceId: string,
+      authenticationId: string,
+      input: { decision?: unknown; number?: unknown },
+      actor: Actor,
+    ): Promise<{ state: 'approved' | 'denied' }> {
       const decision = input.decision;
       if (decision !== 'approve' && decision !== 'deny' && decision !== 'fraud') throw invalid('decision', 'must be approve, deny or fraud');
       const number = input.number;

@@ -37,7 +37,11 @@ export function isBuilt(dir: string, files: readonly string[]): boolean {
  * browser that accepts Brotli or gzip gets the file's .br or .gz form when the build wrote one
  * (scripts/build.ts), with `Vary: Accept-Encoding` on every answer.
  */
-export async function serveBuiltFiles(app: FastifyInstance, dir: string, opts: { readonly cacheControl: string; readonly types?: Readonly<Record<string, string>> }): Promise<void> {
+export async function serveBuiltFiles(
+  app: FastifyInstance,
+  dir: string,
+  opts: { readonly cacheControl: string; readonly types?: Readonly<Record<string, string>> },
+): Promise<void> {
   const assets = join(dir, 'assets');
   const types = opts.types;
   if (types) {

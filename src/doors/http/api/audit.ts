@@ -8,7 +8,7 @@ import { Type } from 'typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Core } from '../../../core/api.ts';
 import { CoreError } from '../../../core/errors.ts';
-import type { AuditQuery } from '../../../core/types.ts';
+import type { AuditKind, AuditQuery } from '../../../core/types.ts';
 import { auditCsv, auditExport, type ExportFilters } from '../../audit-csv.ts';
 import { HELPDESK_READ } from '../auth.ts';
 import { AuditPage } from '../schemas.ts';
@@ -50,9 +50,32 @@ export function parseTime(field: string, value: string): number {
   if (EPOCH_MS.test(value)) return Number(value);
   const ms = ISO_8601.test(value) ? Date.parse(value) : Number.NaN;
   if (Number.isNaN(ms)) {
-    throw new CoreError('validation_failed', `${field} must be an ISO 8601 date-time or epoch milliseconds.`, { [field]: 'must be an ISO 8601 date-time or epoch milliseconds' });
+    throw new CoreError('validation_failed', `${field} must be an ISO 8601 date-time or epoch milliseconds.`, {
+      [field]: 'must be an ISO 8601 date-time or epoch milliseconds',
+    });
   }
   return ms;
+}
+
+/** The filters of a list or an export query, times parsed. */
+function filtersOf(q: {
+  username?: string;
+  application?: string;
+  result?: string;
+  kind?: AuditKind;
+  action?: string;
+  from?: string;
+  to?: string;
+}): ExportFilters {
+  return {
+    username: q.username,
+    application: q.application,
+    result: q.result,
+    kind: q.kind,
+    action: q.action,
+    from: q.from === undefined ? undefined : parseTime('from', q.from),
+    to: q.to === undefined ? undefined : parseTime('to', q.to),
+  };
 }
 
 function wantsCsv(request: FastifyRequest, format: 'json' | 'csv' | undefined): boolean {
@@ -88,23 +111,14 @@ export async function auditRoutes(app: Api, opts: { core: Core }): Promise<void>
       const q = request.query;
       const csv = wantsCsv(request, q.format);
       const query: AuditQuery = {
-        username: q.username,
-        application: q.application,
-        result: q.result,
-        kind: q.kind,
-        action: q.action,
-        from: q.from === undefined ? undefined : parseTime('from', q.from),
-        to: q.to === undefined ? undefined : parseTime('to', q.to),
+        ...filtersOf(q),
         before: q.before,
         after: q.after,
         limit: q.limit ?? (csv ? DEFAULT_CSV_LIMIT : DEFAULT_LIMIT),
       };
       const events = await core.audit.query(query);
       if (csv) {
-        return reply
-          .type('text/csv; charset=utf-8')
-          .header('content-disposition', 'attachment; filename="audit-events.csv"')
-          .send(auditCsv(events));
+        return reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="audit-events.csv"').send(auditCsv(events));
       }
       const last = events.at(-1);
       return reply.type('application/json; charset=utf-8').send({ items: events, next: events.length === query.limit && last ? last.id : null });
@@ -135,27 +149,20 @@ export async function auditRoutes(app: Api, opts: { core: Core }): Promise<void>
     async (request, reply) => {
       const q = request.query;
       const format = q.format ?? 'csv';
-      const filters: ExportFilters = {
-        username: q.username,
-        application: q.application,
-        result: q.result,
-        kind: q.kind,
-        action: q.action,
-        from: q.from === undefined ? undefined : parseTime('from', q.from),
-        to: q.to === undefined ? undefined : parseTime('to', q.to),
-      };
-      const pages = auditExport((query) => core.audit.query(query), filters, format);
+      const pages = auditExport((query) => core.audit.query(query), filtersOf(q), format);
       // The first page before the headers: a failure still gets a problem response.
       const first = await pages.next();
       const chunks = async function* (): AsyncGenerator<string> {
         if (!first.done && first.value.chunk !== '') yield first.value.chunk;
         for await (const page of pages) if (page.chunk !== '') yield page.chunk;
       };
-      return reply
-        .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8')
-        .header('content-disposition', `attachment; filename="audit-events-${new Date().toISOString().slice(0, 10)}.${format === 'csv' ? 'csv' : 'jsonl'}"`)
-        // A stream is sent as it is read (the schema describes what it carries).
-        .send(Readable.from(chunks()) as unknown as string);
+      return (
+        reply
+          .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8')
+          .header('content-disposition', `attachment; filename="audit-events-${new Date().toISOString().slice(0, 10)}.${format === 'csv' ? 'csv' : 'jsonl'}"`)
+          // A stream is sent as it is read (the schema describes what it carries).
+          .send(Readable.from(chunks()) as unknown as string)
+      );
     },
   );
 }
