@@ -192,6 +192,12 @@ export interface AuthenticationOutcome {
   readonly choices?: readonly MethodType[];
   /** For a push request: the number the user picks on their device, shown where they sign in. */
   readonly match?: number;
+  /**
+   * For an approval decided here with the user's record at hand (a code given at once or answering
+   * a challenge): the user's RADIUS reply attributes as read for the decision, so a door need not
+   * read the user again.
+   */
+  readonly replyAttributes?: readonly ReplyAttribute[];
 }
 
 export interface IssueBypassInput {

@@ -327,3 +327,28 @@ describe('API keys', () => {
     expect(stored?.hash).not.toContain(token.slice(16));
   });
 });
+
+describe("an approval carries the user's reply attributes", () => {
+  it('for a code given at once and for a challenge answered, never for a refusal', async () => {
+    const { code } = await enrolled('bob');
+    const attributes = [
+      { name: 'Class', value: 'vpn-admins' },
+      { name: 'Filter-Id', value: 'admin-acl' },
+    ];
+    await t.core.users.setReplyAttributes('bob', attributes, cliActor);
+    const atOnce = await t.core.authentications.create({ username: 'bob', passcode: code() }, adminActor);
+    expect(atOnce.view.state).toBe('approved');
+    expect(atOnce.replyAttributes).toEqual(attributes);
+    const refused = await t.core.authentications.create({ username: 'bob', passcode: '000000' }, adminActor);
+    expect(refused.view.state).toBe('denied');
+    expect(refused.replyAttributes).toBeUndefined();
+
+    t.clock.advance(30_000);
+    const challenge = await t.core.authentications.create({ username: 'bob' }, adminActor);
+    expect(challenge.view.state).toBe('challenge');
+    expect(challenge.replyAttributes).toBeUndefined();
+    const answered = await t.core.authentications.answer(challenge.view.id, code(), adminActor);
+    expect(answered.view.state).toBe('approved');
+    expect(answered.replyAttributes).toEqual(attributes);
+  });
+});

@@ -322,6 +322,7 @@ export function createEngine(deps: EngineDeps) {
       ...(open && flow?.sentTo !== undefined ? { sentTo: flow.sentTo } : {}),
       ...(open && flow?.choices ? { choices: flow.choices } : {}),
       ...(open && flow?.match !== undefined ? { match: flow.match } : {}),
+      ...(auth.state === 'approved' && flow?.user ? { replyAttributes: flow.user.replyAttributes } : {}),
     };
     deps.onAuthentication?.(outcome, performance.now() - started);
     return outcome;
@@ -459,7 +460,7 @@ export function createEngine(deps: EngineDeps) {
     await store.authentications.transition(id, 'pending', decision.state, decision.reason, fields, now);
     const done: Authentication = { ...auth, state: decision.state, reason: decision.reason, ...fields, methodType: flow.method?.type ?? null, updatedAt: now };
     await audit.authentication({ auth: done, user: flow.user, method: flow.method, actor, mode: 'challenge' });
-    return finish(done, started);
+    return finish(done, started, flow);
   }
 
   /** Whether `passcode` is the code texted for this authentication (constant time); resets the failure count when it is. */

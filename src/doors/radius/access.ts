@@ -16,7 +16,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Actor, AuthenticationOutcome, Core } from '../../core/api.ts';
 import type { Clock, FirstFactorProvider } from '../../core/ports.ts';
-import type { MethodType } from '../../core/types.ts';
+import type { MethodType, ReplyAttribute } from '../../core/types.ts';
 
 export type RadiusMode = 'challenge' | 'append' | 'passcode';
 
@@ -44,7 +44,7 @@ export interface AccessRequest {
 }
 
 export type AccessDecision =
-  | { readonly kind: 'accept'; readonly reason: string }
+  | { readonly kind: 'accept'; readonly reason: string; readonly replyAttributes?: readonly ReplyAttribute[] }
   | { readonly kind: 'reject'; readonly reason: string }
   | { readonly kind: 'challenge'; readonly state: Uint8Array; readonly message: string; readonly reason: string };
 
@@ -138,7 +138,7 @@ const CODE_PROMPT = 'Enter the verification code from your authenticator app';
 const MENU_ENTRIES: Partial<Record<MethodType, string>> = { sms: 'a text message', voice: 'a phone call', push: 'the mobile app' };
 
 function fromOutcome(o: AuthenticationOutcome): AccessDecision {
-  if (o.view.state === 'approved') return { kind: 'accept', reason: o.reason };
+  if (o.view.state === 'approved') return { kind: 'accept', reason: o.reason, ...(o.replyAttributes ? { replyAttributes: o.replyAttributes } : {}) };
   return { kind: 'reject', reason: o.reason };
 }
 

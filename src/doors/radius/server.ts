@@ -415,7 +415,8 @@ export async function startRadiusServer(opts: RadiusServerOptions): Promise<Radi
     if (decision.kind === 'reject') return respond('Access-Reject');
     const carried = decision.carry ? passThrough(decision.carry as UpstreamAnswer, client.secret, packet.authenticator) : [];
     // The user's own attributes replace those of the same name (see reply-attributes.ts).
-    const own = await userAttributes(client, username);
+    // The user's own attributes as the decision read them, or read now (after a phone call or push).
+    const own = decision.replyAttributes ? decision.replyAttributes.map(encodeReplyAttribute) : await userAttributes(client, username);
     if (own === null) return respond('Access-Reject');
     return respond('Access-Accept', withUserAttributes([...carried, ...client.replyAttributes, ...(await groupAttributes(client, username))], own));
   }
