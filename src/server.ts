@@ -139,12 +139,13 @@ export async function openContext(config: Config, opts: OpenContextOptions = {})
 }
 
 async function buildFirstFactors(config: Config, store: Store, passwords: PasswordHasher): Promise<FirstFactorRegistry> {
-  const [{ createLocalPasswordFirstFactor }, { createBySourceFirstFactor, createFirstFactorRegistry }, { sourceFromConfig }, { createLdapFirstFactor }] = await Promise.all([
-    import('./core/first-factor/local-password.ts'),
-    import('./core/first-factor/by-source.ts'),
-    import('./directory/config.ts'),
-    import('./directory/ldap-first-factor.ts'),
-  ]);
+  const [{ createLocalPasswordFirstFactor }, { createBySourceFirstFactor, createFirstFactorRegistry }, { sourceFromConfig }, { createLdapFirstFactor }] =
+    await Promise.all([
+      import('./core/first-factor/local-password.ts'),
+      import('./core/first-factor/by-source.ts'),
+      import('./directory/config.ts'),
+      import('./directory/ldap-first-factor.ts'),
+    ]);
   const serverName = config.server.serverName;
   const local = createLocalPasswordFirstFactor({ store, passwords, clock: systemClock, serverName });
   const directories = new Map<string, FirstFactorProvider>();
@@ -251,7 +252,12 @@ async function membershipChecker(config: Config): Promise<(directory: string, us
 /** The RADIUS door on its UDP ports; a bad client setting stops the start with the setting named. */
 async function startRadius(config: Config, ctx: Context, logger: Logger): Promise<import('./doors/radius/server.ts').RadiusServer> {
   const { radiusClients, startRadiusServer } = await import('./doors/radius/server.ts');
-  const clients = await radiusClients(config.radius, await ctx.firstFactors(), (m) => logger.warn(m), config.directories.map((d) => d.name));
+  const clients = await radiusClients(
+    config.radius,
+    await ctx.firstFactors(),
+    (m) => logger.warn(m),
+    config.directories.map((d) => d.name),
+  );
   if (clients.length === 0) logger.warn('radius is enabled without clients: every packet is dropped');
   const server = await startRadiusServer({
     core: ctx.core,
@@ -276,7 +282,10 @@ export async function openDirectorySync(
   ctx: Context,
   options: Pick<import('./directory/sync-service.ts').SyncServiceOptions, 'systemActor' | 'onError' | 'onRunFinished'>,
 ): Promise<import('./directory/sync-service.ts').SyncService> {
-  const [{ syncTargetsFromConfig }, { createSyncService, nodeName }] = await Promise.all([import('./directory/config.ts'), import('./directory/sync-service.ts')]);
+  const [{ syncTargetsFromConfig }, { createSyncService, nodeName }] = await Promise.all([
+    import('./directory/config.ts'),
+    import('./directory/sync-service.ts'),
+  ]);
   return createSyncService({
     core: ctx.core,
     store: ctx.store,
@@ -294,9 +303,20 @@ async function startDirectorySync(config: Config, ctx: Context, logger: Logger):
     systemActor: { kind: 'system', name: 'directory-sync', role: 'admin' },
     onError: (err, context) => logger.error({ err }, context),
     onRunFinished: (run) => {
-      const line = { directory: run.directory, run: run.id, status: run.status, mode: run.mode, ...run.counts, durationMs: (run.finishedAt ?? run.startedAt) - run.startedAt };
+      const line = {
+        directory: run.directory,
+        run: run.id,
+        status: run.status,
+        mode: run.mode,
+        ...run.counts,
+        durationMs: (run.finishedAt ?? run.startedAt) - run.startedAt,
+      };
       if (run.status === 'completed') logger.info(line, 'directory synchronized');
-      else if (run.status === 'awaiting_approval') logger.warn({ ...line, pending: run.pending.length }, 'directory synchronization waits for approval: more users would be disabled or removed than the threshold allows');
+      else if (run.status === 'awaiting_approval')
+        logger.warn(
+          { ...line, pending: run.pending.length },
+          'directory synchronization waits for approval: more users would be disabled or removed than the threshold allows',
+        );
       else logger.error({ ...line, failure: run.failure }, 'directory synchronization failed');
     },
   });
@@ -338,7 +358,8 @@ async function gatewayOptions(config: Config, ctx: Context): Promise<NonNullable
   } catch (e) {
     throw new ConfigError(`gateway.firstFactor: ${(e as Error).message}`, 'gateway.firstFactor');
   }
-  if (g.cookieDomain !== '' && g.url === '') throw new ConfigError('gateway.url: required with gateway.cookieDomain (the one sign-in address for every site)', 'gateway.url');
+  if (g.cookieDomain !== '' && g.url === '')
+    throw new ConfigError('gateway.url: required with gateway.cookieDomain (the one sign-in address for every site)', 'gateway.url');
   const sites = await Promise.all(
     g.sites.map(async (s, i) => {
       const { proxy: _proxy, denialPage, ...site } = s;
@@ -347,7 +368,10 @@ async function gatewayOptions(config: Config, ctx: Context): Promise<NonNullable
         try {
           denialHtml = await readFile(denialPage, 'utf8');
         } catch (e) {
-          throw new ConfigError(`gateway.sites[${i}].denialPage: cannot read ${denialPage}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'gateway.sites');
+          throw new ConfigError(
+            `gateway.sites[${i}].denialPage: cannot read ${denialPage}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+            'gateway.sites',
+          );
         }
       }
       return { ...site, application: s.application ?? s.name, denialHtml };
@@ -361,7 +385,11 @@ async function gatewayOptions(config: Config, ctx: Context): Promise<NonNullable
   const directories = new Set(config.directories.map((d) => d.name));
   for (const [i, s] of g.sites.entries()) {
     for (const group of s.groups) {
-      if (!directories.has(group.directory)) throw new ConfigError(`gateway.sites[${i}].groups: no directory source named "${group.directory}" (configured: ${[...directories].join(', ') || 'none'})`, 'gateway.sites');
+      if (!directories.has(group.directory))
+        throw new ConfigError(
+          `gateway.sites[${i}].groups: no directory source named "${group.directory}" (configured: ${[...directories].join(', ') || 'none'})`,
+          'gateway.sites',
+        );
     }
   }
   const membership = g.sites.some((s) => s.groups.length > 0) ? await membershipChecker(config) : undefined;
@@ -374,7 +402,16 @@ async function gatewayOptions(config: Config, ctx: Context): Promise<NonNullable
       await ctx.core.applications.create({ name: site.application, requireUserMatch: true }, system);
     }
   }
-  return { firstFactor, proxies: [...g.proxies], sites, url: g.url || undefined, cookieDomain: g.cookieDomain || undefined, signInPerMinute: g.signInPerMinute, decisionCacheMs: g.decisionCacheMs, membership };
+  return {
+    firstFactor,
+    proxies: [...g.proxies],
+    sites,
+    url: g.url || undefined,
+    cookieDomain: g.cookieDomain || undefined,
+    signInPerMinute: g.signInPerMinute,
+    decisionCacheMs: g.decisionCacheMs,
+    membership,
+  };
 }
 
 /** The built-in reverse proxies of the gateway's sites that have one. */
@@ -395,7 +432,11 @@ async function startGatewayProxies(
       const host = p.listen.slice(0, colon).replace(/^\[|\]$/g, '');
       const port = Number(p.listen.slice(colon + 1));
       if (p.mode === 'form' && !p.form) throw new ConfigError(`gateway.sites[${i}].proxy.form: required with mode form (at least loginPath)`, 'gateway.sites');
-      if (p.tls && !https) throw new ConfigError(`gateway.sites[${i}].proxy.tls: needs the server certificate, which server.plainHttp turns off; set tls: false behind a TLS load balancer`, 'gateway.sites');
+      if (p.tls && !https)
+        throw new ConfigError(
+          `gateway.sites[${i}].proxy.tls: needs the server certificate, which server.plainHttp turns off; set tls: false behind a TLS load balancer`,
+          'gateway.sites',
+        );
       const site = gateway.sites[i] as (typeof gateway.sites)[number];
       started.push(
         await startProxy({
@@ -436,7 +477,10 @@ export async function startServer(config: Config, opts: StartServerOptions = {})
   let directorySync: import('./directory/sync-service.ts').SyncService | undefined;
   let radius: import('./doors/radius/server.ts').RadiusServer | undefined;
   try {
-    if (config.radius.enabled) radius = await startRadius(config, ctx, logger);
+    if (config.radius.enabled) {
+      radius = await startRadius(config, ctx, logger);
+      metrics.watchRadius(radius.stats);
+    }
     const directories = config.directories.length > 0 ? await directoryService(config, ctx) : undefined;
     if (config.directories.some((d) => d.sync !== undefined)) directorySync = await startDirectorySync(config, ctx, logger);
     const { buildHttpApp } = await import('./doors/http/app.ts');

@@ -3,6 +3,9 @@
  * one process never share counters) holding:
  * - `countersign_authentications_total{result,method,application}`: every finished decision;
  * - `countersign_authentication_duration_seconds{result}`: time the core took to decide;
+ * - with the RADIUS door on, `countersign_radius_packets_total{outcome}` (received, answered,
+ *   duplicate: answered again from the cache, dropped) and `countersign_radius_dropped_total{reason}`
+ *   (the packets that got no reply, by why), read from the door's counters when scraped;
  * - prom-client's default process metrics (CPU, memory, event loop lag, handles, GC).
  *
  * `observeAuthentication` is an AuthenticationListener: the composition root passes it to the core
@@ -11,9 +14,20 @@
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import type { AuthenticationListener, AuthenticationOutcome } from '../core/api.ts';
 
+/** The RADIUS door's counters (src/doors/radius/server.ts). */
+export interface RadiusCounters {
+  readonly received: number;
+  readonly answered: number;
+  readonly duplicates: number;
+  readonly dropped: number;
+  readonly droppedBy: Readonly<Record<string, number>>;
+}
+
 export interface Metrics {
   readonly registry: Registry;
   readonly observeAuthentication: AuthenticationListener;
+  /** Publishes the RADIUS door's counters. */
+  watchRadius(counters: RadiusCounters): void;
 }
 
 /** Bucket bounds in seconds: the hot path decides in well under a millisecond; argon2 PIN checks take tens. */
@@ -43,5 +57,31 @@ export function createMetrics(): Metrics {
     duration.observe({ result: view.state }, durationMs / 1000);
   };
 
-  return { registry, observeAuthentication };
+  function watchRadius(counters: RadiusCounters): void {
+    new Counter({
+      name: 'countersign_radius_packets_total',
+      help: 'RADIUS packets received, answered, answered again from the duplicate cache, and dropped without a reply.',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc({ outcome: 'received' }, counters.received);
+        this.inc({ outcome: 'answered' }, counters.answered);
+        this.inc({ outcome: 'duplicate' }, counters.duplicates);
+        this.inc({ outcome: 'dropped' }, counters.dropped);
+      },
+    });
+    new Counter({
+      name: 'countersign_radius_dropped_total',
+      help: 'RADIUS packets dropped without a reply, by reason (unknown_client, no_message_authenticator, bad_message_authenticator, malformed, ...).',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(counters.droppedBy)) this.inc({ reason }, n);
+      },
+    });
+  }
+
+  return { registry, observeAuthentication, watchRadius };
 }

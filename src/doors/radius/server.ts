@@ -134,7 +134,8 @@ export async function radiusClients(
     const f = `radius.clients[${i}]`;
     if (!CLIENT_NAME.test(c.name)) throw new RadiusConfigError(`${f}.name`, 'must be 1-64 letters, digits, dot, dash or underscore');
     const secret = await secretOf(c, `${f}.secret`);
-    if (secret.bytes.length <= 12) warn(`radius client ${c.name}: the shared secret has only ${secret.bytes.length} characters; use at least 16 random characters`);
+    if (secret.bytes.length <= 12)
+      warn(`radius client ${c.name}: the shared secret has only ${secret.bytes.length} characters; use at least 16 random characters`);
     const upstream = c.upstream ? await upstreamOf(c.upstream, `${f}.upstream`) : null;
     const upstreamFirstFactor = c.firstFactor === 'upstream';
     if (upstreamFirstFactor && !upstream) throw new RadiusConfigError(`${f}.upstream`, 'firstFactor "upstream" needs an upstream server');
@@ -160,12 +161,15 @@ export async function radiusClients(
       replyAttributes: c.replyAttributes.map((a, j) => replyAttribute(a, `${f}.replyAttributes[${j}]`)),
       groupReplyAttributes: c.groupReplyAttributes.map((g, j) => {
         if (directories && !directories.includes(g.directory)) {
-          throw new RadiusConfigError(`${f}.groupReplyAttributes[${j}].directory`, `no directory source named "${g.directory}" (configured: ${directories.join(', ') || 'none'})`);
+          throw new RadiusConfigError(
+            `${f}.groupReplyAttributes[${j}].directory`,
+            `no directory source named "${g.directory}" (configured: ${directories.join(', ') || 'none'})`,
+          );
         }
         return {
-        directory: g.directory,
-        group: g.group,
-        attributes: g.attributes.map((a, k) => replyAttribute(a, `${f}.groupReplyAttributes[${j}].attributes[${k}]`)),
+          directory: g.directory,
+          group: g.group,
+          attributes: g.attributes.map((a, k) => replyAttribute(a, `${f}.groupReplyAttributes[${j}].attributes[${k}]`)),
         };
       }),
     });
@@ -204,11 +208,30 @@ export interface RadiusServerOptions {
   readonly isMember?: (directory: string, username: string, group: string) => Promise<boolean>;
 }
 
+/** Why a packet got no reply. */
+export type DropReason =
+  | 'unknown_client'
+  | 'malformed'
+  | 'unexpected_code'
+  | 'bad_message_authenticator'
+  | 'no_message_authenticator'
+  | 'too_many_proxy_states'
+  | 'bad_user_password'
+  | 'bad_accounting_authenticator';
+
+export interface RadiusStats {
+  received: number;
+  dropped: number;
+  duplicates: number;
+  answered: number;
+  readonly droppedBy: Record<DropReason, number>;
+}
+
 export interface RadiusServer {
   /** The bound sockets: family, address and port of each. */
   readonly addresses: readonly { readonly kind: 'auth' | 'acct'; readonly address: string; readonly port: number }[];
-  /** Requests decided, for tests and metrics. */
-  readonly stats: { received: number; dropped: number; duplicates: number; answered: number };
+  /** Packets received, answered, answered again from the cache, and dropped (in all and by reason): for tests and metrics. */
+  readonly stats: RadiusStats;
   close(): Promise<void>;
 }
 
@@ -234,7 +257,22 @@ export async function startRadiusServer(opts: RadiusServerOptions): Promise<Radi
   }
   const states = new ChallengeStates(clock, config.challengeSeconds * 1000);
   const recent = new Map<string, { at: number; reply: Promise<Buffer | null> }>();
-  const stats = { received: 0, dropped: 0, duplicates: 0, answered: 0 };
+  const stats: RadiusStats = {
+    received: 0,
+    dropped: 0,
+    duplicates: 0,
+    answered: 0,
+    droppedBy: {
+      unknown_client: 0,
+      malformed: 0,
+      unexpected_code: 0,
+      bad_message_authenticator: 0,
+      no_message_authenticator: 0,
+      too_many_proxy_states: 0,
+      bad_user_password: 0,
+      bad_accounting_authenticator: 0,
+    },
+  };
   const sockets: { kind: 'auth' | 'acct'; socket: Socket }[] = [];
   const upstreamSockets = new Map<string, UpstreamLink>();
   const actorOf = (client: RadiusClient): Actor => ({ kind: 'system', name: `radius:${client.name}`, role: 'sdk' });
@@ -250,8 +288,9 @@ export async function startRadiusServer(opts: RadiusServerOptions): Promise<Radi
     }
     return c ?? undefined;
   };
-  const drop = (why: string, rinfo: RemoteInfo, extra: Record<string, unknown> = {}): null => {
+  const drop = (why: DropReason, rinfo: RemoteInfo, extra: Record<string, unknown> = {}): null => {
     stats.dropped++;
+    stats.droppedBy[why]++;
     logger.debug({ from: `${rinfo.address}:${rinfo.port}`, why, ...extra }, 'radius packet dropped');
     return null;
   };
@@ -281,11 +320,11 @@ export async function startRadiusServer(opts: RadiusServerOptions): Promise<Radi
   /** The sending client and the decoded packet, or null when the datagram is dropped. */
   function receive(msg: Buffer, rinfo: RemoteInfo): { client: RadiusClient; packet: RadiusPacket } | null {
     const client = clientFor(rinfo.address);
-    if (!client) return drop('unknown client', rinfo);
+    if (!client) return drop('unknown_client', rinfo);
     try {
       return { client, packet: decodePacket(msg) };
     } catch (e) {
-      if (e instanceof RadiusDecodeError) return drop(`malformed: ${e.reason}`, rinfo, { client: client.name });
+      if (e instanceof RadiusDecodeError) return drop('malformed', rinfo, { client: client.name, detail: e.reason });
       throw e;
     }
   }
@@ -340,14 +379,15 @@ export async function startRadiusServer(opts: RadiusServerOptions): Promise<Radi
     const received = receive(msg, rinfo);
     if (!received) return null;
     const { client, packet } = received;
-    if (packet.code !== 'Access-Request' && packet.code !== 'Status-Server') return drop(`unexpected ${packet.code}`, rinfo, { client: client.name });
+    if (packet.code !== 'Access-Request' && packet.code !== 'Status-Server')
+      return drop('unexpected_code', rinfo, { client: client.name, detail: packet.code });
     const verdict = verifyRequest(packet, msg, client.secret);
-    if (verdict === 'invalid') return drop('bad Message-Authenticator', rinfo, { client: client.name });
+    if (verdict === 'invalid') return drop('bad_message_authenticator', rinfo, { client: client.name });
     const eap = packet.has('EAP-Message');
     if (verdict === 'missing' && (client.requireMessageAuthenticator || eap || packet.code === 'Status-Server')) {
-      return drop('no Message-Authenticator', rinfo, { client: client.name });
+      return drop('no_message_authenticator', rinfo, { client: client.name });
     }
-    if (packet.count('Proxy-State') > MAX_PROXY_STATES) return drop('too many Proxy-State attributes', rinfo, { client: client.name });
+    if (packet.count('Proxy-State') > MAX_PROXY_STATES) return drop('too_many_proxy_states', rinfo, { client: client.name });
 
     return once(requestKey(rinfo, packet), client, () => answer(client, packet, rinfo));
   }
@@ -365,7 +405,7 @@ export async function startRadiusServer(opts: RadiusServerOptions): Promise<Radi
       try {
         password = Buffer.from(decryptUserPassword(hidden, client.secret, packet.authenticator)).toString('utf8');
       } catch (e) {
-        if (e instanceof RadiusDecodeError) return drop(`bad User-Password: ${e.reason}`, rinfo, { client: client.name });
+        if (e instanceof RadiusDecodeError) return drop('bad_user_password', rinfo, { client: client.name, detail: e.reason });
         throw e;
       }
     }
@@ -373,7 +413,8 @@ export async function startRadiusServer(opts: RadiusServerOptions): Promise<Radi
     const endUserIp = endUserIpOf(packet.get('Calling-Station-Id'));
     // Our State answers our challenge; any other State (an upstream server's EAP round) is forwarded.
     const ours = state !== null && states.has(state);
-    const unverifiable = packet.has('CHAP-Password') || packet.has('EAP-Message') || packet.vendorAttributes(MICROSOFT).some((a) => a.type === 1 || a.type === 25);
+    const unverifiable =
+      packet.has('CHAP-Password') || packet.has('EAP-Message') || packet.vendorAttributes(MICROSOFT).some((a) => a.type === 1 || a.type === 25);
 
     let decision: AccessDecision & { carry?: unknown };
     const deps = { core, states, actor: actorOf(client) };
@@ -444,7 +485,10 @@ export async function startRadiusServer(opts: RadiusServerOptions): Promise<Radi
         if (!opts.isMember) throw new Error(`directory ${g.directory} is not configured`);
         if (await opts.isMember(g.directory, username, g.group)) out.push(...g.attributes);
       } catch (e) {
-        logger.warn({ err: e, client: client.name, username, group: g.group }, 'radius: group membership could not be checked; its reply attributes are left out');
+        logger.warn(
+          { err: e, client: client.name, username, group: g.group },
+          'radius: group membership could not be checked; its reply attributes are left out',
+        );
       }
     }
     return out;
@@ -454,8 +498,8 @@ export async function startRadiusServer(opts: RadiusServerOptions): Promise<Radi
     const received = receive(msg, rinfo);
     if (!received) return null;
     const { client, packet } = received;
-    if (packet.code !== 'Accounting-Request') return drop(`unexpected ${packet.code}`, rinfo, { client: client.name });
-    if (verifyAccountingRequest(msg, client.secret) !== 'valid') return drop('bad accounting authenticator', rinfo, { client: client.name });
+    if (packet.code !== 'Accounting-Request') return drop('unexpected_code', rinfo, { client: client.name, detail: packet.code });
+    if (verifyAccountingRequest(msg, client.secret) !== 'valid') return drop('bad_accounting_authenticator', rinfo, { client: client.name });
     return once(`acct|${requestKey(rinfo, packet)}`, client, async () => {
       const status = packet.get('Acct-Status-Type');
       await audit.accounting({
@@ -471,7 +515,11 @@ export async function startRadiusServer(opts: RadiusServerOptions): Promise<Radi
           framedIp: packet.get('Framed-IP-Address') ?? null,
         },
       });
-      return encodePacket({ code: 'Accounting-Response', identifier: packet.identifier, attributes: proxyStatesOf(packet) }, client.secret, packet.authenticator);
+      return encodePacket(
+        { code: 'Accounting-Response', identifier: packet.identifier, attributes: proxyStatesOf(packet) },
+        client.secret,
+        packet.authenticator,
+      );
     });
   }
 
@@ -571,7 +619,10 @@ function passThrough(up: UpstreamAnswer, clientSecret: RadiusSecret, requestAuth
             MICROSOFT,
             subs.map((s) =>
               s.type === MPPE_SEND_KEY || s.type === MPPE_RECV_KEY
-                ? { type: s.type, value: encryptSaltedValue(decryptSaltedValue(s.value, upstream, up.requestAuthenticator), clientSecret, requestAuthenticator, salts.next()) }
+                ? {
+                    type: s.type,
+                    value: encryptSaltedValue(decryptSaltedValue(s.value, upstream, up.requestAuthenticator), clientSecret, requestAuthenticator, salts.next()),
+                  }
                 : s,
             ),
           ),
