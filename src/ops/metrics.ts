@@ -6,6 +6,8 @@
  * - with the RADIUS door on, `countersign_radius_packets_total{outcome}` (received, answered,
  *   duplicate: answered again from the cache, dropped) and `countersign_radius_dropped_total{reason}`
  *   (the packets that got no reply, by why), read from the door's counters when scraped;
+ * - `countersign_gateway_decisions_total{site,decision}`: the web gateway's forward-auth decisions
+ *   (allowed, public, sign_in, refused, not_a_proxy, unknown_site);
  * - prom-client's default process metrics (CPU, memory, event loop lag, handles, GC).
  *
  * `observeAuthentication` is an AuthenticationListener: the composition root passes it to the core
@@ -28,6 +30,8 @@ export interface Metrics {
   readonly observeAuthentication: AuthenticationListener;
   /** Publishes the RADIUS door's counters. */
   watchRadius(counters: RadiusCounters): void;
+  /** Counts a forward-auth decision of the web gateway. */
+  readonly observeGatewayDecision: (site: string, decision: string) => void;
 }
 
 /** Bucket bounds in seconds: the hot path decides in well under a millisecond; argon2 PIN checks take tens. */
@@ -57,6 +61,16 @@ export function createMetrics(): Metrics {
     duration.observe({ result: view.state }, durationMs / 1000);
   };
 
+  const gatewayDecisions = new Counter({
+    name: 'countersign_gateway_decisions_total',
+    help: "The web gateway's forward-auth decisions, by site ('' when no site matched) and decision (allowed, public, sign_in, refused, not_a_proxy, unknown_site).",
+    labelNames: ['site', 'decision'] as const,
+    registers: [registry],
+  });
+  const observeGatewayDecision = (site: string, decision: string): void => {
+    gatewayDecisions.inc({ site, decision });
+  };
+
   function watchRadius(counters: RadiusCounters): void {
     new Counter({
       name: 'countersign_radius_packets_total',
@@ -83,5 +97,5 @@ export function createMetrics(): Metrics {
     });
   }
 
-  return { registry, observeAuthentication, watchRadius };
+  return { registry, observeAuthentication, watchRadius, observeGatewayDecision };
 }

@@ -30,7 +30,10 @@ afterAll(async () => {
 async function serve(gateway: string) {
   const port = await freeTcpPort();
   const file = path.join(dir, `c-${port}.yaml`);
-  await writeFile(file, `server:\n  host: 127.0.0.1\n  port: ${port}\n  plainHttp: true\ndatabase:\n  url: sqlite:./db-${port}.db\nkeys:\n  file: countersign.key\n${gateway}`);
+  await writeFile(
+    file,
+    `server:\n  host: 127.0.0.1\n  port: ${port}\n  plainHttp: true\ndatabase:\n  url: sqlite:./db-${port}.db\nkeys:\n  file: countersign.key\n${gateway}`,
+  );
   const config = await loadConfig({ file, env: {} });
   return startServer(config, { handleSignals: false, logger: pino({ level: 'silent' }) });
 }
@@ -62,18 +65,42 @@ describe('gateway configuration', () => {
       expect((await decide('https://wiki.example.com/static/app.js')).status).toBe(200);
       const anonymous = await decide('https://wiki.example.com/admin');
       expect(anonymous.status).toBe(401);
-      expect(anonymous.headers.location).toBe(`${server.url}/gateway/sign-in?rd=${encodeURIComponent('https://wiki.example.com/admin')}`.replace(server.url, 'https://wiki.example.com'));
+      expect(anonymous.headers.location).toBe(
+        `${server.url}/gateway/sign-in?rd=${encodeURIComponent('https://wiki.example.com/admin')}`.replace(server.url, 'https://wiki.example.com'),
+      );
       expect((await decide('https://other.example.com/')).status).toBe(403);
       // Each endpoint reads one header convention: the other, which a proxy may pass on from the client, is ignored.
       const forwarded = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'wiki.example.com', 'x-forwarded-uri': '/static/app.js' };
       expect((await sendRaw(port, '/gateway/auth', { headers: forwarded })).status).toBe(403);
       expect((await sendRaw(port, '/gateway/forward-auth', { headers: forwarded })).status).toBe(200);
       expect((await sendRaw(port, '/gateway/forward-auth', { headers: { 'x-original-url': 'https://wiki.example.com/static/app.js' } })).status).toBe(403);
-      expect((await sendRaw(port, '/gateway/forward-auth', { headers: { ...forwarded, 'x-forwarded-uri': '/admin', 'x-original-url': 'https://wiki.example.com/static/app.js' } })).status).toBe(302);
+      expect(
+        (
+          await sendRaw(port, '/gateway/forward-auth', {
+            headers: { ...forwarded, 'x-forwarded-uri': '/admin', 'x-original-url': 'https://wiki.example.com/static/app.js' },
+          })
+        ).status,
+      ).toBe(302);
+      // Each decision is counted in /metrics by site and decision.
+      const metrics = (await sendRaw(port, '/metrics')).body;
+      const count = (labels: string): number =>
+        Number(
+          metrics
+            .split('\n')
+            .find((l) => l.startsWith(`countersign_gateway_decisions_total{${labels}} `))
+            ?.split(' ')[1],
+        );
+      expect(count('site="wiki",decision="public"')).toBe(2);
+      expect(count('site="wiki",decision="sign_in"')).toBe(2);
+      expect(count('site="",decision="unknown_site"')).toBe(3);
       // The built-in proxy: the login page passes; its login post is held for a second factor
       // (the fields were read from the page); an unknown user gets the site's denial page.
       expect((await sendRaw(proxyPort, '/login')).body).toContain('name="password"');
-      const nobody = await sendRaw(proxyPort, '/login', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'username=nobody&password=app-password' });
+      const nobody = await sendRaw(proxyPort, '/login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'username=nobody&password=app-password',
+      });
       expect(nobody.status).toBe(403);
       expect(nobody.body).toBe('<p>No entry.</p>');
       expect(app.requests.filter((r) => r.method === 'POST')).toEqual([]);
@@ -86,9 +113,15 @@ describe('gateway configuration', () => {
   });
 
   it('refuses bad sites, naming the setting', async () => {
-    await expect(serve('gateway:\n  enabled: true\n  sites:\n    - name: a\n      origins: [ftp://x]\n')).rejects.toThrow(/gateway\.sites\[0\] \(a\)\.origins: "ftp:\/\/x" is not an origin/);
-    await expect(serve('gateway:\n  enabled: true\n  sites:\n    - name: a\n      origins: [https://a.example]\n      publicPaths: ["/x/../y"]\n')).rejects.toThrow(/gateway\.sites\[0\] \(a\)\.publicPaths/);
+    await expect(serve('gateway:\n  enabled: true\n  sites:\n    - name: a\n      origins: [ftp://x]\n')).rejects.toThrow(
+      /gateway\.sites\[0\] \(a\)\.origins: "ftp:\/\/x" is not an origin/,
+    );
+    await expect(
+      serve('gateway:\n  enabled: true\n  sites:\n    - name: a\n      origins: [https://a.example]\n      publicPaths: ["/x/../y"]\n'),
+    ).rejects.toThrow(/gateway\.sites\[0\] \(a\)\.publicPaths/);
     await expect(serve('gateway:\n  enabled: true\n  cookieDomain: example.com\n')).rejects.toThrow(/gateway\.url: required with gateway\.cookieDomain/);
-    await expect(serve('gateway:\n  enabled: true\n  sites:\n    - name: a\n      origins: [https://a.example]\n      denialPage: missing.html\n')).rejects.toThrow(/gateway\.sites\[0\]\.denialPage: cannot read/);
+    await expect(
+      serve('gateway:\n  enabled: true\n  sites:\n    - name: a\n      origins: [https://a.example]\n      denialPage: missing.html\n'),
+    ).rejects.toThrow(/gateway\.sites\[0\]\.denialPage: cannot read/);
   });
 });

@@ -183,7 +183,7 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) {
       if (method === 'HEAD') continue;
-      const hidden = (route.schema)?.hide === true;
+      const hidden = route.schema?.hide === true;
       routes.push({ method, url: route.url, roles: route.config?.roles, hidden });
     }
   });
@@ -218,10 +218,15 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
             in: 'cookie',
             name: '__Host-cs_console',
             description:
-              'Admin console session (sign in at /admin), used when no Authorization header is sent; the role is the user\'s console role. ' +
+              "Admin console session (sign in at /admin), used when no Authorization header is sent; the role is the user's console role. " +
               'Requests other than GET, HEAD and OPTIONS also need csrfToken.',
           },
-          csrfToken: { type: 'apiKey', in: 'header', name: 'x-csrf-token', description: 'The console session\'s anti-forgery token (`csrf` of GET /admin/session)' },
+          csrfToken: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'x-csrf-token',
+            description: "The console session's anti-forgery token (`csrf` of GET /admin/session)",
+          },
         },
       },
       security: [{ apiKey: [] }, { consoleSession: [], csrfToken: [] }],
@@ -259,12 +264,24 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
   const gatewayFirstFactor = opts.gateway?.firstFactor ?? opts.firstFactor;
   if (opts.gateway && gatewayFirstFactor) {
     const { gatewayDoor } = await import('./gateway/index.ts');
-    await app.register(gatewayDoor, { ...opts.gateway, prefix: '/gateway', core: opts.core, firstFactor: gatewayFirstFactor, clock: opts.clock ?? systemClock });
+    await app.register(gatewayDoor, {
+      ...opts.gateway,
+      prefix: '/gateway',
+      core: opts.core,
+      firstFactor: gatewayFirstFactor,
+      clock: opts.clock ?? systemClock,
+      onDecision: opts.metrics.observeGatewayDecision,
+    });
   }
 
   {
     const { mobileDoor } = await import('./mobile/index.ts');
-    await app.register(mobileDoor, { prefix: '/mobile', core: opts.core, vapidPublicKey: opts.mobile?.vapidPublicKey ?? null, clock: opts.clock ?? systemClock });
+    await app.register(mobileDoor, {
+      prefix: '/mobile',
+      core: opts.core,
+      vapidPublicKey: opts.mobile?.vapidPublicKey ?? null,
+      clock: opts.clock ?? systemClock,
+    });
   }
 
   if (opts.voice) {

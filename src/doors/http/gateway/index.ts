@@ -54,6 +54,8 @@ export interface GatewayOptions {
   readonly signInPerMinute?: number | undefined;
   /** How long a decision may reuse a session read from the store, in milliseconds (default 1000; 0: every decision reads it). */
   readonly decisionCacheMs?: number | undefined;
+  /** Observes every forward-auth decision (metrics): the site's name ('' when none matched) and what was decided. */
+  readonly onDecision?: ((site: string, decision: GatewayDecisionKind) => void) | undefined;
   /** Whether a user is a member of a directory group (for sites' `groups`); throws when the directory cannot be asked. */
   readonly membership?: ((directory: string, username: string, group: string) => Promise<boolean>) | undefined;
   /** The session memory to share with the built-in proxy of the same site (so a sign-out here is forgotten there too). */
@@ -62,11 +64,17 @@ export interface GatewayOptions {
 
 const FORM_TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
-type Decision = { readonly status: 200; readonly session?: SessionView; readonly site?: Site } | { readonly status: 401; readonly location: string } | { readonly status: 403 };
+/** What a forward-auth decision was, for metrics. */
+export type GatewayDecisionKind = 'allowed' | 'public' | 'sign_in' | 'refused' | 'not_a_proxy' | 'unknown_site';
+
+type Decision = { readonly kind: GatewayDecisionKind; readonly siteName?: string } & (
+  | { readonly status: 200; readonly session?: SessionView; readonly site?: Site }
+  | { readonly status: 401; readonly location: string }
+  | { readonly status: 403 }
+);
 
 const GATEWAY_ACTOR: Actor = { kind: 'system', name: 'gateway', role: 'self' };
 const actorOf = (session: SessionView): Actor => ({ kind: 'user', name: session.user.username, role: 'self' });
-
 
 export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): Promise<void> {
   const { core, firstFactor, clock } = opts;
@@ -99,16 +107,24 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
   // ---- Decisions ------------------------------------------------------------------------------
 
   async function decide(request: FastifyRequest, convention: 'original-url' | 'forwarded'): Promise<Decision> {
-    if (!fromProxy(request)) return { status: 403 };
+    if (!fromProxy(request)) return { status: 403, kind: 'not_a_proxy' };
     const target = originalTarget(request.headers, convention);
     const site = target ? table.byOrigin(target.origin) : undefined;
-    if (!target || !site) return { status: 403 };
+    if (!target || !site) return { status: 403, kind: 'unknown_site' };
+    const siteName = site.name;
     const path = normalizePath(target.rawPath);
-    if (site.refuses(path, clientIp(request))) return { status: 403 };
-    if (site.isPublic(path)) return { status: 200 };
+    if (site.refuses(path, clientIp(request))) return { status: 403, kind: 'refused', siteName };
+    if (site.isPublic(path)) return { status: 200, kind: 'public', siteName };
     const session = await memo.resolve(request.cookies[cookieName]);
-    if (session && passesNow(session, site)) return { status: 200, session, site };
-    return { status: 401, location: signInUrl(target.origin, target.url) };
+    if (session && passesNow(session, site)) return { status: 200, kind: 'allowed', siteName, session, site };
+    return { status: 401, kind: 'sign_in', siteName, location: signInUrl(target.origin, target.url) };
+  }
+
+  /** The decision, counted. */
+  async function decided(request: FastifyRequest, convention: 'original-url' | 'forwarded'): Promise<Decision> {
+    const d = await decide(request, convention);
+    opts.onDecision?.(d.siteName ?? '', d.kind);
+    return d;
   }
 
   /** Every identity header, always set (empty when unknown), so a proxy copying it replaces whatever the client sent. */
@@ -121,7 +137,7 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
   const decisionRoute = { logLevel: 'warn' as const };
 
   app.get('/auth', decisionRoute, async (request, reply) => {
-    const d = await decide(request, 'original-url');
+    const d = await decided(request, 'original-url');
     reply.header('cache-control', 'no-store');
     if (d.status === 200 && d.session && d.site) identity(reply, d.session, d.site);
     if (d.status === 401) reply.header('location', d.location);
@@ -129,7 +145,7 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
   });
 
   app.get('/forward-auth', decisionRoute, async (request, reply) => {
-    const d = await decide(request, 'forwarded');
+    const d = await decided(request, 'forwarded');
     reply.header('cache-control', 'no-store');
     if (d.status === 200 && d.session && d.site) identity(reply, d.session, d.site);
     if (d.status === 401) return reply.code(302).header('location', d.location).send();
@@ -163,19 +179,40 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
     return render(request, reply, 'message', tr('signIn.title'), { notice: { kind: 'bad', text: tr('gateway.noDestination') } }, 400);
   }
 
-  function signInForm(request: FastifyRequest, reply: FastifyReply, dest: { url: string; site: Site }, username: string, notice: PortalKey | null, status = 200): FastifyReply {
+  function signInForm(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    dest: { url: string; site: Site },
+    username: string,
+    notice: PortalKey | null,
+    status = 200,
+  ): FastifyReply {
     const { t: tr } = t(request);
     // One token per browser, kept across page loads: a sign-in page loaded meanwhile (a favicon or
     // an image redirected here by the proxy) must not invalidate the form on screen.
     const kept = request.cookies[formCookie];
     const token = kept !== undefined && FORM_TOKEN.test(kept) ? kept : Buffer.from(systemRandom.bytes(32)).toString('base64url');
     reply.setCookie(formCookie, token, formCookieOptions);
-    return render(request, reply, 'signIn', tr('gateway.title', { site: dest.site.name }), { csrf: token, rd: dest.url, username, notice: notice ? { kind: 'bad', text: tr(notice) } : null }, status);
+    return render(
+      request,
+      reply,
+      'signIn',
+      tr('gateway.title', { site: dest.site.name }),
+      { csrf: token, rd: dest.url, username, notice: notice ? { kind: 'bad', text: tr(notice) } : null },
+      status,
+    );
   }
 
   function verifyForm(request: FastifyRequest, reply: FastifyReply, session: SessionView, site: Site, notice: PortalKey | null, status = 200): FastifyReply {
     const { t: tr } = t(request);
-    return render(request, reply, 'verify', tr('gateway.title', { site: site.name }), { csrf: session.csrf, site: site.name, notice: notice ? { kind: 'bad', text: tr(notice) } : null }, status);
+    return render(
+      request,
+      reply,
+      'verify',
+      tr('gateway.title', { site: site.name }),
+      { csrf: session.csrf, site: site.name, notice: notice ? { kind: 'bad', text: tr(notice) } : null },
+      status,
+    );
   }
 
   /**
@@ -186,19 +223,31 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
   async function secondFactor(request: FastifyRequest, reply: FastifyReply, session: SessionView, dest: { url: string; site: Site }): Promise<FastifyReply> {
     // The user's default method: a code, or an approval in the app or by phone that the page waits for.
     const outcome = await core.authentications.create(
-      { username: session.user.username, application: dest.site.application, clientIp: clientIp(request), exemptions: { trustedIp: true, cache: false, bypass: true } },
+      {
+        username: session.user.username,
+        application: dest.site.application,
+        clientIp: clientIp(request),
+        exemptions: { trustedIp: true, cache: false, bypass: true },
+      },
       actorOf(session),
     );
     if (outcome.view.state === 'approved') return approve(reply, session, dest);
     if (outcome.view.state !== 'challenge' && outcome.view.state !== 'pending') return denied(request, reply, session, dest);
     const waiting = waitingOf(outcome);
-    const pending = await core.sessions.update(session, { data: { ...session.data, pending: { authenticationId: outcome.view.id, site: dest.site.name, rd: dest.url, attempts: 0, ...waiting } } });
+    const pending = await core.sessions.update(session, {
+      data: { ...session.data, pending: { authenticationId: outcome.view.id, site: dest.site.name, rd: dest.url, attempts: 0, ...waiting } },
+    });
     return waiting.waiting ? waitingPage(request, reply, pending, waiting.waiting) : verifyForm(request, reply, pending, dest.site, null);
   }
 
   function waitingPage(request: FastifyRequest, reply: FastifyReply, session: SessionView, waiting: Waiting): FastifyReply {
     const { t: tr } = t(request);
-    return render(request, reply, 'waiting', tr('waiting.title'), { ...waiting, refresh: { seconds: 3, url: '/gateway/verify' }, codeAction: '/gateway/verify/code', csrf: session.csrf });
+    return render(request, reply, 'waiting', tr('waiting.title'), {
+      ...waiting,
+      refresh: { seconds: 3, url: '/gateway/verify' },
+      codeAction: '/gateway/verify/code',
+      csrf: session.csrf,
+    });
   }
 
   /** The site's groups the user belongs to; a group whose directory cannot be asked is left out (and logged). */
@@ -227,8 +276,14 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
   /** The site's second factor passed: a new session token (renewed at every sign-in), then back to the site. */
   async function approve(reply: FastifyReply, session: SessionView, dest: { url: string; site: Site }): Promise<FastifyReply> {
     const { pending: _pending, ...rest } = session.data;
-    const groups = { ...(typeof rest['groups'] === 'object' && rest['groups'] !== null ? (rest['groups'] as Record<string, unknown>) : {}), [dest.site.name]: await groupsOf(session.user.username, dest.site) };
-    const done = await core.sessions.renew(session, { stage: 'complete', data: { ...rest, groups, sites: { ...approvals(session), [dest.site.name]: clock.now() } } });
+    const groups = {
+      ...(typeof rest['groups'] === 'object' && rest['groups'] !== null ? (rest['groups'] as Record<string, unknown>) : {}),
+      [dest.site.name]: await groupsOf(session.user.username, dest.site),
+    };
+    const done = await core.sessions.renew(session, {
+      stage: 'complete',
+      data: { ...rest, groups, sites: { ...approvals(session), [dest.site.name]: clock.now() } },
+    });
     reply.setCookie(cookieName, done.token, cookieOptions);
     return go(reply, dest.url);
   }
@@ -267,7 +322,10 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
 
     const first = await firstFactor.verify(username, password);
     if (!first.ok) {
-      await core.sessions.refused({ kind: 'gateway', application: dest.site.application, username, reason: `first_factor_${first.reason}`, clientIp: ip }, GATEWAY_ACTOR);
+      await core.sessions.refused(
+        { kind: 'gateway', application: dest.site.application, username, reason: `first_factor_${first.reason}`, clientIp: ip },
+        GATEWAY_ACTOR,
+      );
       return signInForm(request, reply, dest, username, 'signIn.failed', 401);
     }
     let session: SessionView;
@@ -276,7 +334,16 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
       session = await core.sessions.start({ kind: 'gateway', userId: user.id, stage: 'second_factor', clientIp: ip });
     } catch (e) {
       if (!isCoreError(e, 'user_not_found') && !isCoreError(e, 'forbidden')) throw e;
-      await core.sessions.refused({ kind: 'gateway', application: dest.site.application, username, reason: isCoreError(e, 'forbidden') ? 'account_cannot_sign_in' : 'user_not_imported', clientIp: ip }, GATEWAY_ACTOR);
+      await core.sessions.refused(
+        {
+          kind: 'gateway',
+          application: dest.site.application,
+          username,
+          reason: isCoreError(e, 'forbidden') ? 'account_cannot_sign_in' : 'user_not_imported',
+          clientIp: ip,
+        },
+        GATEWAY_ACTOR,
+      );
       return signInForm(request, reply, dest, username, 'signIn.failed', 401);
     }
     reply.setCookie(cookieName, session.token, cookieOptions);
@@ -327,13 +394,25 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
    * A new challenge for a typed code, with no shortcut, as the session's pending sign-in to the same
    * destination; undefined when the core decided at once (denied).
    */
-  async function codeChallenge(request: FastifyRequest, p: { session: SessionView; dest: { url: string; site: Site } }, attempts: number): Promise<SessionView | undefined> {
+  async function codeChallenge(
+    request: FastifyRequest,
+    p: { session: SessionView; dest: { url: string; site: Site } },
+    attempts: number,
+  ): Promise<SessionView | undefined> {
     const retry = await core.authentications.create(
-      { codeOnly: true, username: p.session.user.username, application: p.dest.site.application, clientIp: clientIp(request), exemptions: { trustedIp: false, cache: false, bypass: false } },
+      {
+        codeOnly: true,
+        username: p.session.user.username,
+        application: p.dest.site.application,
+        clientIp: clientIp(request),
+        exemptions: { trustedIp: false, cache: false, bypass: false },
+      },
       actorOf(p.session),
     );
     if (retry.view.state !== 'challenge') return undefined;
-    return core.sessions.update(p.session, { data: { ...p.session.data, pending: { authenticationId: retry.view.id, site: p.dest.site.name, rd: p.dest.url, attempts } } });
+    return core.sessions.update(p.session, {
+      data: { ...p.session.data, pending: { authenticationId: retry.view.id, site: p.dest.site.name, rd: p.dest.url, attempts } },
+    });
   }
 
   app.post('/verify', async (request, reply) => {
@@ -371,7 +450,8 @@ export async function gatewayDoor(app: FastifyInstance, opts: GatewayOptions): P
   app.post('/sign-out', async (request, reply) => {
     const { t: tr } = t(request);
     const session = await core.sessions.resolve('gateway', request.cookies[cookieName]);
-    if (session && !sameToken(field(request.body, '_csrf', 128), session.csrf)) return render(request, reply, 'signOut', tr('gateway.signOutTitle'), { csrf: session.csrf, notice: { kind: 'bad', text: tr('error.csrf') } }, 403);
+    if (session && !sameToken(field(request.body, '_csrf', 128), session.csrf))
+      return render(request, reply, 'signOut', tr('gateway.signOutTitle'), { csrf: session.csrf, notice: { kind: 'bad', text: tr('error.csrf') } }, 403);
     if (session) await core.sessions.end(session.token);
     memo.forget(request.cookies[cookieName]);
     reply.clearCookie(cookieName, cookieOptions);
