@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Writable } from 'node:stream';
 import { Option, type Command, type CommandUnknownOpts, type OptionValues } from '@commander-js/extra-typings';
 import type { AuditEvent, AuditKind, AuditQuery } from '../core/types.ts';
-import { auditCsv, auditExport, type ExportFilters } from '../doors/audit-csv.ts';
+import { actionFilter, auditCsv, auditExport, type ExportFilters } from '../doors/audit-csv.ts';
 import { estimatedProgressBar } from './progress.ts';
 import { UsageError, emit, globals, intArg, table, time, timeArg, withContext, write } from './runtime.ts';
 
@@ -22,7 +22,7 @@ function withFilters<Args extends unknown[], Opts extends OptionValues>(command:
         'accounting',
       ] as const),
     )
-    .option('--action <action>', 'e.g. authenticate, user.block, settings.update')
+    .option('--action <action>', 'e.g. authenticate, user.block, settings.update; several separated by commas')
     .option('--from <time>', 'from this time, inclusive (ISO 8601 or epoch ms)', timeArg)
     .option('--to <time>', 'until this time, exclusive (ISO 8601 or epoch ms)', timeArg);
 }
@@ -42,7 +42,7 @@ function filtersOf(opts: {
     ...(opts.application !== undefined ? { application: opts.application } : {}),
     ...(opts.result !== undefined ? { result: opts.result } : {}),
     ...(opts.kind !== undefined ? { kind: opts.kind } : {}),
-    ...(opts.action !== undefined ? { action: opts.action } : {}),
+    ...(opts.action !== undefined ? { action: actionFilter(opts.action) } : {}),
     ...(opts.from !== undefined ? { from: opts.from } : {}),
     ...(opts.to !== undefined ? { to: opts.to } : {}),
   };

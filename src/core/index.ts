@@ -67,7 +67,8 @@ export function createCore(deps: CoreDeps): Core {
     voice: deps.voice,
     push: deps.push,
     // A call answered with the fraud key is the user's own report, as "not me" in the portal.
-    reportFraud: async (username, authenticationId) => void (await users.reportFraud(username, { authenticationId }, { kind: 'user', name: username, role: 'self' })),
+    reportFraud: async (username, authenticationId) =>
+      void (await users.reportFraud(username, { authenticationId }, { kind: 'user', name: username, role: 'self' })),
     onAuthentication: deps.onAuthentication,
   });
 
@@ -116,7 +117,8 @@ export function createCore(deps: CoreDeps): Core {
       },
       get: (id) => engine.get(checkId(id)),
       answer: (id, passcode, actor) => engine.answer(checkId(id), validatePasscodeInput(passcode), actor),
-      answerQuestions: async (id, answers, actor) => engine.answer(checkId(id), encodeAnswers(checkAnswers(answers, { min: 1, max: QUESTIONS_PER_USER })), actor, 'questions'),
+      answerQuestions: async (id, answers, actor) =>
+        engine.answer(checkId(id), encodeAnswers(checkAnswers(answers, { min: 1, max: QUESTIONS_PER_USER })), actor, 'questions'),
       resolve: (id, token, response, actor) => {
         if (typeof token !== 'string' || token.length === 0 || token.length > 128) throw invalid('token', 'must be a string of 1 to 128 characters');
         if (response !== 'approve' && response !== 'decline' && response !== 'fraud') throw invalid('response', 'must be approve, decline or fraud');
@@ -132,6 +134,11 @@ export function createCore(deps: CoreDeps): Core {
     audit: {
       query: (q: AuditQuery) => {
         if (!Number.isInteger(q.limit) || q.limit < 1 || q.limit > 10_000) throw invalid('limit', 'must be an integer from 1 to 10000');
+        if (
+          Array.isArray(q.action) &&
+          (q.action.length < 1 || q.action.length > 20 || !q.action.every((a) => typeof a === 'string' && a.length >= 1 && a.length <= 64))
+        )
+          throw invalid('action', 'must be 1 to 20 actions of 1 to 64 characters');
         return store.audit.query(q);
       },
     },

@@ -382,7 +382,8 @@ export interface AuditQuery {
   readonly application?: string;
   readonly result?: string;
   readonly kind?: AuditKind;
-  readonly action?: string;
+  /** One action, or any of several (at most 20). */
+  readonly action?: string | readonly string[];
   /** Inclusive lower bound, epoch ms. */
   readonly from?: number;
   /** Exclusive upper bound, epoch ms. */

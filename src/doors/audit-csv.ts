@@ -79,3 +79,13 @@ export async function* auditExport(
     after = (page.at(-1) as AuditEvent).id;
   }
 }
+
+/** An action filter as typed: one action, or several separated by commas (`user.block,user.unblock`). */
+export function actionFilter(text: string): string | string[] {
+  return text.includes(',')
+    ? text
+        .split(',')
+        .map((a) => a.trim())
+        .filter((a) => a !== '')
+    : text;
+}

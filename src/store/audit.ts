@@ -94,7 +94,8 @@ export function createAuditStore({ db, writes }: StoreContext): AuditStore {
       if (query.application !== undefined) q = q.where('application', '=', query.application);
       if (query.result !== undefined) q = q.where('result', '=', query.result);
       if (query.kind !== undefined) q = q.where('kind', '=', query.kind);
-      if (query.action !== undefined) q = q.where('action', '=', query.action);
+      if (typeof query.action === 'string') q = q.where('action', '=', query.action);
+      else if (query.action !== undefined) q = q.where('action', 'in', [...query.action]);
       if (query.from !== undefined) q = q.where('at', '>=', query.from);
       if (query.to !== undefined) q = q.where('at', '<', query.to);
       if (query.before !== undefined) q = q.where('id', '<', query.before);

@@ -60,6 +60,21 @@ describe('GET /api/v1/audit-events/export', () => {
     expect((await get('/api/v1/audit-events/export?username=nobody')).body).toMatch(/^id,at,kind,[^\n]*\r\n$/);
   });
 
+  it('takes several actions separated by commas, in the list as in the export', async () => {
+    await t.tc.store.audit.append(auditEvent({ at: T0, kind: 'admin', action: 'user.block', result: 'success', username: 'blocked-one' }));
+    await t.tc.store.audit.append(auditEvent({ at: T0, kind: 'admin', action: 'user.unblock', result: 'success', username: 'blocked-one' }));
+    const listed = JSON.parse((await get('/api/v1/audit-events?username=blocked-one&action=user.block,user.unblock,user.fraud_report')).body) as {
+      items: { action: string }[];
+    };
+    expect(listed.items.map((e) => e.action)).toEqual(['user.unblock', 'user.block']);
+    const exported = parse((await get('/api/v1/audit-events/export?action=user.block,%20user.unblock')).body, { columns: true }) as Record<string, string>[];
+    expect(exported.map((r) => r['action'])).toEqual(['user.block', 'user.unblock']);
+    const tooMany = await get(`/api/v1/audit-events?action=${Array.from({ length: 21 }, (_, i) => `a${i}`).join(',')}`);
+    expect(tooMany.statusCode).toBe(400);
+    expect(expectProblemShape(tooMany).errors).toContainEqual(expect.objectContaining({ field: 'action' }));
+    expect((await get('/api/v1/audit-events?action=,,')).statusCode).toBe(400);
+  });
+
   it('refuses a bad time with a problem before anything is sent, and the roles that may not read the trail', async () => {
     const bad = await get('/api/v1/audit-events/export?from=yesterday');
     expect(bad.statusCode).toBe(400);

@@ -1021,6 +1021,9 @@ export function describeStoreConformance(name: string, open: OpenStore): void {
         expect(await q({ username: user, kind: 'admin' })).toEqual([e3]);
         expect(await q({ username: user, action: 'user.block' })).toEqual([e3]);
         expect(await q({ username: user, action: 'authenticate', kind: 'authentication' })).toEqual([e2, e1, e0]);
+        // Any of several actions.
+        expect(await q({ username: user, action: ['user.block', 'authenticate'] })).toEqual([e3, e2, e1, e0]);
+        expect(await q({ username: user, action: ['user.block', 'user.unblock'] })).toEqual([e3]);
         // `from` is inclusive, `to` exclusive.
         expect(await q({ from: at0 + 10, to: at0 + 40 })).toEqual([e3, e2, e1]);
         expect(await q({ from: at0 + 40, to: at0 + 41 })).toEqual([e4]);

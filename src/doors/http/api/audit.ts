@@ -9,7 +9,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Core } from '../../../core/api.ts';
 import { CoreError } from '../../../core/errors.ts';
 import type { AuditKind, AuditQuery } from '../../../core/types.ts';
-import { auditCsv, auditExport, type ExportFilters } from '../../audit-csv.ts';
+import { actionFilter, auditCsv, auditExport, type ExportFilters } from '../../audit-csv.ts';
 import { HELPDESK_READ } from '../auth.ts';
 import { AuditPage } from '../schemas.ts';
 import type { Api } from '../schemas.ts';
@@ -25,7 +25,13 @@ const AuditQuerySchema = Type.Object(
     application: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
     result: Type.Optional(Type.String({ minLength: 1, maxLength: 32, description: 'approved, denied, challenge, expired, success, failure' })),
     kind: Type.Optional(Type.Enum(['authentication', 'admin', 'accounting'])),
-    action: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'e.g. authenticate, user.create, user.block' })),
+    action: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 1320,
+        description: 'An action (e.g. authenticate, user.create, user.block), or several separated by commas (at most 20)',
+      }),
+    ),
     from: Type.Optional(Time('Inclusive lower bound: ISO 8601 date or date-time, or epoch milliseconds')),
     to: Type.Optional(Time('Exclusive upper bound: ISO 8601 date or date-time, or epoch milliseconds')),
     before: Type.Optional(Type.Integer({ minimum: 0, description: 'Events with id < before (paging, newest first)' })),
@@ -72,7 +78,7 @@ function filtersOf(q: {
     application: q.application,
     result: q.result,
     kind: q.kind,
-    action: q.action,
+    action: q.action === undefined ? undefined : actionFilter(q.action),
     from: q.from === undefined ? undefined : parseTime('from', q.from),
     to: q.to === undefined ? undefined : parseTime('to', q.to),
   };
