@@ -49,10 +49,14 @@ const REDACTED = new Set<string>(REDACTED_KEYS.map((k) => k.toLowerCase()));
 /** How deep keys are looked at: the logged object's own keys are level 1. */
 const LEVELS_CHECKED = 3;
 /** Top-level keys that pino hands to the serializers below, which redact what they return. */
-const SERIALIZED = new Set(['req', 'res', 'err']);
+const SERIALIZED: ReadonlySet<string> = new Set(['req', 'res', 'err']);
+const NONE: ReadonlySet<string> = new Set();
 
-/** `value` with every redacted key within `levels` levels censored; the same object when nothing is. */
-function censored(value: unknown, levels: number): unknown {
+/**
+ * `value` with every redacted key within `levels` levels censored; the same object when nothing is.
+ * Its own keys in `skip` are left as they are (those a serializer handles).
+ */
+function censored(value: unknown, levels: number, skip: ReadonlySet<string> = NONE): unknown {
   if (typeof value !== 'object' || value === null) return value;
   // What JSON.stringify will write: toJSON's result where there is one (a Date, a Buffer, a URL).
   const toJSON = (value as { toJSON?: unknown }).toJSON;
@@ -69,6 +73,7 @@ function censored(value: unknown, levels: number): unknown {
   }
   let out: Record<string, unknown> | undefined;
   for (const key of Object.keys(source)) {
+    if (skip.has(key)) continue;
     const item = (source as Record<string, unknown>)[key];
     const c = REDACTED.has(key.toLowerCase()) ? CENSOR : levels > 1 ? censored(item, levels - 1) : item;
     if (c !== item) (out ??= { ...(source as Record<string, unknown>) })[key] = c;
@@ -107,14 +112,7 @@ const SERIALIZERS = {
 
 /** A logged object (or a child's bindings) with its secrets censored, the serialized keys left to their serializers. */
 export function redact(entry: Record<string, unknown>): Record<string, unknown> {
-  let out: Record<string, unknown> | undefined;
-  for (const key of Object.keys(entry)) {
-    if (SERIALIZED.has(key)) continue;
-    const item = entry[key];
-    const c = REDACTED.has(key.toLowerCase()) ? CENSOR : censored(item, LEVELS_CHECKED - 1);
-    if (c !== item) (out ??= { ...entry })[key] = c;
-  }
-  return out ?? entry;
+  return censored(entry, LEVELS_CHECKED, SERIALIZED) as Record<string, unknown>;
 }
 
 const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);

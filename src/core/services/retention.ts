@@ -55,22 +55,22 @@ export function createRetentionService({ store, clock, policy, audit, pruneSessi
       const { auditDays, authenticationDays } = settings.retention;
       const auditBefore = auditDays === 0 ? null : now - auditDays * DAY_MS;
       const authenticationsBefore = now - authenticationDays * DAY_MS;
-      const done = { authentications: 0, auditEvents: 0 };
-      done.authentications = await inBatches(
+      const authentications = await inBatches(
         (limit) => store.authentications.prune(authenticationsBefore, limit),
-        (n) => onProgress?.({ ...done, authentications: n }),
+        (n) => onProgress?.({ authentications: n, auditEvents: 0 }),
       );
-      if (auditBefore !== null) {
-        done.auditEvents = await inBatches(
-          (limit) => store.audit.prune(auditBefore, limit),
-          (n) => onProgress?.({ ...done, auditEvents: n }),
-        );
-      }
+      const auditEvents =
+        auditBefore === null
+          ? 0
+          : await inBatches(
+              (limit) => store.audit.prune(auditBefore, limit),
+              (n) => onProgress?.({ authentications, auditEvents: n }),
+            );
       const sessions = await pruneSessions();
-      const result: RetentionResult = { ...done, sessions, auditBefore, authenticationsBefore };
+      const result: RetentionResult = { authentications, auditEvents, sessions, auditBefore, authenticationsBefore };
       // A run someone started is audited (the event is newer than anything deleted); the server's
       // own runs every 10 minutes follow the audited settings and only log what they deleted.
-      if (actor.kind !== 'system' && (done.authentications > 0 || done.auditEvents > 0)) {
+      if (actor.kind !== 'system' && (authentications > 0 || auditEvents > 0)) {
         await audit.admin({ action: 'retention.prune', actor, now: clock.now(), details: { ...result } });
       }
       return result;
